@@ -1,0 +1,134 @@
+"""The IMPALA loss of one head and the STAC outer loss.
+
+For a head with hyperparameters eta = (gamma, lambda, g_v, g_p, g_e, alphas):
+
+    L(theta; eta) = g_v * L_V + g_p * L_pi + g_e * L_H
+    L_V  = mean_{t,b} (v_t - V(x_t))^2
+    L_pi = -mean_{t,b} pg_advantage_t * log pi(a_t|x_t)
+    L_H  = -mean_{t,b} H(pi(.|x_t))
+
+with v_t and pg_advantage_t from leaky V-trace. The outer loss adds
+g_kl * KL(pi_theta' || pi_theta) with pi_theta a constant.
+
+A time-limit truncation is not a termination: the discount stays gamma. The
+final observation of a truncated episode is not kept (the actor resets), so
+its value is approximated by that of the last kept observation:
+r_t + gamma * V(x_t), and the trace is cut there.
+"""
+
+import dataclasses
+from typing import Dict, NamedTuple, Optional, Tuple
+
+import tensorflow as tf
+
+from seed_stac.algo import vtrace
+from seed_stac.algo.metaparams import Hyperparameters
+from seed_stac.algo.vtrace import to_dtype
+
+
+class Transitions(NamedTuple):
+  """Time-major data of T transitions x_t --a_t--> x_{t+1}.
+
+  action: [T, B] int32 or [T, B, A] float32.
+  behaviour_log_prob: [T, B] log mu(a_t|x_t).
+  reward: [T, B] float32 (already clipped if clipping is on).
+  terminated: [T, B] bool, x_{t+1} is terminal.
+  truncated: [T, B] bool, a time limit ended the episode at this transition.
+  """
+  action: tf.Tensor
+  behaviour_log_prob: tf.Tensor
+  reward: tf.Tensor
+  terminated: tf.Tensor
+  truncated: tf.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class VTraceClips:
+  """rho_bar, c_bar and rho_bar_pg; None disables a clip."""
+  rho: Optional[float] = 1.0
+  c: Optional[float] = 1.0
+  pg_rho: Optional[float] = 1.0
+
+
+def head_loss(policy_params: tf.Tensor, values: tf.Tensor,
+              transitions: Transitions, hp: Hyperparameters, distribution,
+              clips: VTraceClips = VTraceClips(),
+              target_outputs: Optional[Tuple[tf.Tensor, tf.Tensor]] = None
+              ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+  """One head's weighted loss and its terms.
+
+  Args:
+    policy_params: [T + 1, B, P] policy parameters at x_0..x_T.
+    values: [T + 1, B] V(x_0..x_T); the last is the bootstrap value.
+    transitions: the T transitions.
+    hp: this head's hyperparameters (floats or scalar tensors).
+    distribution: maps policy params to a tfd.Distribution over actions.
+    target_outputs: optional (policy_params, values) at which the V-trace
+      targets are evaluated (default: the live ones, under stop-gradient).
+      Gradients treat targets as constants; this makes that explicit, so
+      finite differences can hold them fixed too.
+
+  Returns:
+    (scalar loss, dict of scalar terms for logging).
+  """
+  dtype = values.dtype
+  dist = distribution(policy_params[:-1])
+  action = transitions.action
+  if action.dtype.is_floating:
+    action = tf.cast(action, dtype)
+  log_prob = dist.log_prob(action)
+  entropy = dist.entropy()
+  if target_outputs is None:
+    target_log_prob, target_values = log_prob, values
+  else:
+    target_params, target_values = target_outputs
+    target_log_prob = distribution(target_params[:-1]).log_prob(action)
+  not_terminated = 1.0 - tf.cast(transitions.terminated, dtype)
+  truncated = tf.cast(transitions.truncated, dtype)
+  gamma = to_dtype(hp.gamma, dtype)
+  discounts = gamma * not_terminated * (1.0 - truncated)
+  rewards = (tf.cast(transitions.reward, dtype)
+             + gamma * truncated * tf.stop_gradient(target_values[:-1]))
+  log_rhos = target_log_prob - tf.cast(transitions.behaviour_log_prob, dtype)
+  targets = vtrace.leaky_vtrace(
+      target_values[:-1], target_values[-1], rewards, discounts, log_rhos,
+      alpha_rho=hp.alpha_rho, alpha_c=hp.alpha_c, lambda_=hp.lambda_,
+      clip_rho_threshold=clips.rho, clip_c_threshold=clips.c,
+      clip_pg_rho_threshold=clips.pg_rho)
+  value_loss = tf.reduce_mean(tf.square(targets.vs - values[:-1]))
+  policy_loss = -tf.reduce_mean(targets.pg_advantages * log_prob)
+  entropy_loss = -tf.reduce_mean(entropy)
+  loss = (to_dtype(hp.g_v, dtype) * value_loss + to_dtype(hp.g_p, dtype) * policy_loss
+          + to_dtype(hp.g_e, dtype) * entropy_loss)
+  terms = {
+      'value_loss': value_loss,
+      'policy_loss': policy_loss,
+      'entropy': -entropy_loss,
+      'mean_is_ratio': tf.reduce_mean(tf.exp(tf.stop_gradient(log_rhos))),
+  }
+  return loss, terms
+
+
+def kl_to_constant(new_params: tf.Tensor, old_params: tf.Tensor,
+                   distribution) -> tf.Tensor:
+  """mean KL(pi_new || pi_old) with pi_old a constant; params [T, B, P]."""
+  old = distribution(tf.stop_gradient(old_params))
+  return tf.reduce_mean(distribution(new_params).kl_divergence(old))
+
+
+def outer_loss(policy_params: tf.Tensor, values: tf.Tensor,
+               old_policy_params: tf.Tensor, transitions: Transitions,
+               outer: Hyperparameters, kl_coef: float, distribution,
+               clips: VTraceClips = VTraceClips(), target_outputs=None
+               ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+  """The main head's loss at theta' with FIXED outer hyperparameters + KL.
+
+  policy_params, values: [T + 1, B, P], [T + 1, B] at theta'.
+  old_policy_params: [T + 1, B, P] at theta (treated as a constant).
+  target_outputs: as in `head_loss`.
+  """
+  loss, terms = head_loss(policy_params, values, transitions, outer,
+                          distribution, clips, target_outputs)
+  kl = kl_to_constant(policy_params[:-1], old_policy_params[:-1], distribution)
+  terms = dict(terms, kl=kl)
+  return loss + to_dtype(kl_coef, loss.dtype) * kl, terms

@@ -1,0 +1,136 @@
+"""Self-tuned hyperparameters (metaparameters) eta of STAC / STACX.
+
+Every tuned value is a sigmoid of an unconstrained logit, so it stays bounded:
+
+    gamma = sigmoid(l_gamma), lambda = sigmoid(l_lambda), alpha = sigmoid(l_alpha)
+    g_v = g_v_outer * sigmoid(l_v)   (likewise g_p, g_e)
+
+With logits initialised at 4.6 (sigmoid ~ 0.99) the inner loss starts almost
+equal to the outer loss. Each head has its own set; STAC ties alpha_rho and
+alpha_c to one logit by default. An untuned value is held at its fixed value,
+so tuning nothing gives IMPALA.
+"""
+
+import dataclasses
+import math
+from typing import Dict, Iterable, List, Mapping, Optional
+
+import tensorflow as tf
+
+HYPERPARAMETER_NAMES = ('gamma', 'lambda_', 'g_v', 'g_p', 'g_e', 'alpha_rho',
+                        'alpha_c')
+LOSS_COEFFICIENTS = ('g_v', 'g_p', 'g_e')
+DEFAULT_INIT_LOGIT = 4.6
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+  """One head's loss hyperparameters; floats or scalar tensors."""
+  gamma: float = 0.99
+  lambda_: float = 1.0
+  g_v: float = 0.25
+  g_p: float = 1.0
+  g_e: float = 0.01
+  alpha_rho: float = 1.0
+  alpha_c: float = 1.0
+
+
+def head_name(index: int) -> str:
+  """'main' for head 0, 'aux1', 'aux2', ... for the auxiliary heads."""
+  return 'main' if index == 0 else f'aux{index}'
+
+
+def _public_name(name: str) -> str:
+  return 'lambda' if name == 'lambda_' else name
+
+
+def tunable_names(tie_alpha: bool) -> List[str]:
+  """Names accepted in `tuned`, per head (the logits one head owns)."""
+  names = ['gamma', 'lambda', 'g_v', 'g_p', 'g_e']
+  return names + (['alpha'] if tie_alpha else ['alpha_rho', 'alpha_c'])
+
+
+def logit(probability: float) -> float:
+  """Inverse sigmoid, to initialise a logit from a value in (0, 1)."""
+  if not 0.0 < probability < 1.0:
+    raise ValueError(f'initial sigmoid value must be in (0, 1), got {probability}')
+  return math.log(probability / (1.0 - probability))
+
+
+class MetaParameters(tf.Module):
+  """Per-head metaparameter logits and the hyperparameters they imply.
+
+  Args:
+    num_heads: 1 for STAC, 3 for STACX.
+    outer: the fixed outer-loss hyperparameters; tuned loss coefficients are
+      scaled by these.
+    fixed: values of hyperparameters that are NOT tuned.
+    tuned: names from `tunable_names(tie_alpha)`, applied to every head.
+    tie_alpha: one logit for alpha_rho and alpha_c (STAC's default).
+    init_logits: overrides of the initial logit, keyed 'gamma' (all heads)
+      or 'aux1/gamma' (one head); default `DEFAULT_INIT_LOGIT`.
+  """
+
+  def __init__(self, num_heads: int = 1,
+               outer: Hyperparameters = Hyperparameters(gamma=0.995),
+               fixed: Hyperparameters = Hyperparameters(),
+               tuned: Iterable[str] = (), tie_alpha: bool = True,
+               init_logits: Optional[Mapping[str, float]] = None,
+               dtype=tf.float32, name='metaparameters'):
+    super().__init__(name=name)
+    tuned = tuple(tuned)
+    valid = tunable_names(tie_alpha)
+    for item in tuned:
+      if item not in valid:
+        raise ValueError(f'unknown tuned metaparameter {item!r}; valid with '
+                         f'tie_alpha={tie_alpha}: {valid}')
+    self.num_heads = num_heads
+    self.outer = outer
+    self.fixed = fixed
+    self.tie_alpha = tie_alpha
+    self.tuned = tuned
+    init_logits = dict(init_logits or {})
+    self._logits: Dict[str, tf.Variable] = {}
+    for head in range(num_heads):
+      for item in tuned:
+        key = f'{head_name(head)}/{item}'
+        init = init_logits.pop(key, init_logits.get(item, DEFAULT_INIT_LOGIT))
+        self._logits[key] = tf.Variable(
+            tf.constant(init, dtype), name=key.replace('/', '_'))
+    unused = [k for k in init_logits if '/' in k or k not in valid]
+    if unused:
+      raise ValueError(f'init_logits keys match no tuned metaparameter: {unused}')
+
+  @property
+  def logit_variables(self) -> List[tf.Variable]:
+    """The eta the meta-optimizer updates, in a fixed order."""
+    return list(self._logits.values())
+
+  @property
+  def logit_names(self) -> List[str]:
+    return list(self._logits.keys())
+
+  def _value(self, head: int, name: str):
+    logit_key = 'alpha' if self.tie_alpha and name.startswith('alpha') else _public_name(name)
+    variable = self._logits.get(f'{head_name(head)}/{logit_key}')
+    if variable is None:
+      return getattr(self.fixed, name)
+    value = tf.sigmoid(variable)
+    if name in LOSS_COEFFICIENTS:
+      value = getattr(self.outer, name) * value
+    return value
+
+  def head(self, head: int) -> Hyperparameters:
+    """Hyperparameters of head `head` as differentiable functions of eta."""
+    return Hyperparameters(
+        **{name: self._value(head, name) for name in HYPERPARAMETER_NAMES})
+
+  def as_dict(self) -> Dict[str, tf.Tensor]:
+    """Every head's current values by name, e.g. 'main/gamma', 'aux1/lambda'."""
+    values = {}
+    for head in range(self.num_heads):
+      hyperparameters = self.head(head)
+      for name in HYPERPARAMETER_NAMES:
+        key = f'{head_name(head)}/{_public_name(name)}'
+        values[key] = tf.convert_to_tensor(getattr(hyperparameters, name))
+    return values

@@ -1,0 +1,263 @@
+"""One learner step of IMPALA, STAC or STACX (ALGORITHM.md section 4).
+
+1. Inner loss L(theta; eta) (sum over heads, each with its own eta) and its
+   gradient g, computed inside an outer tape that watches only the eta logits.
+2. Look-ahead theta' = theta - lr * u(clip(g)), u from the optimizer.
+3. Outer loss at theta' through the same network (`stateless_call`), main head
+   only, fixed outer hyperparameters, plus KL(pi_theta' || pi_theta).
+4. d L_outer / d eta updates the eta logits with Adam.
+5. theta is updated with clip(g) by the real optimizer; lr decays linearly.
+
+Because the outer tape watches only eta, it records the inner BACKWARD pass
+(the part that depends on eta through the loss weights and V-trace targets)
+but not the inner forward pass, so the second-order term costs about one
+extra backward pass rather than a full Hessian-vector product.
+
+Tuning nothing gives IMPALA: the look-ahead and outer loss are skipped.
+Non-finite gradients skip the whole step and are counted.
+"""
+
+import dataclasses
+from typing import Dict, NamedTuple, Optional, Tuple
+
+import tensorflow as tf
+
+from seed_stac.algo import losses
+from seed_stac.algo.metaparams import MetaParameters, head_name
+from seed_stac.algo.vtrace import to_dtype
+from seed_stac.nets.agent import AgentInput, AgentNetwork
+
+
+class Unroll(NamedTuple):
+  """A batch of unrolls, time-major `[T + 1, B, ...]`, SEED convention.
+
+  Step t holds what the actor saw on arriving at x_t and what the agent did:
+  observation x_t (frames stacked), reward/terminated/truncated of the
+  transition INTO x_t, `first` (x_t starts an episode), prev_action a_{t-1}
+  (zeros at episode start), action a_t and log mu(a_t|x_t). Step T of one
+  unroll is step 0 of the next. core_state: recurrent state at t = 0,
+  a tuple of [B, ...] tensors (empty without an LSTM).
+  """
+  observation: tf.Tensor
+  prev_action: tf.Tensor
+  reward: tf.Tensor
+  first: tf.Tensor
+  terminated: tf.Tensor
+  truncated: tf.Tensor
+  action: tf.Tensor
+  behaviour_log_prob: tf.Tensor
+  core_state: Tuple[tf.Tensor, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdateConfig:
+  """Learner-step options. See README for each one's meaning and default.
+
+  lookahead: 'optimizer' uses the real optimizer's direction with its
+    statistics as constants; 'sgd' uses theta - lr * g.
+  meta_update_interval: compute the meta-gradient every k-th step (1 = every).
+  meta_batch_size: compute it on the first columns of the batch only
+    (None = whole batch, which shares the inner gradient with step 5).
+  """
+  learning_rate: float = 6e-4
+  total_steps: int = 0  # 0: constant learning rate
+  max_grad_norm: Optional[float] = 40.0
+  meta_learning_rate: float = 1e-3
+  meta_max_grad_norm: Optional[float] = None
+  kl_coef: float = 1.0
+  reward_clip: Optional[float] = None
+  clips: losses.VTraceClips = losses.VTraceClips()
+  lookahead: str = 'optimizer'
+  meta_update_interval: int = 1
+  meta_batch_size: Optional[int] = None
+  jit_compile: bool = False
+
+  def __post_init__(self):
+    if self.lookahead not in ('optimizer', 'sgd'):
+      raise ValueError(f"lookahead must be 'optimizer' or 'sgd', got {self.lookahead!r}")
+    if self.meta_update_interval < 1:
+      raise ValueError('meta_update_interval must be >= 1')
+    if self.meta_batch_size is not None and self.meta_batch_size < 1:
+      raise ValueError('meta_batch_size must be >= 1 or None')
+
+
+def split_unroll(unroll: Unroll, reward_clip: Optional[float] = None
+                 ) -> Tuple[AgentInput, losses.Transitions]:
+  """Network inputs for steps 0..T and the T transitions between them."""
+  inputs = AgentInput(unroll.observation, unroll.prev_action, unroll.reward,
+                      unroll.first)
+  reward = unroll.reward[1:]
+  if reward_clip is not None:
+    reward = tf.clip_by_value(reward, -reward_clip, reward_clip)
+  transitions = losses.Transitions(
+      action=unroll.action[:-1],
+      behaviour_log_prob=unroll.behaviour_log_prob[:-1],
+      reward=reward, terminated=unroll.terminated[1:],
+      truncated=unroll.truncated[1:])
+  return inputs, transitions
+
+
+def _batch_slice(unroll: Unroll, size: int) -> Unroll:
+  fields = [x[:, :size] for x in unroll[:-1]]
+  return Unroll(*fields, core_state=tuple(s[:size] for s in unroll.core_state))
+
+
+def _all_finite(tensors) -> tf.Tensor:
+  return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
+
+
+class StacUpdater(tf.Module):
+  """Owns the training step; the network, metaparameters and optimizers are
+  built by the caller and shared with inference and checkpoints."""
+
+  def __init__(self, network: AgentNetwork, metaparams: MetaParameters,
+               optimizer: tf.Module, meta_optimizer: Optional[tf.Module],
+               config: UpdateConfig = UpdateConfig()):
+    super().__init__(name='stac_updater')
+    self.network = network
+    self.metaparams = metaparams
+    self.optimizer = optimizer
+    self.meta_optimizer = meta_optimizer
+    self.config = config
+    self.num_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.num_skipped_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.tunes = bool(metaparams.logit_variables)
+    if self.tunes and meta_optimizer is None:
+      raise ValueError('a meta_optimizer is needed when metaparameters are tuned')
+    compile_fn = lambda f: tf.function(f, jit_compile=config.jit_compile)
+    self._plain_step = compile_fn(self._plain_step_impl)
+    self._meta_step = compile_fn(self._meta_step_impl)
+
+  # ----- public -----
+
+  def step(self, unroll: Unroll) -> Dict[str, tf.Tensor]:
+    """Runs one update on `unroll`; returns a flat dict of scalars to log."""
+    every = self.config.meta_update_interval
+    if self.tunes and int(self.num_steps.numpy()) % every == 0:
+      return self._meta_step(unroll)
+    return self._plain_step(unroll)
+
+  def learning_rate(self) -> tf.Tensor:
+    lr = tf.constant(self.config.learning_rate, tf.float32)
+    if self.config.total_steps:
+      progress = tf.cast(self.num_steps, tf.float32) / self.config.total_steps
+      lr *= tf.maximum(0.0, 1.0 - progress)
+    return lr
+
+  def meta_gradients(self, unroll: Unroll, learning_rate=None):
+    """(grads wrt theta, grads wrt eta logits, stats) without applying them."""
+    lr = self.learning_rate() if learning_rate is None else learning_rate
+    inputs, transitions = split_unroll(unroll, self.config.reward_clip)
+    eta = self.metaparams.logit_variables
+    with tf.GradientTape(watch_accessed_variables=False) as meta_tape:
+      meta_tape.watch(eta)
+      grads, outputs, stats = self._inner_gradients(
+          inputs, unroll.core_state, transitions)
+      outer, outer_stats, _ = self._lookahead_outer_loss(
+          grads, outputs, inputs, unroll.core_state, transitions, lr)
+    meta_grads = meta_tape.gradient(
+        outer, eta, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return grads, meta_grads, dict(stats, **outer_stats)
+
+  def lookahead_outer_loss(self, unroll: Unroll, learning_rate=None,
+                           target_outputs=None):
+    """(L_outer(theta'(eta)), theta' main-head outputs) at the current eta.
+
+    `meta_gradients` is the gradient of this function with the outer V-trace
+    targets held at `target_outputs` (the semi-gradient of Xu et al. 2018);
+    finite-difference tests pass the nominal outputs there.
+    """
+    lr = self.learning_rate() if learning_rate is None else learning_rate
+    inputs, transitions = split_unroll(unroll, self.config.reward_clip)
+    grads, outputs, _ = self._inner_gradients(inputs, unroll.core_state, transitions)
+    outer, _, lookahead_outputs = self._lookahead_outer_loss(
+        grads, outputs, inputs, unroll.core_state, transitions, lr, target_outputs)
+    return outer, lookahead_outputs
+
+  # ----- the pieces -----
+
+  def _inner_loss(self, outputs, transitions):
+    total, stats = 0.0, {}
+    for head in range(self.network.num_heads):
+      loss, terms = losses.head_loss(
+          outputs.policy_params[:, :, head], outputs.values[:, :, head],
+          transitions, self.metaparams.head(head), self.network.distribution,
+          self.config.clips)
+      total += loss
+      stats.update({f'{head_name(head)}/{k}': v for k, v in terms.items()})
+    stats['inner_loss'] = total
+    return total, stats
+
+  def _inner_gradients(self, inputs, core_state, transitions):
+    theta = self.network.trainable_variables
+    with tf.GradientTape() as tape:
+      outputs, _ = self.network(inputs, core_state)
+      loss, stats = self._inner_loss(outputs, transitions)
+    return tape.gradient(loss, theta), outputs, stats
+
+  def _clip(self, grads):
+    if self.config.max_grad_norm is None:
+      return grads, tf.linalg.global_norm(grads)
+    return tf.clip_by_global_norm(grads, self.config.max_grad_norm)
+
+  def _lookahead_outer_loss(self, grads, outputs, inputs, core_state,
+                            transitions, lr, target_outputs=None):
+    clipped, _ = self._clip(grads)
+    if self.config.lookahead == 'optimizer':
+      direction = self.optimizer.direction(clipped)
+    else:
+      direction = clipped
+    theta = self.network.trainable_variables
+    new_theta = [w - to_dtype(lr, w.dtype) * u for w, u in zip(theta, direction)]
+    (new_outputs, _), _ = self.network.stateless_call(
+        new_theta, self.network.non_trainable_variables, inputs, core_state)
+    main = (new_outputs.policy_params[:, :, 0], new_outputs.values[:, :, 0])
+    outer, terms = losses.outer_loss(
+        *main, outputs.policy_params[:, :, 0], transitions, self.metaparams.outer,
+        self.config.kl_coef, self.network.distribution, self.config.clips,
+        target_outputs)
+    stats = {f'outer/{k}': v for k, v in terms.items()}
+    stats['outer_loss'] = outer
+    return outer, stats, main
+
+  def _apply(self, grads, meta_grads, stats):
+    """Applies both updates unless a gradient is non-finite; logs."""
+    lr = self.learning_rate()
+    clipped, grad_norm = self._clip(grads)
+    finite = _all_finite(grads + meta_grads)
+    if meta_grads and self.config.meta_max_grad_norm is not None:
+      meta_grads, _ = tf.clip_by_global_norm(meta_grads, self.config.meta_max_grad_norm)
+
+    def apply_updates():
+      self.optimizer.apply(clipped, lr)
+      if meta_grads:
+        self.meta_optimizer.apply(meta_grads, self.config.meta_learning_rate)
+      return tf.constant(0, tf.int64)
+
+    skipped = tf.cond(finite, apply_updates, lambda: tf.constant(1, tf.int64))
+    self.num_skipped_steps.assign_add(skipped)
+    self.num_steps.assign_add(1)
+    stats = dict(stats, grad_norm=grad_norm, learning_rate=lr,
+                 skipped_steps=self.num_skipped_steps,
+                 learner_steps=self.num_steps)
+    if meta_grads:
+      stats['meta_grad_norm'] = tf.linalg.global_norm(meta_grads)
+    stats.update(self.metaparams.as_dict())
+    return {k: tf.cast(v, tf.float32) for k, v in stats.items()}
+
+  def _plain_step_impl(self, unroll: Unroll):
+    inputs, transitions = split_unroll(unroll, self.config.reward_clip)
+    grads, _, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
+    return self._apply(grads, [], stats)
+
+  def _meta_step_impl(self, unroll: Unroll):
+    size = self.config.meta_batch_size
+    if size is None or size >= unroll.observation.shape[1]:
+      grads, meta_grads, stats = self.meta_gradients(unroll)
+      return self._apply(grads, meta_grads, stats)
+    # A sub-batch meta-gradient: the full-batch gradient is computed apart.
+    _, meta_grads, meta_stats = self.meta_gradients(_batch_slice(unroll, size))
+    inputs, transitions = split_unroll(unroll, self.config.reward_clip)
+    grads, _, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
+    outer_stats = {k: v for k, v in meta_stats.items() if k.startswith('outer')}
+    return self._apply(grads, meta_grads, dict(stats, **outer_stats))

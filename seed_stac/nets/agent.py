@@ -1,0 +1,107 @@
+"""The agent network: one interface for inference, training and look-ahead.
+
+    AgentNetwork(inputs: AgentInput [T, B, ...], core_state) ->
+        (AgentOutput [T, B, K, ...], new core_state)
+
+K is the number of heads (1 for IMPALA/STAC, 3 for STACX; head 0 is the main
+head, the only one that acts). Inference calls it with T = 1. The look-ahead
+of the meta-gradient calls `stateless_call` with substituted weights, so the
+same code computes the model at theta and at theta'.
+"""
+
+from typing import NamedTuple, Tuple
+
+import keras
+import tensorflow as tf
+
+from seed_stac.envs.base import ActionSpec
+from seed_stac.nets import distributions
+
+
+class AgentInput(NamedTuple):
+  """Time-major network inputs.
+
+  observation: [T, B, *stacked_obs_shape] uint8 or float32.
+  prev_action: [T, B] int32 (discrete) or [T, B, A] float32: action taken
+    before this observation (zeros at episode start).
+  reward: [T, B] float32, reward received on arriving at this observation.
+  first: [T, B] bool, True where this observation starts an episode; the
+    recurrent state is reset there.
+  """
+  observation: tf.Tensor
+  prev_action: tf.Tensor
+  reward: tf.Tensor
+  first: tf.Tensor
+
+
+class AgentOutput(NamedTuple):
+  """policy_params: [T, B, K, param_size] float32; values: [T, B, K] float32."""
+  policy_params: tf.Tensor
+  values: tf.Tensor
+
+
+class AgentNetwork(keras.Model):
+  """Torso -> optional LSTM core -> K policy/value heads on shared features."""
+
+  def __init__(self, torso: keras.layers.Layer, action_spec: ActionSpec,
+               num_heads: int = 1, lstm_size: int = 0,
+               min_scale: float = 1e-3, **kwargs):
+    super().__init__(**kwargs)
+    if num_heads < 1:
+      raise ValueError(f'num_heads must be >= 1, got {num_heads}')
+    self.action_spec = action_spec
+    self.distribution = distributions.make_distribution_adapter(
+        action_spec, min_scale=min_scale)
+    self.num_heads = num_heads
+    self.lstm_size = lstm_size
+    self.torso = torso
+    self.core = keras.layers.LSTMCell(lstm_size) if lstm_size else None
+    param_size = self.distribution.param_size
+    self.policy_layer = keras.layers.Dense(num_heads * param_size)
+    self.value_layer = keras.layers.Dense(num_heads)
+
+  def initial_state(self, batch_size: int) -> Tuple[tf.Tensor, ...]:
+    """Zero recurrent state: ([B, lstm], [B, lstm]) or () without a core."""
+    if not self.core:
+      return ()
+    zeros = tf.zeros([batch_size, self.lstm_size], self.compute_dtype)
+    return (zeros, zeros)
+
+  def call(self, inputs: AgentInput, core_state=()):
+    inputs = AgentInput(*inputs)
+    obs = inputs.observation
+    time_steps, batch_size = tf.shape(obs)[0], tf.shape(obs)[1]
+    flat_obs = tf.reshape(obs, tf.concat([[-1], tf.shape(obs)[2:]], axis=0))
+    features = self.torso(flat_obs)
+    features = tf.reshape(
+        features, tf.stack([time_steps, batch_size, features.shape[-1]]))
+    if self.core:
+      features, core_state = self._unroll_core(features, inputs, core_state)
+    return self._heads(features), core_state
+
+  def _unroll_core(self, features, inputs: AgentInput, core_state):
+    """Runs the LSTM over time, zeroing its state where an episode starts."""
+    if self.action_spec.kind == 'discrete':
+      prev_action = tf.one_hot(inputs.prev_action, self.action_spec.num_actions,
+                               dtype=features.dtype)
+    else:
+      prev_action = tf.cast(inputs.prev_action, features.dtype)
+    reward = tf.cast(inputs.reward, features.dtype)[..., None]
+    core_input = tf.concat([features, prev_action, reward], axis=-1)
+    state = list(core_state)
+    outputs = []
+    for step_input, first in zip(tf.unstack(core_input), tf.unstack(inputs.first)):
+      keep = 1.0 - tf.cast(first, features.dtype)[:, None]
+      state = [s * keep for s in state]
+      output, state = self.core(step_input, state)
+      outputs.append(output)
+    return tf.stack(outputs), tuple(state)
+
+  def _heads(self, features) -> AgentOutput:
+    leading = tf.shape(features)[:2]
+    param_size = self.distribution.param_size
+    policy_params = tf.reshape(
+        self.policy_layer(features),
+        tf.concat([leading, [self.num_heads, param_size]], axis=0))
+    values = self.value_layer(features)
+    return AgentOutput(policy_params, values)

@@ -1,0 +1,81 @@
+"""Torsos: observation -> feature vector. Inputs are batch-major `[N, ...]`.
+
+Every torso maps observations of one frame stack to `[N, output_size]` float32.
+uint8 pixel inputs are scaled to [0, 1] inside the torso so that actors and
+the learner move raw bytes around.
+"""
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+
+def _to_float(observation: tf.Tensor, dtype) -> tf.Tensor:
+  if observation.dtype == tf.uint8:
+    return tf.cast(observation, dtype) / 255.0
+  return tf.cast(observation, dtype)
+
+
+class MLPTorso(keras.layers.Layer):
+  """Features: [N, D] -> ReLU MLP -> [N, hidden_sizes[-1]]."""
+
+  def __init__(self, hidden_sizes: Sequence[int] = (256, 256), **kwargs):
+    super().__init__(**kwargs)
+    if not hidden_sizes:
+      raise ValueError('MLPTorso needs at least one hidden size')
+    self.hidden_layers = [
+        keras.layers.Dense(size, activation='relu') for size in hidden_sizes]
+
+  def call(self, observation):
+    x = _to_float(observation, self.compute_dtype)
+    x = tf.reshape(x, [tf.shape(x)[0], -1])
+    for layer in self.hidden_layers:
+      x = layer(x)
+    return x
+
+
+class ResidualBlock(keras.layers.Layer):
+  """x + conv(relu(conv(relu(x)))), the IMPALA residual block."""
+
+  def __init__(self, channels: int, **kwargs):
+    super().__init__(**kwargs)
+    self.conv1 = keras.layers.Conv2D(channels, 3, padding='same')
+    self.conv2 = keras.layers.Conv2D(channels, 3, padding='same')
+
+  def call(self, x):
+    y = self.conv1(tf.nn.relu(x))
+    y = self.conv2(tf.nn.relu(y))
+    return x + y
+
+
+class ResNetTorso(keras.layers.Layer):
+  """The IMPALA deep network torso (Espeholt et al. 2018, figure 3).
+
+  [N, H, W, C] (uint8 or float) -> per stack: conv 3x3, max-pool 3x3 stride 2,
+  `blocks_per_stack` residual blocks -> ReLU -> flatten -> FC `fc_size` ReLU.
+  Defaults are the paper's: stacks of (16, 32, 32) channels, 2 blocks, FC 256.
+  A smaller `channels` gives the small pixel network used for DM Control.
+  """
+
+  def __init__(self, channels: Sequence[int] = (16, 32, 32),
+               blocks_per_stack: int = 2, fc_size: int = 256, **kwargs):
+    super().__init__(**kwargs)
+    self.convs = [keras.layers.Conv2D(c, 3, padding='same') for c in channels]
+    self.pools = [keras.layers.MaxPooling2D(3, strides=2, padding='same')
+                  for _ in channels]
+    self.blocks = [ResidualBlock(c) for c in channels
+                   for _ in range(blocks_per_stack)]
+    self.blocks_per_stack = blocks_per_stack
+    self.fc = keras.layers.Dense(fc_size, activation='relu')
+
+  def call(self, observation):
+    x = _to_float(observation, self.compute_dtype)
+    for i, (conv, pool) in enumerate(zip(self.convs, self.pools)):
+      x = pool(conv(x))
+      first_block = i * self.blocks_per_stack
+      for block in self.blocks[first_block:first_block + self.blocks_per_stack]:
+        x = block(x)
+    x = tf.nn.relu(x)
+    x = tf.reshape(x, [tf.shape(x)[0], -1])
+    return self.fc(x)

@@ -1,0 +1,202 @@
+"""The learner step: meta-gradient vs finite differences, IMPALA equivalence,
+KL at lr = 0, skipping non-finite steps, options (ALGORITHM.md 8.6-8.8)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import build_network, build_updater, random_unroll
+from seed_stac.algo import losses
+from seed_stac.algo.metaparams import Hyperparameters
+from seed_stac.algo.update import UpdateConfig, split_unroll
+from seed_stac.envs.base import ActionSpec
+from seed_stac.nets import ResNetTorso
+
+DISCRETE = ActionSpec('discrete', num_actions=3)
+
+
+@pytest.fixture
+def float64():
+  # The dtype policy, not just floatx: Keras caches the policy once used.
+  keras.config.set_floatx('float64')
+  keras.config.set_dtype_policy('float64')
+  yield
+  keras.config.set_floatx('float32')
+  keras.config.set_dtype_policy('float32')
+
+
+def finite_difference_meta_gradient(updater, unroll, lr, eps=1e-5):
+  """Central differences of L_outer(theta'(eta)) with the outer V-trace
+  targets held at their values for the unperturbed eta (they are constants
+  of the semi-gradient, as in Xu et al. 2018)."""
+  _, nominal = updater.lookahead_outer_loss(unroll, lr)
+  grads = []
+  for variable in updater.metaparams.logit_variables:
+    start = variable.numpy()
+    values = []
+    for delta in (eps, -eps):
+      variable.assign(start + delta)
+      values.append(updater.lookahead_outer_loss(unroll, lr, nominal)[0].numpy())
+    variable.assign(start)
+    grads.append((values[0] - values[1]) / (2 * eps))
+  return np.array(grads)
+
+
+def assert_meta_gradient_matches(updater, unroll, lr=0.5):
+  _, meta_grads, _ = updater.meta_gradients(unroll, lr)
+  analytic = np.array([g.numpy() for g in meta_grads])
+  numeric = finite_difference_meta_gradient(updater, unroll, lr)
+  scale = np.max(np.abs(numeric))
+  assert scale > 1e-6, 'meta-gradient is (numerically) zero: nothing tested'
+  relative = np.abs(analytic - numeric) / np.maximum(np.abs(numeric), 1e-3 * scale)
+  assert relative.max() < 1e-4, (updater.metaparams.logit_names, analytic, numeric)
+
+
+@pytest.mark.parametrize('num_heads,lstm_size', [(1, 0), (3, 0), (3, 4)])
+def test_meta_gradient_matches_finite_difference(float64, num_heads, lstm_size):
+  rng = np.random.default_rng(num_heads + lstm_size)
+  unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64, lstm_size=lstm_size)
+  network = build_network(unroll, DISCRETE, num_heads=num_heads, lstm_size=lstm_size)
+  # Logits away from saturation make every metaparameter's gradient visible.
+  updater = build_updater(network, optimizer='sgd', dtype=tf.float64,
+                          init_logits={'gamma': 1.0, 'lambda': 0.5, 'alpha': 0.2,
+                                       'g_v': 0.3, 'g_p': 0.4, 'g_e': 0.1},
+                          config=UpdateConfig(lookahead='sgd', max_grad_norm=None))
+  assert len(updater.metaparams.logit_variables) == 6 * num_heads
+  assert_meta_gradient_matches(updater, unroll)
+
+
+def test_meta_gradient_through_clip_and_rmsprop_direction(float64):
+  """With decay = 1 RMSProp's statistics are exactly constant, so the
+  preconditioned look-ahead and the active norm clip are checked exactly."""
+  rng = np.random.default_rng(11)
+  unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64)
+  network = build_network(unroll, DISCRETE)
+  updater = build_updater(
+      network, optimizer='rmsprop', optimizer_kwargs={'decay': 1.0}, dtype=tf.float64,
+      tie_alpha=False, init_logits={'gamma': 1.0, 'alpha_rho': 0.5, 'alpha_c': -0.5},
+      config=UpdateConfig(lookahead='optimizer', max_grad_norm=0.05))
+  grads, _, _ = updater.meta_gradients(unroll, 0.1)
+  assert tf.linalg.global_norm(grads) > 0.05  # the clip is active
+  assert_meta_gradient_matches(updater, unroll, lr=0.1)
+
+
+def test_continuous_actions_meta_gradient(float64):
+  spec = ActionSpec('continuous', shape=(2,), minimum=(-1., -1.), maximum=(1., 1.))
+  unroll = random_unroll(np.random.default_rng(5), 4, 3, (3,), spec, np.float64)
+  network = build_network(unroll, spec)
+  updater = build_updater(network, optimizer='sgd', dtype=tf.float64,
+                          init_logits={'gamma': 1.0, 'alpha': 0.0},
+                          config=UpdateConfig(lookahead='sgd', max_grad_norm=None))
+  assert_meta_gradient_matches(updater, unroll)
+
+
+def test_zero_learning_rate_gives_zero_kl_and_meta_gradient():
+  unroll = random_unroll(np.random.default_rng(1), 5, 4, (3,), DISCRETE)
+  updater = build_updater(build_network(unroll, DISCRETE))
+  _, meta_grads, stats = updater.meta_gradients(unroll, 0.0)
+  assert stats['outer/kl'].numpy() == 0.0
+  assert all(np.all(g.numpy() == 0.0) for g in meta_grads)
+  _, meta_grads, stats = updater.meta_gradients(unroll, 0.5)
+  assert stats['outer/kl'].numpy() > 0.0
+  assert any(np.any(g.numpy() != 0.0) for g in meta_grads)
+
+
+def test_nothing_tuned_is_a_plain_impala_update():
+  rng = np.random.default_rng(2)
+  unroll = random_unroll(rng, 6, 4, (3,), DISCRETE, truncation_prob=0.1)
+  network = build_network(unroll, DISCRETE)
+  config = UpdateConfig(learning_rate=0.01, max_grad_norm=1.0, reward_clip=1.0)
+  fixed = Hyperparameters(gamma=0.97, lambda_=0.9, g_v=0.5, g_e=0.02)
+  updater = build_updater(network, tuned=(), config=config, fixed=fixed)
+  before = [v.numpy() for v in network.trainable_variables]
+
+  # The IMPALA update written out directly: one loss, clip, TF1 RMSProp.
+  inputs, transitions = split_unroll(unroll, reward_clip=1.0)
+  with tf.GradientTape() as tape:
+    outputs, _ = network(inputs)
+    loss, _ = losses.head_loss(outputs.policy_params[:, :, 0], outputs.values[:, :, 0],
+                               transitions, fixed, network.distribution)
+  grads, _ = tf.clip_by_global_norm(tape.gradient(loss, network.trainable_variables), 1.0)
+  expected = []
+  for w, g in zip(before, grads):
+    ms = 0.99 * 1.0 + 0.01 * g.numpy() ** 2
+    expected.append(w - 0.01 * g.numpy() / np.sqrt(ms + 0.01))
+
+  stats = updater.step(unroll)
+  for w, e in zip(network.trainable_variables, expected):
+    np.testing.assert_allclose(w.numpy(), e, rtol=1e-5, atol=1e-6)
+  assert 'outer_loss' not in stats and updater.metaparams.logit_variables == []
+
+
+def test_non_finite_gradients_skip_the_step():
+  unroll = random_unroll(np.random.default_rng(3), 5, 4, (3,), DISCRETE)
+  reward = unroll.reward.numpy()
+  reward[2, 1] = np.nan
+  bad = unroll._replace(reward=tf.constant(reward))
+  updater = build_updater(build_network(unroll, DISCRETE))
+  weights = [v.numpy() for v in updater.network.trainable_variables]
+  logits = [v.numpy() for v in updater.metaparams.logit_variables]
+  stats = updater.step(bad)
+  assert stats['skipped_steps'] == 1 and updater.num_steps.numpy() == 1
+  for v, w in zip(updater.network.trainable_variables, weights):
+    np.testing.assert_array_equal(v.numpy(), w)
+  for v, w in zip(updater.metaparams.logit_variables, logits):
+    np.testing.assert_array_equal(v.numpy(), w)
+  stats = updater.step(unroll)
+  assert stats['skipped_steps'] == 1
+  assert not np.array_equal(updater.network.trainable_variables[0].numpy(), weights[0])
+
+
+def test_meta_update_interval_and_sub_batch():
+  unroll = random_unroll(np.random.default_rng(4), 5, 4, (3,), DISCRETE)
+  updater = build_updater(build_network(unroll, DISCRETE),
+                          config=UpdateConfig(meta_update_interval=2, meta_batch_size=2))
+  history = []
+  for _ in range(4):
+    updater.step(unroll)
+    history.append(updater.metaparams.logit_variables[0].numpy())
+  # Steps 0 and 2 update eta; steps 1 and 3 leave it alone.
+  assert history[0] != 4.6 and history[1] == history[0]
+  assert history[2] != history[1] and history[3] == history[2]
+
+
+def test_linear_learning_rate_decay():
+  unroll = random_unroll(np.random.default_rng(5), 3, 2, (3,), DISCRETE)
+  updater = build_updater(build_network(unroll, DISCRETE), tuned=(),
+                          config=UpdateConfig(learning_rate=1.0, total_steps=4))
+  rates = [float(updater.step(unroll)['learning_rate']) for _ in range(5)]
+  np.testing.assert_allclose(rates, [1.0, 0.75, 0.5, 0.25, 0.0])
+
+
+def test_jit_compile_matches_graph_mode():
+  unroll = random_unroll(np.random.default_rng(6), 5, 4, (3,), DISCRETE)
+  results = []
+  for jit in (False, True):
+    keras.utils.set_random_seed(0)
+    updater = build_updater(build_network(unroll, DISCRETE),
+                            config=UpdateConfig(jit_compile=jit))
+    stats = updater.step(unroll)
+    results.append((stats, [v.numpy() for v in updater.metaparams.logit_variables]))
+  for key in ('inner_loss', 'outer_loss', 'main/gamma'):
+    np.testing.assert_allclose(results[0][0][key], results[1][0][key], rtol=1e-4)
+  np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5)
+
+
+def test_bad_config_is_named():
+  with pytest.raises(ValueError, match='lookahead'):
+    UpdateConfig(lookahead='adam')
+  with pytest.raises(ValueError, match='meta_update_interval'):
+    UpdateConfig(meta_update_interval=0)
+
+
+def test_graph_meta_gradient_equals_eager_on_a_conv_net():
+  spec = ActionSpec('discrete', num_actions=6)
+  unroll = random_unroll(np.random.default_rng(9), 6, 2, (84, 84, 4), spec, np.uint8)
+  network = build_network(unroll, spec, 3, ResNetTorso(channels=(8, 8), fc_size=32))
+  updater = build_updater(network)
+  eager = updater.meta_gradients(unroll, 6e-4)[1]
+  graph = tf.function(lambda u: updater.meta_gradients(u, 6e-4)[1])(unroll)
+  assert np.any(np.array(eager) != 0)
+  np.testing.assert_allclose(np.array(graph), np.array(eager), rtol=1e-3, atol=1e-7)

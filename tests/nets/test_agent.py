@@ -1,0 +1,94 @@
+"""Network shapes/dtypes, LSTM resets, and the look-ahead functional call."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import build_network, random_unroll
+from seed_stac.envs.base import ActionSpec
+from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso, ResNetTorso
+
+DISCRETE = ActionSpec('discrete', num_actions=6)
+CONTINUOUS = ActionSpec('continuous', shape=(3,), minimum=(-1,) * 3, maximum=(1,) * 3)
+
+
+def _inputs(unroll):
+  return AgentInput(*unroll[:4])
+
+
+@pytest.mark.parametrize('torso,obs_shape,dtype,spec,heads,lstm', [
+    ('mlp', (7,), np.float32, DISCRETE, 1, 0),
+    ('mlp', (7,), np.float32, CONTINUOUS, 3, 8),
+    ('resnet', (84, 84, 4), np.uint8, DISCRETE, 3, 0),
+    ('small_resnet', (84, 84, 9), np.uint8, CONTINUOUS, 1, 16),
+])
+def test_output_shapes_and_dtypes(torso, obs_shape, dtype, spec, heads, lstm):
+  T, B = 3, 2
+  unroll = random_unroll(np.random.default_rng(0), T - 1, B, obs_shape, spec, dtype,
+                         lstm_size=lstm)
+  layer = {'mlp': lambda: MLPTorso((32,)), 'resnet': ResNetTorso,
+           'small_resnet': lambda: ResNetTorso(channels=(16, 32), fc_size=64)}[torso]()
+  network = build_network(unroll, spec, heads, layer, lstm)
+  outputs, state = network(_inputs(unroll), unroll.core_state)
+  assert outputs.policy_params.shape == (T, B, heads, network.distribution.param_size)
+  assert outputs.values.shape == (T, B, heads)
+  assert outputs.policy_params.dtype == tf.float32 and outputs.values.dtype == tf.float32
+  assert len(state) == (2 if lstm else 0)
+  for s in state:
+    assert s.shape == (B, lstm) and s.dtype == tf.float32
+  sample = network.distribution(outputs.policy_params[0, :, 0]).sample(seed=(1, 2))
+  assert sample.shape == (B,) + network.distribution.action_shape
+
+
+def test_impala_resnet_has_the_paper_architecture():
+  torso = ResNetTorso()
+  features = torso(tf.zeros([1, 84, 84, 4], tf.uint8))
+  assert features.shape == (1, 256)
+  convs = [(4, 16), (16, 32), (32, 32)]
+  expected = 0
+  for c_in, c_out in convs:
+    expected += 9 * c_in * c_out + c_out  # stack conv
+    expected += 4 * (9 * c_out * c_out + c_out)  # 2 blocks x 2 convs
+  expected += 11 * 11 * 32 * 256 + 256  # 84 -> 42 -> 21 -> 11 spatial
+  assert sum(int(np.prod(v.shape)) for v in torso.trainable_variables) == expected
+
+
+def test_lstm_state_resets_at_episode_starts():
+  T, B, lstm = 6, 3, 8
+  unroll = random_unroll(np.random.default_rng(1), T - 1, B, (5,), DISCRETE,
+                         lstm_size=lstm, terminal_prob=0.0)
+  first = np.zeros([T, B], bool)
+  first[3, 1] = True
+  unroll = unroll._replace(first=tf.constant(first))
+  network = build_network(unroll, DISCRETE, lstm_size=lstm)
+  whole, _ = network(_inputs(unroll), unroll.core_state)
+  # Restarting at t = 3 from a zero state must reproduce column 1 from there.
+  tail = AgentInput(*(x[3:] for x in unroll[:4]))
+  fresh, _ = network(tail, network.initial_state(B))
+  np.testing.assert_allclose(whole.values[3:, 1], fresh.values[:, 1], rtol=1e-5)
+  # Columns without a reset carry their state, so they differ from a restart.
+  assert not np.allclose(whole.values[3:, 0], fresh.values[:, 0])
+
+
+def test_stateless_call_with_unchanged_weights_matches_the_model():
+  unroll = random_unroll(np.random.default_rng(2), 4, 3, (5,), DISCRETE, lstm_size=4)
+  network = build_network(unroll, DISCRETE, num_heads=3, lstm_size=4)
+  expected, expected_state = network(_inputs(unroll), unroll.core_state)
+  (outputs, state), _ = network.stateless_call(
+      [tf.identity(v) for v in network.trainable_variables],
+      network.non_trainable_variables, _inputs(unroll), unroll.core_state)
+  np.testing.assert_allclose(outputs.policy_params, expected.policy_params, rtol=1e-6)
+  np.testing.assert_allclose(outputs.values, expected.values, rtol=1e-6)
+  np.testing.assert_allclose(state[0], expected_state[0], rtol=1e-6)
+  # And substituted weights are really used.
+  (shifted, _), _ = network.stateless_call(
+      [v + 0.1 for v in network.trainable_variables],
+      network.non_trainable_variables, _inputs(unroll), unroll.core_state)
+  assert not np.allclose(shifted.values, expected.values)
+
+
+def test_bad_arguments():
+  with pytest.raises(ValueError, match='num_heads'):
+    AgentNetwork(MLPTorso(), DISCRETE, num_heads=0)
+  with pytest.raises(ValueError, match='hidden size'):
+    MLPTorso(())
