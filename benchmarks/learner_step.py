@@ -1,0 +1,100 @@
+"""Times one learner step of IMPALA, STAC and STACX on the same Atari-shaped
+batch (IMPALA deep network, 84x84x4 uint8) and prints ratios to IMPALA.
+
+  python -m benchmarks.learner_step --batch_size=32 --num_steps=5
+
+Each variant is built fresh, warmed up (tracing/compilation excluded), then
+timed as the median of --num_steps steps, all in this one process so the
+ratios compare like with like. Besides the defaults it times the documented
+cost-saving options: the meta-gradient every k steps and on a sub-batch.
+"""
+
+import statistics
+import time
+
+from absl import app, flags
+import numpy as np
+import tensorflow as tf
+
+from seed_stac import agent as agent_lib
+from seed_stac.algo.update import Unroll
+from seed_stac.envs.base import ActionSpec, EnvSpec
+
+flags.DEFINE_integer('batch_size', 32, 'Unrolls per learner step.')
+FLAGS = flags.FLAGS
+flags.DEFINE_integer('unroll_length', 20, 'Transitions per unroll (T).')
+flags.DEFINE_integer('num_steps', 5, 'Timed steps per variant (median).')
+flags.DEFINE_integer('warmup_steps', 2, 'Untimed steps per variant.')
+flags.DEFINE_list('jit', ['false', 'true'], 'jit_compile settings to time.')
+flags.DEFINE_bool('options', True, 'Also time meta-gradient interval/sub-batch options.')
+
+SPEC = EnvSpec('atari-shaped', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
+               frame_stack=4, frames_per_step=4)
+
+
+def atari_batch(batch_size, unroll_length, seed=0) -> Unroll:
+  rng = np.random.default_rng(seed)
+  shape = [unroll_length + 1, batch_size]
+  action = rng.integers(0, 6, shape).astype(np.int32)
+  done = rng.random(shape) < 0.01
+  return Unroll(
+      observation=tf.constant(rng.integers(0, 256, shape + [84, 84, 4], dtype=np.uint8)),
+      prev_action=tf.constant(action), reward=tf.constant(rng.normal(size=shape), tf.float32),
+      first=tf.constant(done), terminated=tf.constant(done),
+      truncated=tf.zeros(shape, tf.bool), action=tf.constant(action),
+      behaviour_log_prob=tf.fill(shape, float(np.log(1 / 6))))
+
+
+def variants(batch_size):
+  yield 'impala', dict(agent='impala')
+  yield 'stac', dict(agent='stac')
+  yield 'stacx', dict(agent='stacx')
+  if FLAGS.options:
+    yield 'stac_every_4', dict(agent='stac', meta_update_interval=4)
+    yield 'stac_every_8', dict(agent='stac', meta_update_interval=8)
+    yield 'stac_subbatch_quarter', dict(agent='stac', meta_batch_size=max(1, batch_size // 4))
+    yield 'stac_every_4_subbatch_half', dict(agent='stac', meta_update_interval=4,
+                                             meta_batch_size=max(1, batch_size // 2))
+
+
+def time_variant(overrides, jit, batch) -> float:
+  from configs import atari
+  config = atari.get_config('Pong')
+  config.agent = overrides['agent']
+  config.algo.meta_update_interval = overrides.get('meta_update_interval', 1)
+  config.algo.meta_batch_size = overrides.get('meta_batch_size', 0)
+  config.learner.jit_compile = jit
+  config.learner.batch_size = FLAGS.batch_size
+  agent = agent_lib.build_agent(config, SPEC)
+  # Warm up past every distinct compiled step (meta and plain).
+  interval = config.algo.meta_update_interval
+  for _ in range(max(FLAGS.warmup_steps, interval + 1 if interval > 1 else 0)):
+    agent.updater.step(batch)
+  # With an interval k, time whole cycles of k steps so the ratio is the mean.
+  cycle = interval if config.agent != 'impala' else 1
+  times = []
+  for _ in range(FLAGS.num_steps):
+    start = time.perf_counter()
+    for _ in range(cycle):
+      stats = agent.updater.step(batch)
+    float(stats['inner_loss'])  # wait for the step to finish
+    times.append((time.perf_counter() - start) / cycle)
+  return statistics.median(times)
+
+
+def main(_):
+  batch = atari_batch(FLAGS.batch_size, FLAGS.unroll_length)
+  print(f'batch_size={FLAGS.batch_size} unroll_length={FLAGS.unroll_length} '
+        f'num_steps={FLAGS.num_steps} threads={tf.config.threading.get_intra_op_parallelism_threads()}')
+  for jit in (j.lower() == 'true' for j in FLAGS.jit):
+    results = {name: time_variant(o, jit, batch) for name, o in variants(FLAGS.batch_size)}
+    base = results['impala']
+    for name, seconds in results.items():
+      print(f'jit_compile={jit!s:5} {name:28s} {seconds * 1000:8.1f} ms/step  '
+            f'{seconds / base:5.2f}x impala')
+    print(f'jit_compile={jit}: stac_over_impala={results["stac"] / base:.3f} '
+          f'stacx_over_impala={results["stacx"] / base:.3f}')
+
+
+if __name__ == '__main__':
+  app.run(main)

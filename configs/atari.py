@@ -1,0 +1,33 @@
+"""Atari (ALE) with the IMPALA deep network and the paper's settings.
+
+Usage: --config=configs/atari.py:Pong  or  --config=configs/atari.py:Breakout,stacx
+(game name, optionally followed by ',impala|stac|stacx').
+"""
+
+from seed_stac import config as config_lib
+
+
+def get_config(arg='Pong'):
+  game, _, agent = arg.partition(',')
+  c = config_lib.default_config()
+  c.agent = agent or 'stac'
+  c.env.kind, c.env.name = 'atari', game
+  c.env.options.noop_max = 30
+  c.env.options.max_episode_frames = 108_000
+  c.env.options.repeat_action_probability = 0.0  # 0.25 for sticky actions
+  c.network.torso = 'resnet'
+  c.network.resnet_channels = (16, 32, 32)
+  c.network.fc_size = 256
+  c.network.lstm_size = 0  # 256 for the IMPALA LSTM variant
+  c.algo.reward_clip = 1.0
+  c.optimizer.name = 'rmsprop'
+  c.optimizer.learning_rate = 6e-4
+  c.optimizer.decay = 0.99
+  c.optimizer.epsilon = 0.01
+  c.learner.total_frames = 200_000_000
+  c.learner.batch_size = 32
+  c.learner.unroll_length = 20
+  c.learner.inference_batch_size = 64
+  c.actor.num_actors = 2
+  c.actor.env_batch_size = 8
+  return c

@@ -1,0 +1,27 @@
+"""DeepMind Control Suite from 84x84 RGB pixels, small ResNet torso.
+
+Usage: --config=configs/dmc_pixels.py:cartpole-swingup[,impala|stac|stacx]
+Rendering uses MUJOCO_GL=egl by default.
+"""
+
+from seed_stac import config as config_lib
+
+
+def get_config(arg='cartpole-swingup'):
+  task, _, agent = arg.partition(',')
+  c = config_lib.default_config()
+  c.agent = agent or 'stac'
+  c.env.kind, c.env.name = 'dmc', task
+  c.env.options.mode = 'pixels'
+  c.env.options.frame_stack = 3
+  c.env.options.action_repeat = 4
+  c.network.torso = 'resnet'
+  c.network.resnet_channels = (16, 32, 32)
+  c.network.fc_size = 256
+  c.optimizer.name = 'adam'
+  c.optimizer.learning_rate = 3e-4
+  c.learner.total_frames = 30_000_000
+  c.learner.batch_size = 32
+  c.learner.unroll_length = 20
+  c.actor.env_batch_size = 4
+  return c

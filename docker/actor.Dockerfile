@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# seed_stac actor image: CPU only, no CUDA. Build from the repository root:
+#
+#   docker build -f docker/actor.Dockerfile -t seed-stac-actor .
+#
+# Needs BuildKit (bind mounts, docker/actor.Dockerfile.dockerignore).
+# Installs exactly like learner.Dockerfile (docker/install.sh deps, then package).
+#
+# Bookworm, not the moving python:3.11-slim tag: the EGL/Mesa packages below
+# were checked to render DM Control pixels headless with Mesa 22.3 (llvmpipe).
+
+FROM python:3.11-slim-bookworm
+
+# MuJoCo/DM Control pixels render through EGL; on machines without a GPU, Mesa
+# provides a software EGL device (libegl-mesa0 + libgl1-mesa-dri = llvmpipe).
+# Not version-pinned: Debian stable only ships security fixes, and exact pins
+# break the build whenever one lands.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglvnd0 \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    MUJOCO_GL=egl \
+    PYOPENGL_PLATFORM=egl \
+    CUDA_VISIBLE_DEVICES=""
+
+RUN --mount=type=bind,source=docker/install.sh,target=/tmp/install.sh \
+    --mount=type=bind,source=requirements.txt,target=/tmp/seed_stac/requirements.txt \
+    sh /tmp/install.sh deps /tmp/seed_stac
+
+RUN --mount=type=bind,target=/tmp/seed_stac,rw \
+    sh /tmp/seed_stac/docker/install.sh package /tmp/seed_stac
+
+WORKDIR /app
+COPY configs/ /app/configs/
+COPY gcp/ /app/gcp/
+
+# Actors need no devices or shared files: run unprivileged. Numeric USER so
+# Kubernetes runAsNonRoot can verify it.
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin seed
+USER 10001
+
+ENTRYPOINT ["python3", "-m", "gcp.entrypoint"]
+CMD ["--role=actor", "--learner_address=learner:8686"]

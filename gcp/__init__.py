@@ -1,0 +1,1 @@
+"""Cloud deployment of seed_stac: container entrypoint and Vertex AI submission."""

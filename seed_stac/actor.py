@@ -1,0 +1,305 @@
+r"""Actor: owns a batch of environments, steps them with the learner's actions.
+
+The actor has no model. It sends the observations of all its E environments
+in one StepRequest, receives E actions, steps, and repeats:
+
+  python -m seed_stac.actor --learner_address=HOST:PORT --actor_id=N \
+      [--token=SECRET | env SEED_STAC_TOKEN=SECRET]
+
+Exit status: 0 when the learner says training is done or on SIGTERM/SIGINT;
+1 when the learner rejects the actor (INVALID_ARGUMENT, UNAUTHENTICATED, ...:
+a bug or misconfiguration, so retrying is pointless) or stays unreachable for
+--max_reconnect_seconds.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from typing import List, Optional
+
+from absl import app
+from absl import flags
+from absl import logging
+import grpc
+import numpy as np
+
+from seed_stac import envs as envs_lib
+from seed_stac.rpc import client
+from seed_stac.rpc import codec
+
+# Connection problems worth a new connection. Anything else (INVALID_ARGUMENT,
+# UNAUTHENTICATED, UNKNOWN from a handler crash, ...) would fail again.
+_TRANSIENT_CODES = frozenset({
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED,
+    grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED})
+_FIRST_BACKOFF_S = 0.1
+_HANDSHAKE_TIMEOUT_S = 10.0
+
+
+class LearnerRejectedError(RuntimeError):
+  """The learner answered with a non-transient error status."""
+
+
+class LearnerUnavailableError(RuntimeError):
+  """No learner could be reached for max_reconnect_seconds."""
+
+
+@dataclasses.dataclass
+class ActorResult:
+  """reason: 'training_done' or 'stopped'. env_steps: summed over envs."""
+  reason: str
+  env_steps: int = 0
+  run_ids: List[str] = dataclasses.field(default_factory=list)
+
+
+class _Envs:
+  """The env batch, rebuilt only when the learner's env config changes."""
+
+  def __init__(self):
+    self.batch = None
+    self._key = None
+
+  def prepare(self, config: client.LearnerConfig, actor_id: int):
+    """Returns the batch for `config`, reset; observations [E, ...]."""
+    key = (json.dumps(config.env_config, sort_keys=True),
+           config.env_batch_size)
+    if key != self._key:
+      self.close()
+      env = config.env_config
+      # Env i gets seed + i, so offsetting by actor_id * E gives every env of
+      # every actor its own seed (the same as its global env id + seed).
+      self.batch = envs_lib.create_env_batch(
+          env['kind'], env['name'],
+          seed=env['seed'] + actor_id * config.env_batch_size,
+          batch_size=config.env_batch_size, **env['options'])
+      self._key = key
+      if self.batch.spec != config.env_spec:
+        raise LearnerRejectedError(
+            f'env_spec_json: learner expects {config.env_spec}, the '
+            f'environment has {self.batch.spec}')
+    return self.batch.reset()
+
+  def close(self):
+    if self.batch is not None:
+      self.batch.close()
+      self.batch = None
+      self._key = None
+
+
+class _Connection:
+  """One handshake + stream with a fresh run_id. Cancellable from any thread."""
+
+  def __init__(self, address, actor_id, token):
+    self.run_id = uuid.uuid4().hex
+    self._actor_id = actor_id
+    self._token = token
+    self._channel = client.open_channel(address)
+    self._stream = None
+    self._cancelled = False
+    self._lock = threading.Lock()
+
+  def handshake(self) -> client.LearnerConfig:
+    return client.handshake(self._channel, self._actor_id, self.run_id,
+                            self._token, _HANDSHAKE_TIMEOUT_S)
+
+  def open_stream(self) -> client.StepStream:
+    with self._lock:
+      if self._cancelled:
+        raise EOFError('stopped')
+      self._stream = client.StepStream(self._channel, self._token)
+      return self._stream
+
+  def cancel(self):
+    with self._lock:
+      self._cancelled = True
+      if self._stream is not None:
+        self._stream.cancel()
+    self._channel.close()
+
+
+def _first_request(actor_id, run_id, env_ids, observation) -> codec.StepBatch:
+  """The reset observations: reward 0, no episode ended."""
+  num_envs = len(env_ids)
+  return codec.StepBatch(
+      actor_id=actor_id, run_id=run_id, env_ids=env_ids,
+      observation=observation,
+      reward=np.zeros(num_envs, np.float32),
+      terminated=np.zeros(num_envs, bool),
+      truncated=np.zeros(num_envs, bool),
+      episode_return=np.full(num_envs, np.nan, np.float32),
+      episode_length=np.zeros(num_envs, np.int32))
+
+
+def _serve(connection: _Connection, envs: _Envs, actor_id: int,
+           result: ActorResult, on_connected) -> bool:
+  """Handshakes and runs the step loop. True when training is done."""
+  config = connection.handshake()
+  observation = envs.prepare(config, actor_id)
+  num_envs = config.env_batch_size
+  env_ids = np.arange(actor_id * num_envs, (actor_id + 1) * num_envs,
+                      dtype=np.int32)
+  action_spec = config.env_spec.action
+  action_shape = (num_envs,) + tuple(action_spec.shape)
+  request = _first_request(actor_id, connection.run_id, env_ids, observation)
+  stream = connection.open_stream()
+  result.run_ids.append(connection.run_id)
+  while True:
+    reply = stream.exchange(request.to_proto())
+    on_connected()
+    if reply.training_done:
+      return True
+    actions, _ = codec.decode_reply(reply, action_spec.dtype, action_shape)
+    step = envs.batch.step(actions)
+    result.env_steps += num_envs
+    request = codec.StepBatch(
+        actor_id=actor_id, run_id=connection.run_id, env_ids=env_ids,
+        observation=step.observation, reward=step.reward,
+        terminated=step.terminated, truncated=step.truncated,
+        episode_return=step.episode_return,
+        episode_length=step.episode_length)
+
+
+class _Backoff:
+  """Exponential back-off; gives up `limit_s` after the outage began."""
+
+  def __init__(self, limit_s: float, max_delay_s: float):
+    self._limit_s = limit_s
+    self._max_delay_s = max_delay_s
+    self.reset()
+
+  def reset(self):
+    self._outage_start = None
+    self._delay = _FIRST_BACKOFF_S
+
+  def next_delay(self) -> float:
+    """Seconds to wait before the next attempt; raises when out of time."""
+    now = time.monotonic()
+    if self._outage_start is None:
+      self._outage_start = now
+    left = self._outage_start + self._limit_s - now
+    if left <= 0:
+      raise LearnerUnavailableError(
+          f'no learner for {self._limit_s:.1f} s, giving up')
+    delay = min(self._delay, left)
+    self._delay = min(self._delay * 2, self._max_delay_s)
+    return delay
+
+
+def run_actor(learner_address: str, actor_id: int,
+              token: Optional[str] = None,
+              max_reconnect_seconds: float = 300.0,
+              stop_event: Optional[threading.Event] = None,
+              max_backoff_seconds: float = 5.0) -> ActorResult:
+  """Runs until the learner says training is done or `stop_event` is set.
+
+  On a lost connection it reconnects with exponential back-off (capped at
+  `max_backoff_seconds`), a new run_id, a new handshake and freshly reset
+  envs.
+
+  Returns:
+    ActorResult with reason 'training_done' or 'stopped'.
+  Raises:
+    LearnerRejectedError: non-transient error from the learner.
+    LearnerUnavailableError: no learner for `max_reconnect_seconds`.
+    codec.InvalidMessageError: the learner sent malformed actions.
+  """
+  stop_event = stop_event or threading.Event()
+  result = ActorResult(reason='stopped')
+  backoff = _Backoff(max_reconnect_seconds, max_backoff_seconds)
+  envs = _Envs()
+  try:
+    while not stop_event.is_set():
+      connection = _Connection(learner_address, actor_id, token)
+      if _serve_until_stopped(connection, envs, actor_id, result, backoff,
+                              stop_event):
+        result.reason = 'training_done'
+        return result
+      if not stop_event.is_set():
+        delay = backoff.next_delay()
+        logging.info('Actor %d reconnecting in %.2f s', actor_id, delay)
+        stop_event.wait(delay)
+    return result
+  finally:
+    envs.close()
+
+
+def _serve_until_stopped(connection, envs, actor_id, result, backoff,
+                         stop_event) -> bool:
+  """One connection. True: training done; False: reconnect (or stopped)."""
+  done = threading.Event()
+
+  def cancel_on_stop():
+    # The step loop may be blocked waiting for a reply; cancelling the call
+    # unblocks it.
+    while not done.wait(0.1):
+      if stop_event.is_set():
+        connection.cancel()
+        return
+
+  watcher = threading.Thread(target=cancel_on_stop, daemon=True)
+  watcher.start()
+  try:
+    return _serve(connection, envs, actor_id, result, backoff.reset)
+  except grpc.RpcError as e:
+    if stop_event.is_set():
+      return False
+    if e.code() not in _TRANSIENT_CODES:
+      raise LearnerRejectedError(
+          f'learner rejected actor {actor_id}: {e.code().name}: '
+          f'{e.details()}') from None
+    logging.warning('Actor %d lost the learner: %s: %s', actor_id,
+                    e.code().name, e.details())
+    return False
+  except EOFError as e:
+    logging.warning('Actor %d: %s', actor_id, e)
+    return False
+  finally:
+    done.set()
+    connection.cancel()
+    watcher.join()
+
+
+_LEARNER_ADDRESS = flags.DEFINE_string(
+    'learner_address', 'localhost:8686', 'Learner gRPC address, HOST:PORT.')
+_ACTOR_ID = flags.DEFINE_integer('actor_id', 0, 'Index of this actor.')
+_TOKEN = flags.DEFINE_string(
+    'token', None, 'Shared secret expected by the learner. Defaults to the '
+    'SEED_STAC_TOKEN environment variable (which, unlike a flag, does not '
+    'show up in `ps`).')
+_MAX_RECONNECT_SECONDS = flags.DEFINE_float(
+    'max_reconnect_seconds', 300.0,
+    'Give up after this long without a learner.')
+
+
+def main(argv):
+  del argv
+  stop_event = threading.Event()
+
+  def stop(signum, frame):
+    del frame
+    logging.info('Actor %d: signal %d, stopping', _ACTOR_ID.value, signum)
+    stop_event.set()
+
+  signal.signal(signal.SIGTERM, stop)
+  signal.signal(signal.SIGINT, stop)
+  token = _TOKEN.value or os.environ.get('SEED_STAC_TOKEN') or None
+  try:
+    result = run_actor(_LEARNER_ADDRESS.value, _ACTOR_ID.value, token=token,
+                       max_reconnect_seconds=_MAX_RECONNECT_SECONDS.value,
+                       stop_event=stop_event)
+  except (LearnerRejectedError, LearnerUnavailableError,
+          codec.InvalidMessageError) as e:
+    logging.error('Actor %d: %s', _ACTOR_ID.value, e)
+    sys.exit(1)
+  logging.info('Actor %d finished (%s) after %d env steps, %d connection(s)',
+               _ACTOR_ID.value, result.reason, result.env_steps,
+               len(result.run_ids))
+
+
+if __name__ == '__main__':
+  app.run(main)

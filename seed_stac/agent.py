@@ -1,0 +1,88 @@
+"""Builds the learner's model objects from a config: network, metaparameters,
+optimizers and the update step. Used by the learner, evaluation and
+benchmarks, so they all build the same agent."""
+
+import dataclasses
+
+import tensorflow as tf
+
+from seed_stac import config as config_lib
+from seed_stac.algo import losses, optimizers
+from seed_stac.algo.metaparams import Hyperparameters, MetaParameters
+from seed_stac.algo.update import StacUpdater, UpdateConfig
+from seed_stac.envs.base import EnvSpec
+from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso, ResNetTorso
+
+
+@dataclasses.dataclass
+class Agent:
+  network: AgentNetwork
+  metaparams: MetaParameters
+  updater: StacUpdater
+
+  def checkpoint_objects(self) -> dict:
+    """Everything a checkpoint must hold to resume training exactly."""
+    objects = dict(network=self.network, metaparams=self.metaparams,
+                   optimizer=self.updater.optimizer, updater=self.updater)
+    if self.updater.meta_optimizer is not None:
+      objects['meta_optimizer'] = self.updater.meta_optimizer
+    return objects
+
+
+def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
+  """Builds and initialises (by one dummy call) the agent network."""
+  net = config.network
+  if net.torso == 'mlp':
+    torso = MLPTorso(tuple(net.mlp_sizes))
+  else:
+    torso = ResNetTorso(tuple(net.resnet_channels), net.resnet_blocks, net.fc_size)
+  network = AgentNetwork(torso, env_spec.action, num_heads=config_lib.num_heads(config),
+                         lstm_size=net.lstm_size, min_scale=net.min_scale)
+  network(dummy_inputs(env_spec, 1), network.initial_state(1))
+  return network
+
+
+def dummy_inputs(env_spec: EnvSpec, batch_size: int, time_steps: int = 1) -> AgentInput:
+  """Zero inputs of the right shapes/dtypes, [time_steps, batch_size, ...]."""
+  lead = [time_steps, batch_size]
+  action = env_spec.action
+  return AgentInput(
+      observation=tf.zeros(lead + list(env_spec.stacked_observation_shape),
+                           env_spec.observation_dtype),
+      prev_action=tf.zeros(lead + list(action.shape), action.dtype),
+      reward=tf.zeros(lead), first=tf.ones(lead, tf.bool))
+
+
+def total_learner_steps(config, env_spec: EnvSpec) -> int:
+  frames_per_step = (config.learner.batch_size * config.learner.unroll_length
+                     * env_spec.frames_per_step)
+  return max(1, config.learner.total_frames // frames_per_step)
+
+
+def build_agent(config, env_spec: EnvSpec) -> Agent:
+  config_lib.validate(config)
+  network = build_network(config, env_spec)
+  algo = config.algo
+  metaparams = MetaParameters(
+      config_lib.num_heads(config), outer=Hyperparameters(**algo.outer),
+      fixed=Hyperparameters(**algo.fixed),
+      tuned=config_lib.tuned_metaparameters(config), tie_alpha=algo.tie_alpha,
+      init_logits=dict(algo.init_logits))
+  opt = config.optimizer
+  kwargs = dict(decay=opt.decay, epsilon=opt.epsilon) if opt.name == 'rmsprop' else {}
+  optimizer = optimizers.make_optimizer(opt.name, network.trainable_variables, **kwargs)
+  meta_optimizer = (optimizers.Adam(metaparams.logit_variables)
+                    if metaparams.logit_variables else None)
+  update_config = UpdateConfig(
+      learning_rate=opt.learning_rate,
+      total_steps=total_learner_steps(config, env_spec) if opt.linear_decay else 0,
+      max_grad_norm=opt.max_grad_norm or None,
+      meta_learning_rate=config.meta_optimizer.learning_rate,
+      meta_max_grad_norm=config.meta_optimizer.max_grad_norm or None,
+      kl_coef=algo.kl_coef, reward_clip=algo.reward_clip or None,
+      clips=losses.VTraceClips(algo.clip_rho, algo.clip_c, algo.clip_pg_rho),
+      lookahead=algo.lookahead, meta_update_interval=algo.meta_update_interval,
+      meta_batch_size=algo.meta_batch_size or None,
+      jit_compile=config.learner.jit_compile)
+  updater = StacUpdater(network, metaparams, optimizer, meta_optimizer, update_config)
+  return Agent(network, metaparams, updater)

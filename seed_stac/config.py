@@ -1,0 +1,129 @@
+"""Default configuration and its validation.
+
+Files in `configs/` start from `default_config()` and change what their
+setting needs. Binaries load them with absl/ml_collections
+(`--config=configs/atari.py:Pong --config.learner.batch_size=16`), call
+`validate(config)` at start, and pass plain values down; library code never
+reads flags.
+"""
+
+import ml_collections
+
+AGENTS = ('impala', 'stac', 'stacx')
+STACX_HEADS = 3
+
+
+def default_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.agent = 'stac'  # impala | stac | stacx
+  c.seed = 0
+
+  c.env = ml_collections.ConfigDict()
+  c.env.kind = 'cartpole'  # atari | dmc | rwrl | cartpole | catch
+  c.env.name = 'CartPole-v1'
+  c.env.options = ml_collections.ConfigDict()
+
+  c.network = ml_collections.ConfigDict()
+  c.network.torso = 'mlp'  # mlp | resnet
+  c.network.mlp_sizes = (256, 256)
+  c.network.resnet_channels = (16, 32, 32)
+  c.network.resnet_blocks = 2
+  c.network.fc_size = 256
+  c.network.lstm_size = 0  # 0: feed-forward
+  c.network.min_scale = 1e-3  # Gaussian head scale floor
+
+  c.algo = ml_collections.ConfigDict()
+  # Fixed outer-loss hyperparameters (paper, Atari).
+  c.algo.outer = ml_collections.ConfigDict(dict(
+      gamma=0.995, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0,
+      alpha_c=1.0))
+  c.algo.kl_coef = 1.0
+  # Values of untuned hyperparameters (all of them for IMPALA).
+  c.algo.fixed = ml_collections.ConfigDict(dict(
+      gamma=0.99, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0,
+      alpha_c=1.0))
+  c.algo.tuned = ('gamma', 'lambda', 'g_v', 'g_p', 'g_e', 'alpha')
+  c.algo.tie_alpha = True
+  c.algo.init_logits = ml_collections.ConfigDict()  # e.g. {'aux1/gamma': 3.0}
+  c.algo.clip_rho = 1.0
+  c.algo.clip_c = 1.0
+  c.algo.clip_pg_rho = 1.0
+  c.algo.reward_clip = 0.0  # 0: no clipping; Atari: 1.0
+  c.algo.lookahead = 'optimizer'  # optimizer | sgd
+  c.algo.meta_update_interval = 1
+  c.algo.meta_batch_size = 0  # 0: whole batch
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = 'rmsprop'  # rmsprop | adam | sgd
+  c.optimizer.learning_rate = 6e-4
+  c.optimizer.decay = 0.99  # rmsprop
+  c.optimizer.epsilon = 0.01  # rmsprop
+  c.optimizer.max_grad_norm = 40.0
+  c.optimizer.linear_decay = True
+  c.meta_optimizer = ml_collections.ConfigDict()
+  c.meta_optimizer.learning_rate = 1e-3
+  c.meta_optimizer.max_grad_norm = 0.0  # 0: no clipping
+
+  c.learner = ml_collections.ConfigDict()
+  c.learner.total_frames = 1_000_000
+  c.learner.batch_size = 32
+  c.learner.unroll_length = 20
+  c.learner.inference_batch_size = 64
+  c.learner.batch_timeout_ms = 5.0
+  c.learner.unroll_queue_capacity = 64
+  c.learner.jit_compile = False
+  c.learner.log_interval_s = 10.0
+  c.learner.checkpoint_interval_s = 600.0
+
+  c.actor = ml_collections.ConfigDict()
+  c.actor.num_actors = 4  # local launcher only
+  c.actor.env_batch_size = 16
+  return c
+
+
+_CHOICES = {
+    'agent': AGENTS,
+    'network.torso': ('mlp', 'resnet'),
+    'optimizer.name': ('rmsprop', 'adam', 'sgd'),
+    'algo.lookahead': ('optimizer', 'sgd'),
+}
+_POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',
+             'learner.inference_batch_size', 'learner.unroll_queue_capacity',
+             'actor.env_batch_size', 'actor.num_actors', 'optimizer.learning_rate',
+             'algo.meta_update_interval')
+
+
+def _get(config, key):
+  value = config
+  for part in key.split('.'):
+    value = value[part]
+  return value
+
+
+class ConfigError(ValueError):
+  """A configuration value is invalid; the message names the key."""
+
+
+def validate(config) -> None:
+  """Raises ConfigError naming the first bad key."""
+  for key, choices in _CHOICES.items():
+    if _get(config, key) not in choices:
+      raise ConfigError(f'config.{key}={_get(config, key)!r} is not one of {choices}')
+  for key in _POSITIVE:
+    if not _get(config, key) > 0:
+      raise ConfigError(f'config.{key} must be > 0, got {_get(config, key)!r}')
+  if config.learner.batch_timeout_ms < 0:
+    raise ConfigError('config.learner.batch_timeout_ms must be >= 0')
+  for key in ('outer', 'fixed'):
+    for name, value in config.algo[key].items():
+      upper = float('inf') if name.startswith('g_') else 1.0
+      if not 0.0 <= value <= upper:
+        raise ConfigError(f'config.algo.{key}.{name}={value} is outside [0, {upper}]')
+
+
+def num_heads(config) -> int:
+  return STACX_HEADS if config.agent == 'stacx' else 1
+
+
+def tuned_metaparameters(config):
+  return () if config.agent == 'impala' else tuple(config.algo.tuned)

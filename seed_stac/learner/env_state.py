@@ -1,0 +1,82 @@
+"""Per-actor environment state kept on the learner (ARCHITECTURE.md step 4).
+
+Actors send one frame per step; the learner keeps, for each of an actor's E
+environments, the frame stack, the previous action, the recurrent state and
+the unroll being filled. A new run id (actor restart) starts afresh.
+All arrays are numpy with the actor's E environments as the leading dim.
+"""
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from seed_stac.envs.base import EnvSpec
+
+# Fields of one recorded step, in `Unroll` order (core_state kept apart).
+STEP_FIELDS = ('observation', 'prev_action', 'reward', 'first', 'terminated',
+               'truncated', 'action', 'behaviour_log_prob')
+
+
+class ActorState:
+  """State of one actor run: E environments stepping in lock-step."""
+
+  def __init__(self, run_id: str, spec: EnvSpec, num_envs: int,
+               initial_core_state: Tuple[np.ndarray, ...], unroll_length: int):
+    self.run_id = run_id
+    self.spec = spec
+    self.unroll_length = unroll_length
+    self.frames: Optional[np.ndarray] = None  # [E, *stacked_obs_shape]
+    self.prev_action = np.zeros((num_envs,) + spec.action.shape, spec.action.dtype)
+    self.core_state = tuple(np.array(s) for s in initial_core_state)
+    self._steps: List[Dict[str, np.ndarray]] = []
+    self._unroll_core_state = self.core_state
+
+  def observe(self, observation: np.ndarray, reward, terminated, truncated
+              ) -> Dict[str, np.ndarray]:
+    """Takes an actor step and returns the inference inputs for it.
+
+    The first step of a run and every step after an episode end start a new
+    episode: frame stack refilled with the new frame, previous action zeroed.
+    """
+    first = terminated | truncated
+    if self.frames is None:
+      first = np.ones_like(first)
+      self.frames = np.repeat(observation, self.spec.frame_stack, axis=-1)
+    elif self.spec.frame_stack > 1:
+      channels = observation.shape[-1]
+      self.frames = np.concatenate([self.frames[..., channels:], observation], -1)
+      if first.any():
+        self.frames[first] = np.repeat(observation[first], self.spec.frame_stack, -1)
+    else:
+      self.frames = observation
+    self.prev_action[first] = 0
+    self._pending = dict(observation=self.frames, prev_action=self.prev_action.copy(),
+                         reward=np.asarray(reward, np.float32), first=first,
+                         terminated=np.asarray(terminated), truncated=np.asarray(truncated))
+    return dict(observation=self.frames, prev_action=self._pending['prev_action'],
+                reward=self._pending['reward'], first=first)
+
+  def act(self, action: np.ndarray, log_prob: np.ndarray,
+          new_core_state: Tuple[np.ndarray, ...]) -> Optional[List[tuple]]:
+    """Records the agent's reply; returns finished unroll columns, if any.
+
+    Each column is (dict field -> [T + 1, ...] array, core_state tuple of
+    [...] arrays) for one environment. The last step of an unroll is kept as
+    the first of the next, with the recurrent state from before it.
+    """
+    step = dict(self._pending, action=action, behaviour_log_prob=log_prob)
+    self._steps.append(step)
+    finished = None
+    if len(self._steps) == self.unroll_length + 1:
+      finished = self._columns()
+      self._steps = [step]
+      self._unroll_core_state = self.core_state
+    self.prev_action = np.array(action)
+    self.core_state = tuple(np.array(s) for s in new_core_state)
+    return finished
+
+  def _columns(self) -> List[tuple]:
+    stacked = {k: np.stack([s[k] for s in self._steps]) for k in STEP_FIELDS}
+    num_envs = stacked['reward'].shape[1]
+    return [({k: v[:, i] for k, v in stacked.items()},
+             tuple(s[i] for s in self._unroll_core_state)) for i in range(num_envs)]

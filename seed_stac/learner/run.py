@@ -1,0 +1,142 @@
+"""The learner process: gRPC service + batched inference + training loop.
+
+`run_learner` owns an asyncio loop (gRPC and batching) in the calling thread
+and a training thread. It resumes from the latest checkpoint in `logdir`,
+logs every `log_interval_s`, checkpoints every `checkpoint_interval_s`, at
+the end and on SIGTERM, and tells actors to stop at `total_frames`.
+"""
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+import queue
+import signal
+import threading
+import time
+from typing import Callable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from seed_stac import agent as agent_lib
+from seed_stac import config as config_lib
+from seed_stac import envs as envs_lib
+from seed_stac.learner.batcher import InferenceBatcher
+from seed_stac.learner.checkpoints import Checkpointer
+from seed_stac.learner.inference import make_inference_fn
+from seed_stac.learner.logs import RunLogger
+from seed_stac.learner.service import EpisodeStats, LearnerService
+from seed_stac.learner.training import Trainer
+from seed_stac.rpc import server as rpc_server
+
+
+def env_config_dict(config) -> dict:
+  return dict(kind=config.env.kind, name=config.env.name, seed=config.seed,
+              options=config.env.options.to_dict())
+
+
+def environment_spec(config):
+  env = envs_lib.create_environment(config.env.kind, config.env.name, config.seed,
+                                    **config.env.options.to_dict())
+  try:
+    return env.spec
+  finally:
+    env.close()
+
+
+def fingerprint(config) -> str:
+  return hashlib.sha256(config.to_json(sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
+                token: Optional[str] = None,
+                on_ready: Optional[Callable[[int], None]] = None,
+                show_progress: bool = True) -> dict:
+  """Trains until `config.learner.total_frames`; returns the last log row."""
+  config_lib.validate(config)
+  if config.learner.unroll_queue_capacity < config.learner.batch_size:
+    raise config_lib.ConfigError(
+        'config.learner.unroll_queue_capacity must be >= config.learner.batch_size')
+  tf.io.gfile.makedirs(logdir)
+  with tf.io.gfile.GFile(os.path.join(logdir, 'config.json'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  spec = environment_spec(config)
+  agent = agent_lib.build_agent(config, spec)
+  frames = tf.Variable(0, dtype=tf.int64, trainable=False)
+  checkpointer = Checkpointer(os.path.join(logdir, 'checkpoints'), frames=frames,
+                              **agent.checkpoint_objects())
+  restored = checkpointer.restore_latest()
+  if restored:
+    print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
+  return asyncio.run(_serve(config, logdir, address, token, on_ready, show_progress,
+                            spec, agent, frames, checkpointer))
+
+
+async def _serve(config, logdir, address, token, on_ready, show_progress, spec, agent,
+                 frames, checkpointer) -> dict:
+  learner = config.learner
+  unroll_queue = queue.Queue(maxsize=learner.unroll_queue_capacity)
+  training_done = threading.Event()
+  stats = EpisodeStats(frames=int(frames.numpy()))
+  batcher = InferenceBatcher(make_inference_fn(agent.network, config.seed),
+                             learner.inference_batch_size, learner.batch_timeout_ms)
+  service = LearnerService(spec, env_config_dict(config), config.actor.env_batch_size,
+                           fingerprint(config), batcher, agent.network.initial_state(1),
+                           learner.unroll_length, unroll_queue, stats, training_done)
+  server, port = await rpc_server.start_server(service, address, token)
+  print(f'Learner listening on port {port}; logdir {logdir}', flush=True)
+  trainer = Trainer(agent.updater, unroll_queue, learner.batch_size)
+  trainer.start()
+  stop = asyncio.Event()
+  loop = asyncio.get_running_loop()
+  for sig in (signal.SIGTERM, signal.SIGINT):
+    try:
+      loop.add_signal_handler(sig, stop.set)
+    except (ValueError, RuntimeError):  # not the main thread (tests)
+      pass
+  if on_ready:
+    on_ready(port)
+  logger = RunLogger(logdir, learner.total_frames, show_progress)
+  row = await _monitor(learner, stats, trainer, logger, checkpointer, frames, stop)
+  training_done.set()
+  await asyncio.sleep(0.5)  # let actors receive training_done
+  trainer.stop.set()
+  trainer.join()
+  frames.assign(stats.frames)
+  checkpointer.save()
+  await server.stop(1.0)
+  await batcher.close()
+  logger.close()
+  if trainer.error:
+    raise trainer.error
+  return row
+
+
+async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop) -> dict:
+  """Logs and checkpoints until total_frames, a stop signal or a trainer error."""
+  last_log = last_checkpoint = time.monotonic()
+  last_frames = stats.frames
+  returns = []
+  row = {}
+  while not stop.is_set() and trainer.error is None:
+    await asyncio.sleep(0.05)
+    now = time.monotonic()
+    done = stats.frames >= learner.total_frames
+    if now - last_log >= learner.log_interval_s or done:
+      returns = stats.take_returns() or returns
+      row = dict(trainer.latest_stats, frames=stats.frames,
+                 learner_steps=trainer.latest_stats.get('learner_steps', 0.0),
+                 fps=(stats.frames - last_frames) / max(now - last_log, 1e-9),
+                 episode_return=float(np.mean(returns)) if returns else math.nan,
+                 episodes=float(len(returns)))
+      logger.write(row)
+      last_log, last_frames = now, stats.frames
+    if now - last_checkpoint >= learner.checkpoint_interval_s:
+      frames.assign(stats.frames)
+      await asyncio.get_running_loop().run_in_executor(None, checkpointer.save)
+      last_checkpoint = now
+    if done:
+      break
+  return row

@@ -1,0 +1,201 @@
+"""numpy arrays <-> wire messages, with validation of everything received.
+
+Tensors travel as raw C-order little-endian buffers (`Tensor.data`), so
+encoding is one `tobytes()` and decoding one zero-copy `np.frombuffer()` per
+array; no per-element Python work. Decoded arrays are READ-ONLY views of the
+message bytes: copy before writing into them.
+
+Every check raises `InvalidMessageError` whose message starts with the field
+name, e.g. "observation: expected dtype uint8, got float32"; the server turns it
+into INVALID_ARGUMENT for the offending stream only.
+"""
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+from seed_stac.rpc import seed_stac_pb2 as pb
+
+# Only fixed-size numeric dtypes: anything else (object, str, void) cannot be
+# rebuilt from raw bytes safely.
+KNOWN_DTYPES = {
+    name: np.dtype(name).newbyteorder('<') for name in (
+        'bool', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32',
+        'int64', 'uint64', 'float16', 'float32', 'float64')}
+
+
+class InvalidMessageError(ValueError):
+  """A received message is malformed or does not match what was expected."""
+
+
+def encode_tensor(array, out: Optional[pb.Tensor] = None) -> pb.Tensor:
+  """Encodes an array (any shape, a KNOWN_DTYPES dtype) into a Tensor.
+
+  Fills `out` in place when given (e.g. a sub-message of a request).
+  """
+  array = np.asarray(array)
+  name = array.dtype.name
+  if name not in KNOWN_DTYPES:
+    raise ValueError(f'cannot encode dtype {array.dtype}')
+  # tobytes() copies into C order; astype is a no-op on little-endian hosts.
+  data = array.astype(KNOWN_DTYPES[name], copy=False).tobytes()
+  if out is None:
+    return pb.Tensor(data=data, dtype=name, shape=array.shape)
+  out.data = data
+  out.dtype = name
+  del out.shape[:]
+  out.shape.extend(array.shape)
+  return out
+
+
+def decode_tensor(msg: pb.Tensor, field: str,
+                  expected_dtype=None,
+                  expected_shape: Optional[Sequence[Optional[int]]] = None
+                  ) -> np.ndarray:
+  """Decodes and validates a Tensor; returns a read-only array.
+
+  Args:
+    msg: the received Tensor.
+    field: name used in error messages.
+    expected_dtype: dtype the array must have, or None for any known one.
+    expected_shape: shape it must have; None entries match any size.
+  Raises:
+    InvalidMessageError naming `field`.
+  """
+  dtype = KNOWN_DTYPES.get(msg.dtype)
+  if dtype is None:
+    raise InvalidMessageError(f'{field}: unknown dtype {msg.dtype!r}')
+  if expected_dtype is not None and dtype != np.dtype(expected_dtype):
+    raise InvalidMessageError(
+        f'{field}: expected dtype {np.dtype(expected_dtype).name}, '
+        f'got {msg.dtype}')
+  shape = tuple(msg.shape)
+  if any(d < 0 for d in shape):
+    raise InvalidMessageError(f'{field}: negative dimension in shape {shape}')
+  if expected_shape is not None and not _shape_matches(shape, expected_shape):
+    raise InvalidMessageError(
+        f'{field}: expected shape {_format_shape(expected_shape)}, got {shape}')
+  # math.prod on Python ints cannot overflow, unlike np.prod.
+  expected_bytes = math.prod(shape) * dtype.itemsize
+  if len(msg.data) != expected_bytes:
+    raise InvalidMessageError(
+        f'{field}: {len(msg.data)} bytes for shape {shape} {msg.dtype} '
+        f'(expected {expected_bytes})')
+  array = np.frombuffer(msg.data, dtype=dtype).reshape(shape)
+  if dtype.kind == 'b' and array.size and array.view(np.uint8).max() > 1:
+    raise InvalidMessageError(f'{field}: bool bytes must be 0 or 1')
+  return array
+
+
+def _shape_matches(shape, expected) -> bool:
+  return len(shape) == len(expected) and all(
+      e is None or s == e for s, e in zip(shape, expected))
+
+
+def _format_shape(shape) -> str:
+  return '(' + ', '.join('?' if d is None else str(d) for d in shape) + (
+      ',)' if len(shape) == 1 else ')')
+
+
+# Per-env fields of a StepRequest other than `observation`: (name, dtype).
+_VECTOR_FIELDS = (
+    ('reward', np.float32),
+    ('terminated', np.bool_),
+    ('truncated', np.bool_),
+    ('episode_return', np.float32),
+    ('episode_length', np.int32),
+)
+
+
+@dataclasses.dataclass
+class StepBatch:
+  """One step of an actor's E environments (a decoded StepRequest).
+
+  env_ids: [E] int32, global ids actor_id * E + i.
+  observation: [E, *obs_shape], the env's observation dtype.
+  reward: [E] float32.  terminated, truncated: [E] bool.
+  episode_return: [E] float32, NaN unless an episode ended this step.
+  episode_length: [E] int32.
+  """
+  actor_id: int
+  run_id: str
+  env_ids: np.ndarray
+  observation: np.ndarray
+  reward: np.ndarray
+  terminated: np.ndarray
+  truncated: np.ndarray
+  episode_return: np.ndarray
+  episode_length: np.ndarray
+
+  @property
+  def num_envs(self) -> int:
+    return int(self.env_ids.shape[0])
+
+  def to_proto(self) -> pb.StepRequest:
+    msg = pb.StepRequest(actor_id=self.actor_id, run_id=self.run_id)
+    encode_tensor(np.asarray(self.env_ids, np.int32), msg.env_ids)
+    encode_tensor(self.observation, msg.observation)
+    for name, dtype in _VECTOR_FIELDS:
+      encode_tensor(np.asarray(getattr(self, name), dtype), getattr(msg, name))
+    return msg
+
+  @classmethod
+  def from_proto(cls, msg: pb.StepRequest) -> 'StepBatch':
+    """Decodes and checks dtypes and that every field has leading dim E."""
+    env_ids = decode_tensor(msg.env_ids, 'env_ids', np.int32, (None,))
+    num_envs = env_ids.shape[0]
+    if num_envs == 0:
+      raise InvalidMessageError('env_ids: empty batch')
+    observation = decode_tensor(msg.observation, 'observation')
+    if observation.ndim == 0 or observation.shape[0] != num_envs:
+      raise InvalidMessageError(
+          f'observation: expected leading dimension {num_envs}, '
+          f'got shape {observation.shape}')
+    vectors = {
+        name: decode_tensor(getattr(msg, name), name, dtype, (num_envs,))
+        for name, dtype in _VECTOR_FIELDS}
+    return cls(actor_id=msg.actor_id, run_id=msg.run_id, env_ids=env_ids,
+               observation=observation, **vectors)
+
+  def check(self, observation_shape: Sequence[int], observation_dtype,
+            env_batch_size: int) -> None:
+    """Checks the batch against the handshake's spec (for the learner).
+
+    Raises InvalidMessageError unless observation is
+    [env_batch_size, *observation_shape] of observation_dtype and env_ids are
+    actor_id * env_batch_size + arange(env_batch_size).
+    """
+    expected = (env_batch_size,) + tuple(observation_shape)
+    if self.observation.shape != expected:
+      raise InvalidMessageError(
+          f'observation: expected shape {expected}, '
+          f'got {self.observation.shape}')
+    if self.observation.dtype != np.dtype(observation_dtype):
+      raise InvalidMessageError(
+          f'observation: expected dtype {np.dtype(observation_dtype).name}, '
+          f'got {self.observation.dtype.name}')
+    first = self.actor_id * env_batch_size
+    if (self.num_envs != env_batch_size or
+        not np.array_equal(self.env_ids, np.arange(first, first +
+                                                   env_batch_size))):
+      raise InvalidMessageError(
+          f'env_ids: expected {first}..{first + env_batch_size - 1} for '
+          f'actor {self.actor_id}')
+
+
+def encode_reply(actions: np.ndarray, training_done: bool) -> pb.StepReply:
+  """actions: [E] int32 or [E, ...] float32."""
+  msg = pb.StepReply(training_done=bool(training_done))
+  encode_tensor(actions, msg.action)
+  return msg
+
+
+def decode_reply(msg: pb.StepReply, action_dtype, action_shape):
+  """Returns (actions [E, *action_shape] of action_dtype, training_done).
+
+  action_shape: the full expected shape including E.
+  """
+  actions = decode_tensor(msg.action, 'action', action_dtype, action_shape)
+  return actions, msg.training_done

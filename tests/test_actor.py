@@ -1,0 +1,309 @@
+"""Tests for seed_stac.actor against a fake learner over loopback gRPC."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from seed_stac import actor
+from seed_stac.rpc import codec
+from seed_stac.rpc import server
+from seed_stac.rpc import testing
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+E = 8
+CATCH_EPISODE_STEPS = 9  # rows - 1 with the default 10 rows.
+
+
+def start_actor_process(address, actor_id, *extra):
+  env = dict(os.environ, PYTHONPATH=REPO)
+  env.pop('SEED_STAC_TOKEN', None)
+  return subprocess.Popen(
+      [sys.executable, '-m', 'seed_stac.actor',
+       f'--learner_address={address}', f'--actor_id={actor_id}', *extra],
+      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      text=True)
+
+
+def run_in_thread(**kwargs):
+  """Starts run_actor in a thread; returns (thread, outcome dict)."""
+  outcome = {}
+
+  def target():
+    try:
+      outcome['result'] = actor.run_actor(**kwargs)
+    except Exception as e:  # pylint: disable=broad-except
+      outcome['error'] = e
+
+  thread = threading.Thread(target=target, daemon=True)
+  thread.start()
+  return thread, outcome
+
+
+def wait_for(predicate, timeout_s=10.0):
+  deadline = time.monotonic() + timeout_s
+  while not predicate():
+    assert time.monotonic() < deadline, 'timed out'
+    time.sleep(0.01)
+
+
+def free_port():
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+class RecordingLearner(testing.FakeLearner):
+  """Also keeps every batch (copied) per run."""
+
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    self.history = {}
+
+  async def step(self, batch):
+    self.history.setdefault((batch.actor_id, batch.run_id), []).append(
+        batch)
+    return await super().step(batch)
+
+
+def test_binary_runs_until_training_done_and_exits_zero():
+  steps = 3 * CATCH_EPISODE_STEPS
+  learner = RecordingLearner(env_batch_size=E, done_after_steps=steps, seed=1)
+  serving = testing.ServerThread(learner)
+  try:
+    process = start_actor_process(serving.address, 2)
+    output, _ = process.communicate(timeout=30)
+  finally:
+    serving.stop()
+  assert process.returncode == 0, output
+  ((actor_id, run_id), history), = learner.history.items()
+  assert actor_id == 2 and len(run_id) == 32
+  assert len(history) == steps
+  first = history[0]
+  np.testing.assert_array_equal(first.env_ids, np.arange(16, 24))
+  np.testing.assert_array_equal(first.reward, 0)
+  assert not first.terminated.any() and not first.truncated.any()
+  assert np.isnan(first.episode_return).all()
+  # Catch episodes end every 9 steps with reward +-1 in all envs at once.
+  for t, batch in enumerate(history[1:], start=1):
+    ended = t % CATCH_EPISODE_STEPS == 0
+    assert batch.terminated.all() == ended and batch.terminated.any() == ended
+    if ended:
+      np.testing.assert_array_equal(np.abs(batch.reward), 1)
+      np.testing.assert_array_equal(batch.episode_return, batch.reward)
+      np.testing.assert_array_equal(batch.episode_length, CATCH_EPISODE_STEPS)
+    else:
+      assert np.isnan(batch.episode_return).all()
+
+
+def test_actors_get_distinct_env_seeds():
+  learner = RecordingLearner(env_batch_size=E, done_after_steps=1)
+  serving = testing.ServerThread(learner)
+  try:
+    for actor_id in (0, 1):
+      actor.run_actor(serving.address, actor_id)
+  finally:
+    serving.stop()
+  (run0, first0), (run1, first1) = sorted(
+      (key, h[0].observation) for key, h in learner.history.items())
+  assert run0[0] == 0 and run1[0] == 1
+  # Ball columns of the reset boards, env by env (catch: 10 x 5 board).
+  columns = [obs.reshape(E, 10, 5)[:, 0].argmax(-1) for obs in (first0,
+                                                                  first1)]
+  assert not np.array_equal(*columns)
+
+
+def test_reconnects_with_new_run_id_after_learner_restart():
+  learner = testing.FakeLearner(env_batch_size=E)
+  serving = testing.ServerThread(learner)
+  port = serving.port
+  thread, outcome = run_in_thread(learner_address=serving.address,
+                                  actor_id=1, max_reconnect_seconds=20)
+  wait_for(lambda: sum(learner.steps.values()) >= 5)
+  serving.stop()  # Like a learner crash: every call is cancelled.
+  time.sleep(0.3)  # Let the actor fail a few reconnects.
+  restarted = RecordingLearner(env_batch_size=E, done_after_steps=4)
+  serving = testing.ServerThread(restarted, address=f'127.0.0.1:{port}')
+  try:
+    thread.join(20)
+  finally:
+    serving.stop()
+  assert not thread.is_alive()
+  assert 'error' not in outcome, outcome
+  result = outcome['result']
+  assert result.reason == 'training_done'
+  (old_run,) = [run for _, run in learner.handshakes]
+  (new_run,) = [run for _, run in restarted.handshakes]
+  assert result.run_ids == [old_run, new_run] and old_run != new_run
+  # The new run starts from freshly reset envs.
+  first = restarted.history[(1, new_run)][0]
+  assert np.isnan(first.episode_return).all()
+  np.testing.assert_array_equal(first.reward, 0)
+
+
+def test_gives_up_without_learner():
+  start = time.monotonic()
+  with pytest.raises(actor.LearnerUnavailableError, match='giving up'):
+    actor.run_actor(f'127.0.0.1:{free_port()}', 0,
+                    max_reconnect_seconds=0.5)
+  assert time.monotonic() - start < 5
+
+
+class RejectingLearner(testing.FakeLearner):
+  """Rejects actors 0 and 1 on their third batch (as a wrong-dtype bug)."""
+
+  async def step(self, batch):
+    if batch.actor_id in (0, 1) and self.steps[(batch.actor_id,
+                                                batch.run_id)] == 2:
+      raise codec.InvalidMessageError(
+          'observation: expected dtype uint8, got float32')
+    return await super().step(batch)
+
+
+def test_invalid_argument_is_fatal_and_spares_other_actors():
+  learner = RejectingLearner(env_batch_size=E)
+  serving = testing.ServerThread(learner)
+  try:
+    healthy, outcome = run_in_thread(learner_address=serving.address,
+                                     actor_id=2)
+    wait_for(lambda: len(learner.handshakes) == 1)
+    process = start_actor_process(serving.address, 0)
+    with pytest.raises(actor.LearnerRejectedError,
+                       match='INVALID_ARGUMENT: observation: expected dtype'):
+      actor.run_actor(serving.address, 1)
+    output, _ = process.communicate(timeout=30)
+    (healthy_run,) = [key for key in learner.steps if key[0] == 2]
+    steps_so_far = learner.steps[healthy_run]
+    learner.done_after_steps = steps_so_far + 5
+    healthy.join(30)
+  finally:
+    serving.stop()
+  assert process.returncode == 1, output
+  assert 'observation: expected dtype uint8' in output
+  # No retries after a rejection.
+  assert sorted(a for a, _ in learner.handshakes) == [0, 1, 2]
+  # The healthy actor ran to the end on the same server meanwhile.
+  assert outcome['result'].reason == 'training_done'
+  assert learner.steps[healthy_run] >= steps_so_far + 5
+
+
+class BadActionsLearner(testing.FakeLearner):
+
+  async def step(self, batch):
+    actions, done = await super().step(batch)
+    return actions.astype(np.float32), done
+
+
+def test_malformed_actions_from_learner_are_fatal():
+  serving = testing.ServerThread(BadActionsLearner(env_batch_size=E))
+  try:
+    with pytest.raises(codec.InvalidMessageError,
+                       match='action: expected dtype int32, got float32'):
+      actor.run_actor(serving.address, 0)
+  finally:
+    serving.stop()
+
+
+def test_token_is_checked():
+  learner = testing.FakeLearner(env_batch_size=E, done_after_steps=3)
+  serving = testing.ServerThread(learner, token='sesame')
+  try:
+    with pytest.raises(actor.LearnerRejectedError, match='UNAUTHENTICATED'):
+      actor.run_actor(serving.address, 0, token='wrong')
+    with pytest.raises(actor.LearnerRejectedError, match='UNAUTHENTICATED'):
+      actor.run_actor(serving.address, 0)
+    result = actor.run_actor(serving.address, 0, token='sesame')
+  finally:
+    serving.stop()
+  assert result.reason == 'training_done'
+  assert len(learner.handshakes) == 1
+
+
+class StallingLearner(testing.FakeLearner):
+  """Answers the first batch, then never again (like a hung learner)."""
+
+  async def step(self, batch):
+    if sum(self.steps.values()) >= 1:
+      await asyncio.sleep(3600)
+    return await super().step(batch)
+
+
+def test_stop_event_interrupts_a_blocked_actor():
+  learner = StallingLearner(env_batch_size=E)
+  serving = testing.ServerThread(learner)
+  stop = threading.Event()
+  try:
+    thread, outcome = run_in_thread(learner_address=serving.address,
+                                    actor_id=0, stop_event=stop)
+    wait_for(lambda: sum(learner.steps.values()) >= 1)
+    time.sleep(0.1)
+    stop.set()
+    thread.join(5)
+  finally:
+    serving.stop()
+  assert not thread.is_alive()
+  assert outcome['result'].reason == 'stopped'
+
+
+def test_sigterm_exits_cleanly():
+  learner = testing.FakeLearner(env_batch_size=E)
+  serving = testing.ServerThread(learner)
+  try:
+    process = start_actor_process(serving.address, 0)
+    wait_for(lambda: sum(learner.steps.values()) >= 10)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=10)
+  finally:
+    serving.stop()
+  assert process.returncode == 0, output
+  assert 'finished (stopped)' in output
+
+
+class QuietLearner(testing.FakeLearner):
+  """Goes silent for a while after the first batch (e.g. compiling)."""
+
+  async def step(self, batch):
+    if self.steps[(batch.actor_id, batch.run_id)] == 1:
+      await asyncio.sleep(4)
+    return await super().step(batch)
+
+
+def test_keepalive_pings_do_not_drop_a_quiet_learner(monkeypatch):
+  # Many pings during the silence: with gRPC's default server ping policy the
+  # server answers GOAWAY "too_many_pings" after ~3 s here, and the actor
+  # has to reconnect (checked: it reconnects 3-7 times).
+  monkeypatch.setattr(server, 'KEEPALIVE_MS', 200)
+  learner = QuietLearner(env_batch_size=E, done_after_steps=3)
+  serving = testing.ServerThread(learner)
+  try:
+    result = actor.run_actor(serving.address, 0)
+  finally:
+    serving.stop()
+  assert result.reason == 'training_done'
+  assert len(result.run_ids) == 1
+
+
+class OtherSpecLearner(testing.FakeLearner):
+
+  def handshake(self, actor_id, run_id):
+    reply = super().handshake(actor_id, run_id)
+    reply['env_spec_json'] = reply['env_spec_json'].replace(
+        '"frame_stack": 1', '"frame_stack": 4')
+    return reply
+
+
+def test_env_spec_mismatch_is_fatal():
+  serving = testing.ServerThread(OtherSpecLearner(env_batch_size=E))
+  try:
+    with pytest.raises(actor.LearnerRejectedError,
+                       match='env_spec_json: learner expects'):
+      actor.run_actor(serving.address, 0)
+  finally:
+    serving.stop()
