@@ -7,9 +7,11 @@ the end and on SIGTERM, and tells actors to stop at `total_frames`.
 """
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import queue
 import signal
@@ -23,6 +25,7 @@ import tensorflow as tf
 from seed_stac import agent as agent_lib
 from seed_stac import config as config_lib
 from seed_stac import envs as envs_lib
+from seed_stac.envs.base import EnvSpec
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.checkpoints import Checkpointer
 from seed_stac.learner.inference import make_inference_fn
@@ -37,13 +40,26 @@ def env_config_dict(config) -> dict:
               options=config.env.options.to_dict())
 
 
-def environment_spec(config):
-  env = envs_lib.create_environment(config.env.kind, config.env.name, config.seed,
-                                    **config.env.options.to_dict())
+def _spec_dict(kind, name, seed, options) -> dict:
+  env = envs_lib.create_environment(kind, name, seed, **options)
   try:
-    return env.spec
+    return env.spec.to_dict()
   finally:
     env.close()
+
+
+def environment_spec(config) -> EnvSpec:
+  """Builds one environment in a child process to read its spec.
+
+  The learner process then never loads simulator/renderer native libraries
+  (MuJoCo's EGL brings its own LLVM, which clashes with XLA's). A bad env
+  name or option still fails here, at start, with the adapter's message.
+  """
+  context = multiprocessing.get_context('spawn')
+  with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+    return EnvSpec.from_dict(pool.submit(
+        _spec_dict, config.env.kind, config.env.name, config.seed,
+        config.env.options.to_dict()).result())
 
 
 def fingerprint(config) -> str:
@@ -88,6 +104,9 @@ async def _serve(config, logdir, address, token, on_ready, show_progress, spec, 
   server, port = await rpc_server.start_server(service, address, token)
   print(f'Learner listening on port {port}; logdir {logdir}', flush=True)
   trainer = Trainer(agent.updater, unroll_queue, learner.batch_size)
+  # Log rows before the first step already carry every metaparameter column.
+  trainer.latest_stats = {k: float(v) for k, v in agent.metaparams.as_dict().items()}
+  trainer.latest_stats['learner_steps'] = float(agent.updater.num_steps.numpy())
   trainer.start()
   stop = asyncio.Event()
   loop = asyncio.get_running_loop()

@@ -1,0 +1,36 @@
+# Two commands set up everything on a fresh machine:
+#   make train   virtualenv + pinned deps, then the default local training (CartPole, STAC)
+#   make test    the same plus dev deps, then the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LOGDIR ?= runs/cartpole_stac
+ARGS ?=
+
+.PHONY: train test benchmark clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+train: $(VENV)/.installed
+	$(PY) -m seed_stac.local --config=configs/cartpole.py --logdir=$(LOGDIR) $(ARGS)
+
+# Two sessions: simulator tests (MuJoCo EGL rendering, ALE) run in a process
+# without TensorFlow, as actors do; Mesa's LLVM and TensorFlow's clash in one
+# process (a segfault in EGL context creation).
+test: $(VENV)/.dev-installed
+	$(PY) -m pytest -q tests/envs $(ARGS)
+	$(PY) -m pytest -q --ignore=tests/envs $(ARGS)
+
+benchmark: $(VENV)/.installed
+	$(PY) -m benchmarks.learner_step $(ARGS)
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,47 @@
+"""Per-actor learner state: frame stacks, episode starts, unroll overlap."""
+
+import numpy as np
+
+from seed_stac.envs.base import ActionSpec, EnvSpec
+from seed_stac.learner.env_state import ActorState
+
+SPEC = EnvSpec('t', (2, 2, 1), 'uint8', ActionSpec('discrete', num_actions=3), frame_stack=3)
+
+
+def _obs(value, num_envs=2):
+  return np.full((num_envs, 2, 2, 1), value, np.uint8)
+
+
+def _flags(*values):
+  return np.array(values, bool)
+
+
+def test_frame_stack_refills_at_episode_start_and_shifts_otherwise():
+  state = ActorState('run', SPEC, 2, (), unroll_length=4)
+  inputs = state.observe(_obs(1), np.zeros(2), _flags(0, 0), _flags(0, 0))
+  assert inputs['first'].all()
+  np.testing.assert_array_equal(inputs['observation'][0, 0, 0], [1, 1, 1])
+  state.act(np.array([2, 1], np.int32), np.zeros(2, np.float32), ())
+  inputs = state.observe(_obs(2), np.ones(2), _flags(0, 1), _flags(0, 0))
+  np.testing.assert_array_equal(inputs['observation'][0, 0, 0], [1, 1, 2])
+  np.testing.assert_array_equal(inputs['observation'][1, 0, 0], [2, 2, 2])
+  np.testing.assert_array_equal(inputs['prev_action'], [2, 0])
+  np.testing.assert_array_equal(inputs['first'], [False, True])
+
+
+def test_unrolls_overlap_by_one_step_and_carry_the_core_state():
+  state = ActorState('run', SPEC, 2, (np.zeros((2, 1), np.float32),), unroll_length=2)
+  columns = []
+  for t in range(5):
+    state.observe(_obs(t), np.full(2, t, np.float32), _flags(0, 0), _flags(0, 0))
+    out = state.act(np.full(2, t % 3, np.int32), np.full(2, -t, np.float32),
+                    (np.full((2, 1), t + 1, np.float32),))
+    columns.extend(out or [])
+  assert len(columns) == 4  # two unrolls x two envs
+  first, second = columns[0], columns[2]
+  np.testing.assert_array_equal(first[0]['reward'], [0, 1, 2])
+  np.testing.assert_array_equal(second[0]['reward'], [2, 3, 4])
+  np.testing.assert_array_equal(second[0]['prev_action'], [1, 2, 0])
+  # Core state at the start of each unroll is the one fed to its first step.
+  np.testing.assert_array_equal(first[1][0], [0])
+  np.testing.assert_array_equal(second[1][0], [2])
