@@ -1,0 +1,73 @@
+"""Bad configs fail at start naming the key; bad actor messages are rejected
+naming the field, and the learner's state for other actors is untouched."""
+
+import asyncio
+import queue
+import threading
+
+import numpy as np
+import pytest
+
+from configs import catch
+from seed_stac.config import ConfigError
+from seed_stac.envs.base import ActionSpec, EnvSpec
+from seed_stac.learner.run import run_learner
+from seed_stac.learner.service import EpisodeStats, LearnerService
+from seed_stac.rpc.codec import InvalidMessageError, StepBatch
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('learner.batch_size', 0, 'config.learner.batch_size'),
+    ('agent', 'ppo', 'config.agent'),
+    ('network.torso', 'vit', 'config.network.torso'),
+])
+def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, message):
+  config = catch.get_config()
+  section, _, name = key.rpartition('.')
+  (config[section] if section else config)[name] = value
+  with pytest.raises(ConfigError, match=message):
+    run_learner(config, str(tmp_path))
+
+
+def test_unknown_environment_fails_at_start_listing_choices(tmp_path):
+  config = catch.get_config()
+  config.env.kind = 'procgen'
+  with pytest.raises(ValueError, match='catch'):
+    run_learner(config, str(tmp_path))
+
+
+class _Batcher:
+  async def submit(self, inputs):
+    n = len(inputs['reward'])
+    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32))
+
+
+def _service():
+  spec = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3))
+  return LearnerService(spec, {}, 2, 'fp', _Batcher(), (), 3, queue.Queue(10),
+                        EpisodeStats(), threading.Event())
+
+
+def _batch(actor_id, run_id, observation):
+  return StepBatch(actor_id, run_id, np.arange(2, dtype=np.int32) + 2 * actor_id,
+                   observation, np.zeros(2, np.float32), np.zeros(2, bool),
+                   np.zeros(2, bool), np.full(2, np.nan, np.float32), np.zeros(2, np.int32))
+
+
+def test_malformed_steps_are_rejected_naming_the_field():
+  service = _service()
+  service.handshake(0, 'a')
+  service.handshake(1, 'b')
+  good = np.zeros((2, 50), np.float32)
+  with pytest.raises(InvalidMessageError, match='observation: expected shape'):
+    asyncio.run(service.step(_batch(0, 'a', np.zeros((2, 49), np.float32))))
+  with pytest.raises(InvalidMessageError, match='observation: expected dtype float32'):
+    asyncio.run(service.step(_batch(0, 'a', np.zeros((2, 50), np.float64))))
+  with pytest.raises(InvalidMessageError, match='run_id'):
+    asyncio.run(service.step(_batch(0, 'stale', good)))
+  wrong_ids = _batch(0, 'a', good)
+  wrong_ids.env_ids = np.array([5, 6], np.int32)
+  with pytest.raises(InvalidMessageError, match='env_ids'):
+    asyncio.run(service.step(wrong_ids))
+  actions, done = asyncio.run(service.step(_batch(1, 'b', good)))
+  assert actions.shape == (2,) and not done
