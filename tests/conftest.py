@@ -18,10 +18,9 @@ _EXIT_STATUS = []
 
 def pytest_collection_finish(session):
   """Simulator tests must not share a process with TensorFlow (see Makefile)."""
-  import sys as _sys
   paths = {str(item.fspath) for item in session.items}
   has_envs = any(os.sep + os.path.join('tests', 'envs') + os.sep in p for p in paths)
-  if has_envs and 'tensorflow' in _sys.modules:
+  if has_envs and 'tensorflow' in sys.modules:
     raise RuntimeError('tests/envs must run in a pytest session without TensorFlow '
                        '(run `make test`, which runs them separately)')
 

@@ -1,5 +1,7 @@
 """Learner binary: python -m seed_stac.learner --config=configs/atari.py:Pong --logdir=DIR"""
 
+import os
+
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -15,7 +17,6 @@ flags.mark_flags_as_required(['config', 'logdir'])
 
 def main(argv):
   del argv
-  import os
   token = _TOKEN.value or os.environ.get('SEED_STAC_TOKEN')
   run_learner(_CONFIG.value, _LOGDIR.value, f'{_BIND.value}:{_PORT.value}', token)
 

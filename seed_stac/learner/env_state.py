@@ -29,6 +29,7 @@ class ActorState:
     self.prev_action = np.zeros((num_envs,) + spec.action.shape, spec.action.dtype)
     self.core_state = tuple(np.array(s) for s in initial_core_state)
     self._steps: List[Dict[str, np.ndarray]] = []
+    self._pending: Dict[str, np.ndarray] = {}  # the observed step awaiting its action
     self._unroll_core_state = self.core_state
 
   def observe(self, observation: np.ndarray, reward, terminated, truncated
