@@ -38,7 +38,8 @@ def atari_batch(batch_size, unroll_length, seed=0) -> Unroll:
   action = rng.integers(0, 6, shape).astype(np.int32)
   done = rng.random(shape) < 0.01
   return Unroll(
-      observation=tf.constant(rng.integers(0, 256, shape + [84, 84, 4], dtype=np.uint8)),
+      observation=tf.constant(rng.integers(
+          0, 256, shape + list(SPEC.stacked_observation_shape), dtype=np.uint8)),
       prev_action=tf.constant(action), reward=tf.constant(rng.normal(size=shape), tf.float32),
       first=tf.constant(done), terminated=tf.constant(done),
       truncated=tf.zeros(shape, tf.bool), action=tf.constant(action),

@@ -2,7 +2,7 @@
 
 Actors own environments, the learner owns the model. What crosses between them
 is described by an `EnvSpec`: the shape and dtype of ONE observation frame (the
-learner stacks `frame_stack` of them along the last axis), and the action space.
+learner keeps the last `frame_stack` of them, frame-major), and the action space.
 
 Conventions shared by all adapters:
   * `reset()` returns the first observation of a new episode.
@@ -69,7 +69,7 @@ class EnvSpec:
 
   observation_shape/dtype: one frame as the actor sends it, e.g. (84, 84, 1)
     uint8 for Atari, (5,) float32 for CartPole features.
-  frame_stack: how many frames the learner stacks along the last axis.
+  frame_stack: how many recent frames the learner stacks for the network.
   frames_per_step: emulator frames (or physics steps) per agent step, for
     frame counting (Atari action repeat: 4).
   """
@@ -94,9 +94,12 @@ class EnvSpec:
 
   @property
   def stacked_observation_shape(self) -> Tuple[int, ...]:
-    """Shape the network sees: frames stacked along the last axis."""
-    *rest, last = self.observation_shape
-    return tuple(rest) + (last * self.frame_stack,)
+    """Shape the network sees: (frame_stack, *observation_shape), oldest first.
+
+    Frame-major, so the learner shifts a stack by copying whole frames; image
+    torsos merge the stack into channels inside the network.
+    """
+    return (self.frame_stack,) + tuple(self.observation_shape)
 
 
 @dataclasses.dataclass

@@ -25,7 +25,7 @@ class ActorState:
     self.run_id = run_id
     self.spec = spec
     self.unroll_length = unroll_length
-    self.frames: Optional[np.ndarray] = None  # [E, *stacked_obs_shape]
+    self.frames: Optional[np.ndarray] = None  # [E, frame_stack, *obs_shape]
     self.prev_action = np.zeros((num_envs,) + spec.action.shape, spec.action.dtype)
     self.core_state = tuple(np.array(s) for s in initial_core_state)
     self._steps: List[Dict[str, np.ndarray]] = []
@@ -40,16 +40,15 @@ class ActorState:
     episode: frame stack refilled with the new frame, previous action zeroed.
     """
     first = terminated | truncated
+    frame = observation[:, None]  # [E, 1, *obs_shape]
     if self.frames is None:
       first = np.ones_like(first)
-      self.frames = np.repeat(observation, self.spec.frame_stack, axis=-1)
-    elif self.spec.frame_stack > 1:
-      channels = observation.shape[-1]
-      self.frames = np.concatenate([self.frames[..., channels:], observation], -1)
-      if first.any():
-        self.frames[first] = np.repeat(observation[first], self.spec.frame_stack, -1)
+      self.frames = np.repeat(frame, self.spec.frame_stack, axis=1)
     else:
-      self.frames = observation
+      # A new array each step: recorded steps keep referring to their own.
+      self.frames = np.concatenate([self.frames[:, 1:], frame], axis=1)
+      if first.any():
+        self.frames[first] = frame[first]
     self.prev_action[first] = 0
     self._pending = dict(observation=self.frames, prev_action=self.prev_action.copy(),
                          reward=np.asarray(reward, np.float32), first=first,

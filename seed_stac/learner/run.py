@@ -69,8 +69,12 @@ def fingerprint(config) -> str:
 def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
                 token: Optional[str] = None,
                 on_ready: Optional[Callable[[int], None]] = None,
-                show_progress: bool = True) -> dict:
-  """Trains until `config.learner.total_frames`; returns the last log row."""
+                show_progress: bool = True, train: bool = True) -> dict:
+  """Trains until `config.learner.total_frames`; returns the last log row.
+
+  train=False serves inference only and drops the unrolls (benchmarks of
+  the runtime itself).
+  """
   config_lib.validate(config)
   if config.learner.unroll_queue_capacity < config.learner.batch_size:
     raise config_lib.ConfigError(
@@ -87,11 +91,11 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   if restored:
     print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
   return asyncio.run(_serve(config, logdir, address, token, on_ready, show_progress,
-                            spec, agent, frames, checkpointer))
+                            spec, agent, frames, checkpointer, train))
 
 
 async def _serve(config, logdir, address, token, on_ready, show_progress, spec, agent,
-                 frames, checkpointer) -> dict:
+                 frames, checkpointer, train) -> dict:
   learner = config.learner
   unroll_queue = queue.Queue(maxsize=learner.unroll_queue_capacity)
   training_done = threading.Event()
@@ -100,14 +104,16 @@ async def _serve(config, logdir, address, token, on_ready, show_progress, spec, 
                              learner.inference_batch_size, learner.batch_timeout_ms)
   service = LearnerService(spec, env_config_dict(config), config.actor.env_batch_size,
                            fingerprint(config), batcher, agent.network.initial_state(1),
-                           learner.unroll_length, unroll_queue, stats, training_done)
+                           learner.unroll_length, unroll_queue if train else None,
+                           stats, training_done)
   server, port = await rpc_server.start_server(service, address, token)
   print(f'Learner listening on port {port}; logdir {logdir}', flush=True)
   trainer = Trainer(agent.updater, unroll_queue, learner.batch_size)
   # Log rows before the first step already carry every metaparameter column.
   trainer.latest_stats = {k: float(v) for k, v in agent.metaparams.as_dict().items()}
   trainer.latest_stats['learner_steps'] = float(agent.updater.num_steps.numpy())
-  trainer.start()
+  if train:
+    trainer.start()
   stop = asyncio.Event()
   loop = asyncio.get_running_loop()
   for sig in (signal.SIGTERM, signal.SIGINT):
@@ -119,10 +125,14 @@ async def _serve(config, logdir, address, token, on_ready, show_progress, spec, 
     on_ready(port)
   logger = RunLogger(logdir, learner.total_frames, show_progress)
   row = await _monitor(learner, stats, trainer, logger, checkpointer, frames, stop)
-  training_done.set()
-  await asyncio.sleep(0.5)  # let actors receive training_done
+  if stats.frames >= learner.total_frames:
+    training_done.set()
+    await asyncio.sleep(0.5)  # let actors receive training_done
+  # On a signal (preemption) actors are not told to stop: they reconnect to
+  # the restarted learner, which resumes from the checkpoint written here.
   trainer.stop.set()
-  trainer.join()
+  if trainer.is_alive():
+    trainer.join()
   frames.assign(stats.frames)
   checkpointer.save()
   await server.stop(1.0)

@@ -11,7 +11,7 @@ import asyncio
 import json
 import queue
 import threading
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class LearnerService:
   def __init__(self, spec: EnvSpec, env_config: dict, env_batch_size: int,
                config_fingerprint: str, batcher: InferenceBatcher,
                initial_core_state, unroll_length: int,
-               unroll_queue: queue.Queue, stats: EpisodeStats,
+               unroll_queue: Optional[queue.Queue], stats: EpisodeStats,
                training_done: threading.Event):
     self.spec = spec
     self._handshake_reply = dict(
@@ -90,8 +90,9 @@ class LearnerService:
     core = tuple(outputs[f'core_{i}'] for i in range(len(state.core_state)))
     columns = state.act(outputs['action'], outputs['log_prob'], core)
     self.stats.add(batch.num_envs * self.spec.frames_per_step, batch.episode_return)
-    for column in columns or ():
-      await self._enqueue(column)
+    if self.unroll_queue is not None:  # None: inference only (benchmarks)
+      for column in columns or ():
+        await self._enqueue(column)
     return outputs['action'], False
 
   async def _enqueue(self, column):

@@ -17,6 +17,15 @@ def _to_float(observation: tf.Tensor, dtype) -> tf.Tensor:
   return tf.cast(observation, dtype)
 
 
+def _merge_frames(observation: tf.Tensor) -> tf.Tensor:
+  """[N, S, H, W, C] frame stacks -> [N, H, W, S * C]; [N, H, W, C] unchanged."""
+  if observation.shape.rank != 5:
+    return observation
+  stack, height, width, channels = observation.shape[1:]
+  x = tf.transpose(observation, [0, 2, 3, 1, 4])
+  return tf.reshape(x, [-1, height, width, stack * channels])
+
+
 class MLPTorso(keras.layers.Layer):
   """Features: [N, D] -> ReLU MLP -> [N, hidden_sizes[-1]]."""
 
@@ -52,7 +61,8 @@ class ResidualBlock(keras.layers.Layer):
 class ResNetTorso(keras.layers.Layer):
   """The IMPALA deep network torso (Espeholt et al. 2018, figure 3).
 
-  [N, H, W, C] (uint8 or float) -> per stack: conv 3x3, max-pool 3x3 stride 2,
+  [N, S, H, W, C] frame stacks (merged into S * C channels) or [N, H, W, C],
+  uint8 or float -> per stack: conv 3x3, max-pool 3x3 stride 2,
   `blocks_per_stack` residual blocks -> ReLU -> flatten -> FC `fc_size` ReLU.
   Defaults are the paper's: stacks of (16, 32, 32) channels, 2 blocks, FC 256.
   A smaller `channels` gives the small pixel network used for DM Control.
@@ -70,7 +80,7 @@ class ResNetTorso(keras.layers.Layer):
     self.fc = keras.layers.Dense(fc_size, activation='relu')
 
   def call(self, observation):
-    x = _to_float(observation, self.compute_dtype)
+    x = _to_float(_merge_frames(observation), self.compute_dtype)
     for i, (conv, pool) in enumerate(zip(self.convs, self.pools)):
       x = pool(conv(x))
       first_block = i * self.blocks_per_stack

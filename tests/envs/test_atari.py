@@ -26,7 +26,7 @@ def test_reset_and_step_shapes_dtypes_ranges(name, num_actions):
   assert spec.observation_shape == (84, 84, 1)
   assert spec.observation_dtype == 'uint8'
   assert spec.frame_stack == 4 and spec.frames_per_step == 4
-  assert spec.stacked_observation_shape == (84, 84, 4)
+  assert spec.stacked_observation_shape == (4, 84, 84, 1)
   assert spec.action.kind == 'discrete'
   assert spec.action.num_actions == num_actions
   observation = env.reset()

@@ -44,7 +44,7 @@ def test_pixels_mode():
   assert spec.observation_shape == (84, 84, 3)
   assert spec.observation_dtype == 'uint8'
   assert spec.frame_stack == 3
-  assert spec.stacked_observation_shape == (84, 84, 9)
+  assert spec.stacked_observation_shape == (3, 84, 84, 3)
   observation = env.reset()
   assert observation.shape == (84, 84, 3) and observation.dtype == np.uint8
   assert observation.min() < observation.max()

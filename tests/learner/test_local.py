@@ -7,7 +7,7 @@ import os
 import pytest
 
 from configs import catch
-from seed_stac.local import run_local
+from seed_stac.launch import run_local
 
 
 @pytest.mark.slow

@@ -92,3 +92,14 @@ def test_bad_arguments():
     AgentNetwork(MLPTorso(), DISCRETE, num_heads=0)
   with pytest.raises(ValueError, match='hidden size'):
     MLPTorso(())
+
+
+def test_frame_major_stacks_equal_channel_stacked_frames():
+  """[N, S, H, W, C] input is the channel-last stack [N, H, W, S * C],
+  frames oldest first, each frame's channels together."""
+  rng = np.random.default_rng(3)
+  stacks = rng.integers(0, 256, [2, 3, 84, 84, 2]).astype(np.uint8)
+  channel_last = np.concatenate([stacks[:, s] for s in range(3)], axis=-1)
+  torso = ResNetTorso(channels=(8,), fc_size=16)
+  np.testing.assert_allclose(torso(tf.constant(stacks)), torso(tf.constant(channel_last)),
+                             rtol=1e-6)

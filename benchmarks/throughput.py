@@ -1,0 +1,162 @@
+"""Runtime throughput on loopback, all measured in this one run:
+
+  python -m benchmarks.throughput --num_actors=2 --seconds=20
+
+(a) transport ceiling: env steps/s through the real learner (gRPC, batcher,
+    per-env state, a tiny MLP policy) with Catch, training off.
+(b) atari_transport_ratio: Pong env steps/s through the learner (N actors,
+    tiny policy, training off) divided by N processes stepping Pong in-process
+    with random actions (the same environment code, no learner).
+(c) the IMPALA deep network's inference rate on this CPU (frames/s) at the
+    batch sizes the batcher forms.
+
+Rates come from the learner's own per-interval fps log, median over the
+second half of the intervals, so start-up (building environments) and
+shutdown are excluded; the in-process rate also excludes building them.
+"""
+
+import csv
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+
+from absl import app, flags
+import numpy as np
+
+flags.DEFINE_integer('num_actors', 4, 'Actor processes for (a) and (b).')
+flags.DEFINE_integer('catch_env_batch_size', 64, 'Envs per actor for (a).')
+flags.DEFINE_integer('atari_env_batch_size', 32, 'Envs per actor for (b).')
+flags.DEFINE_float('seconds', 40.0, 'Approximate length of each runtime measurement.')
+flags.DEFINE_integer('atari_inference_batch_size', 64, 'Inference batch for (b).')
+flags.DEFINE_list('parts', ['a', 'b', 'c'], 'Which measurements to run.')
+flags.DEFINE_list('inference_batch_sizes', ['8', '16', '32', '64'], 'Batch sizes for (c).')
+FLAGS = flags.FLAGS
+
+_LOG_INTERVAL_S = 2.0
+
+
+def _median_fps(logdir: str) -> float:
+  """Median fps over the second half of the log intervals (last one dropped).
+
+  Actors build their environments first (about 0.2 s per Pong env), so the
+  early intervals measure start-up, not the runtime.
+  """
+  with open(os.path.join(logdir, 'progress.csv')) as f:
+    rates = [float(row['fps']) for row in csv.DictReader(f)][:-1]
+  return statistics.median(rates[len(rates) // 2:])
+
+
+def runtime_steps_per_second(config, num_actors: int, frames_per_second_guess: float) -> float:
+  """Env steps/s through the learner with training off."""
+  from seed_stac.launch import run_local
+  config.learner.total_frames = int(frames_per_second_guess * FLAGS.seconds)
+  config.learner.log_interval_s = _LOG_INTERVAL_S
+  config.learner.checkpoint_interval_s = 1e9
+  with tempfile.TemporaryDirectory() as logdir:
+    run_local(config, logdir, num_actors, train=False, show_progress=False)
+    return _median_fps(logdir) / config_frames_per_step(config)
+
+
+def config_frames_per_step(config) -> int:
+  return 4 if config.env.kind == 'atari' else 1
+
+
+def tiny_policy(config):
+  """A 4-unit MLP: on 4x84x84 frames even 16 units cost ~0.45M multiply-adds
+  per step, which (b) would then measure instead of the runtime; (c) reports
+  the real network's cost."""
+  config.network.torso = 'mlp'
+  config.network.mlp_sizes = (4,)
+  config.network.lstm_size = 0
+  return config
+
+
+def _random_pong_steps(args):
+  """One process stepping a batch of Pong envs with random actions."""
+  seed, batch_size, seconds = args
+  from seed_stac import envs
+  batch = envs.create_env_batch('atari', 'Pong', seed, batch_size)
+  batch.reset()
+  rng = np.random.default_rng(seed)
+  steps, start = 0, time.perf_counter()
+  while time.perf_counter() - start < seconds:
+    batch.step(rng.integers(0, batch.spec.action.num_actions, batch_size).astype(np.int32))
+    steps += batch_size
+  rate = steps / (time.perf_counter() - start)
+  batch.close()
+  return rate
+
+
+def in_process_pong_steps_per_second(num_processes: int, batch_size: int) -> float:
+  context = multiprocessing.get_context('spawn')
+  with context.Pool(num_processes) as pool:
+    rates = pool.map(_random_pong_steps, [(i, batch_size, FLAGS.seconds / 2)
+                                          for i in range(num_processes)])
+  return sum(rates)
+
+
+def impala_inference_rates(batch_sizes):
+  """Frames/s of the IMPALA deep network's policy step at each batch size."""
+  from configs import atari
+  from seed_stac import agent as agent_lib
+  from seed_stac.envs.base import ActionSpec, EnvSpec
+  from seed_stac.learner.inference import make_inference_fn
+  spec = EnvSpec('pong-shaped', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
+                 frame_stack=4, frames_per_step=4)
+  network = agent_lib.build_network(atari.get_config('Pong'), spec)
+  infer = make_inference_fn(network, seed=0)
+  rates = {}
+  for n in batch_sizes:
+    inputs = dict(observation=np.zeros((n,) + spec.stacked_observation_shape, np.uint8),
+                  prev_action=np.zeros(n, np.int32), reward=np.zeros(n, np.float32),
+                  first=np.zeros(n, bool))
+    for _ in range(3):
+      infer(inputs)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 3.0:
+      infer(inputs)
+      calls += 1
+    rates[n] = calls * n / (time.perf_counter() - start)
+  return rates
+
+
+def main(_):
+  from configs import atari, catch
+  n = FLAGS.num_actors
+
+  if 'a' in FLAGS.parts:
+    measure_transport_ceiling(catch, n)
+  if 'b' in FLAGS.parts:
+    measure_atari_ratio(atari, n)
+  if 'c' in FLAGS.parts:
+    rates = impala_inference_rates([int(b) for b in FLAGS.inference_batch_sizes])
+    print('(c) impala_resnet_inference_frames_per_s ' +
+          ' '.join(f'batch{b}={r:,.0f}' for b, r in rates.items()))
+
+
+def measure_transport_ceiling(catch, n):
+  config = tiny_policy(catch.get_config('impala'))
+  config.actor.env_batch_size = FLAGS.catch_env_batch_size
+  config.learner.inference_batch_size = n * FLAGS.catch_env_batch_size
+  ceiling = runtime_steps_per_second(config, n, 30_000)
+  print(f'(a) transport_ceiling_env_steps_per_s={ceiling:,.0f} '
+        f'(catch, {n} actors x {FLAGS.catch_env_batch_size} envs, 4-unit MLP, training off)')
+
+
+def measure_atari_ratio(atari, n):
+  config = tiny_policy(atari.get_config('Pong,impala'))
+  config.actor.env_batch_size = FLAGS.atari_env_batch_size
+  config.learner.inference_batch_size = FLAGS.atari_inference_batch_size
+  through_learner = runtime_steps_per_second(config, n, 4 * 2_000 * n)
+  in_process = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
+  print(f'(b) pong_steps_per_s_through_learner={through_learner:,.0f} '
+        f'pong_steps_per_s_in_process={in_process:,.0f} '
+        f'atari_transport_ratio={through_learner / in_process:.3f} '
+        f'({n} actors x {FLAGS.atari_env_batch_size} envs, '
+        f'inference batch {config.learner.inference_batch_size})')
+
+
+if __name__ == '__main__':
+  app.run(main)
