@@ -22,11 +22,21 @@ class Agent:
 
   def checkpoint_objects(self) -> dict:
     """Everything a checkpoint must hold to resume training exactly."""
-    objects = dict(network=self.network, metaparams=self.metaparams,
+    objects = dict(network_weights=network_weights(self.network), metaparams=self.metaparams,
                    optimizer=self.updater.optimizer, updater=self.updater)
     if self.updater.meta_optimizer is not None:
       objects['meta_optimizer'] = self.updater.meta_optimizer
     return objects
+
+
+def network_weights(network: AgentNetwork) -> list:
+  """The network's variables, in construction order, for tf.train.Checkpoint.
+
+  Keras 3 models do not put layers passed in from outside (the torso) into
+  TensorFlow's checkpoint object graph, so the weights are saved as an
+  explicit list; the same config builds them in the same order.
+  """
+  return list(network.variables)
 
 
 def build_network(config, env_spec: EnvSpec) -> AgentNetwork:

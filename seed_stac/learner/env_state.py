@@ -21,8 +21,10 @@ class ActorState:
   """State of one actor run: E environments stepping in lock-step."""
 
   def __init__(self, run_id: str, spec: EnvSpec, num_envs: int,
-               initial_core_state: Tuple[np.ndarray, ...], unroll_length: int):
+               initial_core_state: Tuple[np.ndarray, ...], unroll_length: int,
+               record: bool = True):
     self.run_id = run_id
+    self.record = record  # False: act without keeping unrolls (evaluation)
     self.spec = spec
     self.unroll_length = unroll_length
     self.frames: Optional[np.ndarray] = None  # [E, frame_stack, *obs_shape]
@@ -65,9 +67,10 @@ class ActorState:
     the first of the next, with the recurrent state from before it.
     """
     step = dict(self._pending, action=action, behaviour_log_prob=log_prob)
-    self._steps.append(step)
     finished = None
-    if len(self._steps) == self.unroll_length + 1:
+    if self.record:
+      self._steps.append(step)
+    if self.record and len(self._steps) == self.unroll_length + 1:
       finished = self._columns()
       self._steps = [step]
       self._unroll_core_state = self.core_state

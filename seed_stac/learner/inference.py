@@ -9,14 +9,15 @@ from seed_stac.algo.acting import sample_actions
 from seed_stac.nets.agent import AgentInput, AgentNetwork
 
 
-def make_inference_fn(network: AgentNetwork, seed: int
+def make_inference_fn(network: AgentNetwork, seed: int, greedy: bool = False
                       ) -> Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]:
   """Returns infer(inputs) for fixed-size batches of N environments.
 
   inputs: observation [N, *stacked_obs], prev_action [N, ...], reward [N]
     float32, first [N] bool, core_0..core_k [N, lstm] float32.
   outputs: action [N, ...], log_prob [N] float32, core_0..core_k.
-  The batcher pads to a fixed N, so this traces once.
+  The batcher pads to a fixed N, so this traces once. greedy: take the
+  policy's mode (evaluation) instead of sampling.
   """
   generator = tf.random.Generator.from_seed(seed)
   num_core = len(network.initial_state(1))
@@ -25,7 +26,7 @@ def make_inference_fn(network: AgentNetwork, seed: int
   def infer(observation, prev_action, reward, first, core_state):
     inputs = AgentInput(observation[None], prev_action[None], reward[None], first[None])
     seed_pair = generator.uniform_full_int([2], tf.int32)
-    out, new_state = sample_actions(network, inputs, core_state, seed_pair)
+    out, new_state = sample_actions(network, inputs, core_state, seed_pair, greedy)
     return out.action, out.log_prob, new_state
 
   def run(inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Callable, Optional
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -83,6 +84,7 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   with tf.io.gfile.GFile(os.path.join(logdir, 'config.json'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2, sort_keys=True))
   spec = environment_spec(config)
+  keras.utils.set_random_seed(config.seed)  # network initialisation
   agent = agent_lib.build_agent(config, spec)
   frames = tf.Variable(0, dtype=tf.int64, trainable=False)
   checkpointer = Checkpointer(os.path.join(logdir, 'checkpoints'), frames=frames,
