@@ -7,21 +7,12 @@ writes them to `--output` (default LOGDIR/evaluation.json).
 """
 
 import json
-import math
 import os
-import statistics
-from typing import List, Optional
 
 from absl import app, flags
-import ml_collections
-import numpy as np
 import tensorflow as tf
 
-from seed_stac import agent as agent_lib
-from seed_stac.envs.atari_scores import human_normalized_score
-from seed_stac.envs.subprocess_env import SubprocessEnvironment
-from seed_stac.learner.env_state import ActorState
-from seed_stac.learner.inference import make_inference_fn
+from seed_stac.evaluation import evaluate
 
 _LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory with config.json and checkpoints/.')
 _EPISODES = flags.DEFINE_integer('episodes', 10, 'Episodes to play.')
@@ -30,82 +21,6 @@ _SEED = flags.DEFINE_integer('seed', 12345, 'Seed of the evaluation environment 
 _VIDEO = flags.DEFINE_string('video', None, 'Write the first episode as an animated GIF (pixel envs).')
 _OUTPUT = flags.DEFINE_string('output', None, 'JSON result path (default LOGDIR/evaluation.json).')
 flags.mark_flag_as_required('logdir')
-
-
-def load_config(logdir: str) -> ml_collections.ConfigDict:
-  path = os.path.join(logdir, 'config.json')
-  if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f'{path} not found: is {logdir!r} a seed_stac run directory?')
-  with tf.io.gfile.GFile(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
-
-
-def restore_network(config, logdir: str, spec):
-  """The run's network with the latest checkpoint's weights; (network, path)."""
-  network = agent_lib.build_network(config, spec)
-  path = tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints'))
-  if path is None:
-    raise FileNotFoundError(f'no checkpoint under {logdir}/checkpoints')
-  tf.train.Checkpoint(network_weights=agent_lib.network_weights(network)).restore(
-      path).expect_partial()
-  return network, path
-
-
-def play(env, infer, spec, initial_core_state, episodes: int,
-         video_frames: Optional[List[np.ndarray]] = None) -> List[float]:
-  """Runs `episodes` episodes; returns their undiscounted raw returns."""
-  state = ActorState('evaluate', spec, 1, tuple(np.asarray(s) for s in initial_core_state),
-                     unroll_length=1, record=False)
-  returns = []
-  observation, reward, done = env.reset(), 0.0, False
-  episode_return = 0.0
-  while len(returns) < episodes:
-    inputs = state.observe(observation[None], np.array([reward], np.float32),
-                           np.array([done]), np.array([False]))
-    inputs.update({f'core_{i}': s for i, s in enumerate(state.core_state)})
-    outputs = infer(inputs)
-    core = tuple(outputs[f'core_{i}'] for i in range(len(state.core_state)))
-    state.act(outputs['action'], outputs['log_prob'], core)
-    if video_frames is not None and not returns:
-      video_frames.append(observation)
-    step = env.step(outputs['action'][0])
-    episode_return += step.reward
-    observation, reward = step.observation, step.reward
-    done = step.terminated or step.truncated
-    if done:
-      returns.append(episode_return)
-      episode_return = 0.0
-      observation = env.reset()
-  return returns
-
-
-def write_gif(frames: List[np.ndarray], path: str) -> None:
-  from PIL import Image
-  if not frames or frames[0].ndim != 3:
-    raise ValueError('--video needs a pixel environment (frames of shape [H, W, C])')
-  images = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f[..., :3]) for f in frames]
-  images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
-
-
-def evaluate(logdir: str, episodes: int, greedy: bool = False, seed: int = 12345,
-             video: Optional[str] = None) -> dict:
-  config = load_config(logdir)
-  env = SubprocessEnvironment(config.env.kind, config.env.name, seed, **config.env.options)
-  try:
-    network, checkpoint = restore_network(config, logdir, env.spec)
-    infer = make_inference_fn(network, seed, greedy)
-    frames = [] if video else None
-    returns = play(env, infer, env.spec, network.initial_state(1), episodes, frames)
-  finally:
-    env.close()
-  if video:
-    write_gif(frames, video)
-  result = dict(logdir=logdir, checkpoint=checkpoint, env=f'{config.env.kind}:{config.env.name}',
-                episodes=episodes, greedy=greedy, returns=returns,
-                mean_return=statistics.mean(returns), median_return=statistics.median(returns))
-  if config.env.kind == 'atari':
-    result['human_normalized_mean'] = human_normalized_score(config.env.name, result['mean_return'])
-  return result
 
 
 def main(argv):

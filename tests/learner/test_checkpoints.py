@@ -7,7 +7,7 @@ import tensorflow as tf
 from configs import atari, cartpole
 from seed_stac import agent as agent_lib
 from seed_stac.envs.base import ActionSpec, EnvSpec
-from seed_stac.evaluate import restore_network
+from seed_stac.evaluation import restore_network
 from seed_stac.learner.checkpoints import Checkpointer
 
 CARTPOLE = EnvSpec('cartpole', (4,), 'float32', ActionSpec('discrete', num_actions=2))
