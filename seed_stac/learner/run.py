@@ -7,11 +7,9 @@ the end and on SIGTERM, and tells actors to stop at `total_frames`.
 """
 
 import asyncio
-import concurrent.futures
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import queue
 import signal
@@ -25,8 +23,8 @@ import tensorflow as tf
 
 from seed_stac import agent as agent_lib
 from seed_stac import config as config_lib
-from seed_stac import envs as envs_lib
 from seed_stac.envs.base import EnvSpec
+from seed_stac.envs.subprocess_env import SubprocessEnvironment
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.checkpoints import Checkpointer
 from seed_stac.learner.inference import make_inference_fn
@@ -41,26 +39,19 @@ def env_config_dict(config) -> dict:
               options=config.env.options.to_dict())
 
 
-def _spec_dict(kind, name, seed, options) -> dict:
-  env = envs_lib.create_environment(kind, name, seed, **options)
-  try:
-    return env.spec.to_dict()
-  finally:
-    env.close()
-
-
 def environment_spec(config) -> EnvSpec:
-  """Builds one environment in a child process to read its spec.
+  """Builds one environment in a clean child process to read its spec.
 
   The learner process then never loads simulator/renderer native libraries
-  (MuJoCo's EGL brings its own LLVM, which clashes with XLA's). A bad env
-  name or option still fails here, at start, with the adapter's message.
+  (MuJoCo's EGL brings its own LLVM, which clashes with TensorFlow's). A bad
+  env name or option still fails here, at start, with the adapter's message.
   """
-  context = multiprocessing.get_context('spawn')
-  with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-    return EnvSpec.from_dict(pool.submit(
-        _spec_dict, config.env.kind, config.env.name, config.seed,
-        config.env.options.to_dict()).result())
+  env = SubprocessEnvironment(config.env.kind, config.env.name, config.seed,
+                              **config.env.options.to_dict())
+  try:
+    return env.spec
+  finally:
+    env.close()
 
 
 def fingerprint(config) -> str:

@@ -1,0 +1,52 @@
+"""Every config file loads for every agent variant and builds its network
+against its real environment's spec (read in a child process)."""
+
+import importlib
+
+import pytest
+
+from seed_stac import agent as agent_lib
+from seed_stac import config as config_lib
+from seed_stac.learner.run import environment_spec
+
+CONFIGS = {
+    'cartpole': '', 'catch': '', 'atari': 'Pong,', 'dmc_features': 'cartpole-swingup,',
+    'dmc_pixels': 'cartpole-swingup,', 'rwrl': 'walker-realworld_walk,medium,',
+}
+
+
+def _config(name, agent):
+  module = importlib.import_module(f'configs.{name}')
+  prefix = CONFIGS[name]
+  return module.get_config(prefix + agent if prefix else agent)
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+@pytest.mark.parametrize('agent', config_lib.AGENTS)
+def test_config_loads_and_validates(name, agent):
+  config = _config(name, agent)
+  config_lib.validate(config)
+  assert config.agent == agent
+  assert config_lib.num_heads(config) == (3 if agent == 'stacx' else 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['cartpole', 'catch', 'atari', 'dmc_features', 'dmc_pixels'])
+def test_config_builds_its_network(name):
+  config = _config(name, 'stacx')
+  spec = environment_spec(config)
+  agent = agent_lib.build_agent(config, spec)
+  inputs = agent_lib.dummy_inputs(spec, batch_size=2, time_steps=3)
+  outputs, _ = agent.network(inputs, agent.network.initial_state(2))
+  assert outputs.values.shape == (3, 2, 3)
+  assert len(agent.metaparams.logit_variables) == 18
+
+
+def test_rwrl_without_the_package_says_how_to_install():
+  try:
+    import realworldrl_suite  # noqa: F401
+    pytest.skip('realworldrl_suite is installed')
+  except ImportError:
+    pass
+  with pytest.raises(ImportError, match='pip install git\\+https://github.com/google-research/realworldrl_suite'):
+    environment_spec(_config('rwrl', 'stac'))
