@@ -1,6 +1,6 @@
 """Role discovery end to end: `python -m gcp.entrypoint` started twice with a
 Vertex-style CLUSTER_SPEC naming loopback addresses (one learner, one actor
-machine with 2 actors). They find each other and train a few hundred frames
+machine with 2 actors). They find each other and train 2000 frames
 with the real learner and actors."""
 
 import csv
@@ -36,7 +36,7 @@ def _entrypoint(args, task_type, port, log_path):
 def test_learner_and_actor_machine_find_each_other(tmp_path):
   port, logdir = _free_port(), str(tmp_path / 'run')
   learner = _entrypoint(['--config=configs/catch.py', f'--logdir={logdir}',
-                         '--config.learner.total_frames=600', '--config.learner.batch_size=2',
+                         '--config.learner.total_frames=2000', '--config.learner.batch_size=2',
                          '--config.actor.env_batch_size=2'],
                         'workerpool0', port, tmp_path / 'learner.log')
   actors = _entrypoint(['--actors_per_machine=2'], 'workerpool1', port, tmp_path / 'actors.log')
@@ -49,7 +49,7 @@ def test_learner_and_actor_machine_find_each_other(tmp_path):
         p.kill()
   with open(os.path.join(logdir, 'progress.csv')) as f:
     rows = list(csv.DictReader(f))
-  assert float(rows[-1]['frames']) >= 600 and float(rows[-1]['learner_steps']) >= 1
+  assert float(rows[-1]['frames']) >= 2000 and float(rows[-1]['learner_steps']) >= 1
   actors_log = (tmp_path / 'actors.log').read_text()
   assert 'Actor 0 finished (training_done)' in actors_log
   assert 'Actor 1 finished (training_done)' in actors_log
