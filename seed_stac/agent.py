@@ -2,6 +2,7 @@
 optimizers and the update step. Used by the learner, evaluation and
 benchmarks, so they all build the same agent."""
 
+import contextlib
 import dataclasses
 
 import tensorflow as tf
@@ -69,8 +70,27 @@ def total_learner_steps(config, env_spec: EnvSpec) -> int:
   return max(1, config.learner.total_frames // frames_per_step)
 
 
+def make_strategy(distribution: str):
+  """None (one device), MirroredStrategy over the local GPUs, or TPUStrategy."""
+  if distribution == 'none':
+    return None
+  if distribution == 'mirrored':
+    return tf.distribute.MirroredStrategy()
+  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu='')
+  tf.config.experimental_connect_to_cluster(resolver)
+  tf.tpu.experimental.initialize_tpu_system(resolver)
+  return tf.distribute.TPUStrategy(resolver)
+
+
 def build_agent(config, env_spec: EnvSpec) -> Agent:
+  """Builds everything under the configured tf.distribute strategy's scope."""
   config_lib.validate(config)
+  strategy = make_strategy(config.learner.distribution)
+  with strategy.scope() if strategy else contextlib.nullcontext():
+    return _build_agent(config, env_spec, strategy)
+
+
+def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
   network = build_network(config, env_spec)
   algo = config.algo
   metaparams = MetaParameters(
@@ -94,5 +114,5 @@ def build_agent(config, env_spec: EnvSpec) -> Agent:
       lookahead=algo.lookahead, meta_update_interval=algo.meta_update_interval,
       meta_batch_size=algo.meta_batch_size or None,
       jit_compile=config.learner.jit_compile)
-  updater = StacUpdater(network, metaparams, optimizer, meta_optimizer, update_config)
+  updater = StacUpdater(network, metaparams, optimizer, meta_optimizer, update_config, strategy)
   return Agent(network, metaparams, updater)

@@ -72,6 +72,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.learner.batch_timeout_ms = 5.0
   c.learner.unroll_queue_capacity = 64
   c.learner.jit_compile = False
+  c.learner.distribution = 'none'  # none | mirrored (all local GPUs) | tpu
   c.learner.log_interval_s = 10.0
   c.learner.checkpoint_interval_s = 600.0
 
@@ -86,6 +87,7 @@ _CHOICES = {
     'network.torso': ('mlp', 'resnet'),
     'optimizer.name': ('rmsprop', 'adam', 'sgd'),
     'algo.lookahead': ('optimizer', 'sgd'),
+    'learner.distribution': ('none', 'mirrored', 'tpu'),
 }
 _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',
              'learner.inference_batch_size', 'learner.unroll_queue_capacity',

@@ -54,7 +54,7 @@ def build_network(unroll: Unroll, action_spec, num_heads=1, torso=None,
 
 
 def build_updater(network, tuned=None, optimizer='rmsprop', config=UpdateConfig(),
-                  dtype=tf.float32, optimizer_kwargs=None, **metaparam_kwargs):
+                  dtype=tf.float32, optimizer_kwargs=None, strategy=None, **metaparam_kwargs):
   """IMPALA when tuned=(), STAC/STACX with every metaparameter by default."""
   if tuned is None:
     tuned = tunable_names(metaparam_kwargs.get('tie_alpha', True))
@@ -63,4 +63,4 @@ def build_updater(network, tuned=None, optimizer='rmsprop', config=UpdateConfig(
   theta_optimizer = optimizers.make_optimizer(
       optimizer, network.trainable_variables, **(optimizer_kwargs or {}))
   meta_optimizer = optimizers.Adam(metaparams.logit_variables) if tuned else None
-  return StacUpdater(network, metaparams, theta_optimizer, meta_optimizer, config)
+  return StacUpdater(network, metaparams, theta_optimizer, meta_optimizer, config, strategy)

@@ -97,9 +97,9 @@ def split_unroll(unroll: Unroll, reward_clip: Optional[float] = None
   return inputs, transitions
 
 
-def _batch_slice(unroll: Unroll, size: int) -> Unroll:
-  fields = [x[:, :size] for x in unroll[:-1]]
-  return Unroll(*fields, core_state=tuple(s[:size] for s in unroll.core_state))
+def _batch_slice(unroll: Unroll, size: int, start=0) -> Unroll:
+  fields = [x[:, start:start + size] for x in unroll[:-1]]
+  return Unroll(*fields, core_state=tuple(s[start:start + size] for s in unroll.core_state))
 
 
 def _all_finite(tensors) -> tf.Tensor:
@@ -108,11 +108,19 @@ def _all_finite(tensors) -> tf.Tensor:
 
 class StacUpdater(tf.Module):
   """Owns the training step; the network, metaparameters and optimizers are
-  built by the caller and shared with inference and checkpoints."""
+  built by the caller and shared with inference and checkpoints.
+
+  With a `strategy` (MirroredStrategy for GPUs, TPUStrategy), everything must
+  be built under `strategy.scope()`. Each replica then takes an equal slice of
+  the batch; the inner gradient is averaged across replicas BEFORE the
+  look-ahead, so theta' and the meta-gradient (averaged too, differentiating
+  through that all-reduce) equal the single-device step on the whole batch.
+  """
 
   def __init__(self, network: AgentNetwork, metaparams: MetaParameters,
                optimizer: tf.Module, meta_optimizer: Optional[tf.Module],
-               config: UpdateConfig = UpdateConfig()):
+               config: UpdateConfig = UpdateConfig(),
+               strategy: Optional[tf.distribute.Strategy] = None):
     super().__init__(name='stac_updater')
     self.network = network
     self.metaparams = metaparams
@@ -124,9 +132,14 @@ class StacUpdater(tf.Module):
     self.tunes = bool(metaparams.logit_variables)
     if self.tunes and meta_optimizer is None:
       raise ValueError('a meta_optimizer is needed when metaparameters are tuned')
+    self.strategy = strategy
     compile_fn = lambda f: tf.function(f, jit_compile=config.jit_compile)
-    self._plain_step = compile_fn(self._plain_step_impl)
-    self._meta_step = compile_fn(self._meta_step_impl)
+    if strategy is None:
+      self._plain_step = compile_fn(lambda u: self._apply(*self._plain_grads(u)))
+      self._meta_step = compile_fn(lambda u: self._apply(*self._meta_grads(u)))
+    else:
+      self._plain_step = tf.function(lambda u: self._distributed_step(u, self._plain_grads))
+      self._meta_step = tf.function(lambda u: self._distributed_step(u, self._meta_grads))
 
   # ----- public -----
 
@@ -157,6 +170,7 @@ class StacUpdater(tf.Module):
           grads, outputs, inputs, unroll.core_state, transitions, lr)
     meta_grads = meta_tape.gradient(
         outer, eta, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    meta_grads = self._cross_replica_mean(meta_grads)
     return grads, meta_grads, dict(stats, **outer_stats)
 
   def lookahead_outer_loss(self, unroll: Unroll, learning_rate=None,
@@ -193,7 +207,32 @@ class StacUpdater(tf.Module):
     with tf.GradientTape() as tape:
       outputs, _ = self.network(inputs, core_state)
       loss, stats = self._inner_loss(outputs, transitions)
-    return tape.gradient(loss, theta), outputs, stats
+    return self._cross_replica_mean(tape.gradient(loss, theta)), outputs, stats
+
+  def _cross_replica_mean(self, values):
+    """Mean over replicas inside a distributed step (differentiable); else
+    the values themselves."""
+    context = tf.distribute.get_replica_context()
+    if self.strategy is None or context is None:
+      return values
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
+
+  def _distributed_step(self, unroll: Unroll, grads_fn):
+    """Replicas compute averaged gradients on their slices; one update."""
+    replicas = self.strategy.num_replicas_in_sync
+    batch_size = unroll.observation.shape[1]
+    if batch_size % replicas:
+      raise ValueError(f'batch size {batch_size} must be divisible by the {replicas} replicas')
+    per_replica = batch_size // replicas
+
+    def replica_fn(full):
+      start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
+      grads, meta_grads, stats = grads_fn(_batch_slice(full, per_replica, start))
+      return grads, meta_grads, self._cross_replica_mean(stats)
+
+    results = self.strategy.run(replica_fn, args=(unroll,))
+    first = lambda x: self.strategy.experimental_local_results(x)[0]
+    return self._apply(*tf.nest.map_structure(first, results))
 
   def _clip(self, grads):
     if self.config.max_grad_norm is None:
@@ -245,19 +284,18 @@ class StacUpdater(tf.Module):
     stats.update(self.metaparams.as_dict())
     return {k: tf.cast(v, tf.float32) for k, v in stats.items()}
 
-  def _plain_step_impl(self, unroll: Unroll):
+  def _plain_grads(self, unroll: Unroll):
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
     grads, _, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
-    return self._apply(grads, [], stats)
+    return grads, [], stats
 
-  def _meta_step_impl(self, unroll: Unroll):
+  def _meta_grads(self, unroll: Unroll):
+    """(grads, meta_grads, stats). With a strategy, `meta_batch_size` is per replica."""
     size = self.config.meta_batch_size
     if size is None or size >= unroll.observation.shape[1]:
-      grads, meta_grads, stats = self.meta_gradients(unroll)
-      return self._apply(grads, meta_grads, stats)
+      return self.meta_gradients(unroll)
     # A sub-batch meta-gradient: the full-batch gradient is computed apart.
     _, meta_grads, meta_stats = self.meta_gradients(_batch_slice(unroll, size))
-    inputs, transitions = split_unroll(unroll, self.config.reward_clip)
-    grads, _, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
+    grads, _, stats = self._plain_grads(unroll)
     outer_stats = {k: v for k, v in meta_stats.items() if k.startswith('outer')}
-    return self._apply(grads, meta_grads, dict(stats, **outer_stats))
+    return grads, meta_grads, dict(stats, **outer_stats)

@@ -20,14 +20,21 @@ def test_twenty_steps_on_atari_shaped_data(mode, heads, tuned):
   unrolls = [random_unroll(rng, 20, 2, (84, 84, 4), SPEC, np.uint8) for _ in range(2)]
   network = build_network(unrolls[0], SPEC, heads, ResNetTorso())
   updater = build_updater(network, tuned=tuned)
-  start = {k: float(v) for k, v in updater.metaparams.as_dict().items()}
+  # Logits, not sigmoid values: at 0.99 the sigmoid's slope is 0.0099, so a
+  # small net move (alternating batches can nearly cancel Adam's steps)
+  # vanishes in float32 after it.
+  logits = updater.metaparams.logit_variables
+  start = [float(v) for v in logits]
+  values_start = {k: float(v) for k, v in updater.metaparams.as_dict().items()}
   for step in range(20):
     stats = updater.step(unrolls[step % 2])
     assert all(np.isfinite(float(v)) for v in stats.values()), stats
   assert stats['skipped_steps'] == 0 and stats['learner_steps'] == 20
-  end = {k: float(v) for k, v in updater.metaparams.as_dict().items()}
-  changed = {k for k in start if start[k] != end[k]}
   if mode == 'impala':
-    assert not changed
+    assert not logits
+    assert {k: float(v) for k, v in updater.metaparams.as_dict().items()} == values_start
   else:
-    assert changed == set(start), set(start) - changed
+    assert len(logits) == 6 * heads
+    unchanged = [n for n, v, s in zip(updater.metaparams.logit_names, logits, start)
+                 if float(v) == s]
+    assert not unchanged, unchanged

@@ -51,3 +51,17 @@ def test_resnet_torso_weights_are_in_the_checkpoint(tmp_path):
   saved = sum(int(np.prod(shape)) for name, shape in tf.train.list_variables(path)
               if name.startswith('network_weights/'))
   assert saved == sum(int(np.prod(v.shape)) for v in agent.network.variables)
+
+
+def test_mirrored_agent_trains_and_checkpoints(tmp_path):
+  """config.learner.distribution='mirrored' builds under MirroredStrategy (one
+  replica on this CPU machine; the 2-replica equality is tests/algo/test_distributed.py)."""
+  from helpers import random_unroll
+  config = cartpole.get_config('stac')
+  config.learner.distribution = 'mirrored'
+  agent = agent_lib.build_agent(config, CARTPOLE)
+  assert isinstance(agent.updater.strategy, tf.distribute.MirroredStrategy)
+  unroll = random_unroll(np.random.default_rng(0), 4, 4, (4,), CARTPOLE.action)
+  stats = agent.updater.step(unroll)
+  assert np.isfinite(float(stats['outer_loss']))
+  Checkpointer(str(tmp_path), **agent.checkpoint_objects()).save()
