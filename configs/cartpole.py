@@ -17,6 +17,7 @@ def get_config(agent='stac'):
   c.algo.outer.g_v = 0.5
   c.algo.fixed.g_v = 0.5
   c.optimizer.name = 'adam'
+  c.algo.loss_reduction = 'mean'  # Adam is scale-free; clip 40 never acts on means
   c.optimizer.learning_rate = 3e-3
   c.learner.total_frames = 800_000
   c.learner.batch_size = 16

@@ -15,6 +15,7 @@ def get_config(arg='walker-realworld_walk,easy'):
   c.network.torso = 'mlp'
   c.network.mlp_sizes = (256, 256)
   c.optimizer.name = 'adam'
+  c.algo.loss_reduction = 'mean'  # Adam is scale-free; clip 40 never acts on means
   c.optimizer.learning_rate = 3e-4
   c.learner.total_frames = 30_000_000
   c.learner.batch_size = 32

@@ -51,6 +51,10 @@ case "$step" in
     # Dependencies came from requirements.txt (the tested pins); --no-deps also
     # keeps pip from pulling "tensorflow" next to a tensorflow-tpu build.
     $pip install --no-deps "$src"
+    # Packages whose declared dependencies we do not need (see the file).
+    if [ -f "$src/requirements-nodeps.txt" ]; then
+      $pip install --no-deps -r "$src/requirements-nodeps.txt"
+    fi
     # Report, do not fail: TPU builds knowingly lack the "tensorflow" name.
     $pip check || echo "install.sh: pip check reported conflicts (see above)" >&2
     ;;

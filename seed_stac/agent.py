@@ -12,7 +12,7 @@ from seed_stac.algo import losses, optimizers
 from seed_stac.algo.metaparams import Hyperparameters, MetaParameters
 from seed_stac.algo.update import StacUpdater, UpdateConfig
 from seed_stac.envs.base import EnvSpec
-from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso, ResNetTorso
+from seed_stac.nets import AgentInput, AgentNetwork, ConvTorso, MLPTorso, ResNetTorso
 
 
 @dataclasses.dataclass
@@ -45,10 +45,13 @@ def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
   net = config.network
   if net.torso == 'mlp':
     torso = MLPTorso(tuple(net.mlp_sizes))
+  elif net.torso == 'conv':
+    torso = ConvTorso(tuple(tuple(layer) for layer in net.conv_layers), net.fc_size)
   else:
     torso = ResNetTorso(tuple(net.resnet_channels), net.resnet_blocks, net.fc_size)
   network = AgentNetwork(torso, env_spec.action, num_heads=config_lib.num_heads(config),
-                         lstm_size=net.lstm_size, min_scale=net.min_scale)
+                         lstm_size=net.lstm_size, min_scale=net.min_scale,
+                         reward_clip=config.algo.reward_clip)
   network(dummy_inputs(env_spec, 1), network.initial_state(1))
   return network
 
@@ -101,7 +104,9 @@ def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
   opt = config.optimizer
   kwargs = dict(decay=opt.decay, epsilon=opt.epsilon) if opt.name == 'rmsprop' else {}
   optimizer = optimizers.make_optimizer(opt.name, network.trainable_variables, **kwargs)
-  meta_optimizer = (optimizers.Adam(metaparams.logit_variables)
+  meta = config.meta_optimizer
+  meta_optimizer = (optimizers.Adam(metaparams.logit_variables, beta1=meta.beta1,
+                                    beta2=meta.beta2, epsilon=meta.epsilon)
                     if metaparams.logit_variables else None)
   update_config = UpdateConfig(
       learning_rate=opt.learning_rate,
@@ -113,6 +118,6 @@ def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
       clips=losses.VTraceClips(algo.clip_rho, algo.clip_c, algo.clip_pg_rho),
       lookahead=algo.lookahead, meta_update_interval=algo.meta_update_interval,
       meta_batch_size=algo.meta_batch_size or None,
-      jit_compile=config.learner.jit_compile)
+      jit_compile=config.learner.jit_compile, loss_reduction=algo.loss_reduction)
   updater = StacUpdater(network, metaparams, optimizer, meta_optimizer, update_config, strategy)
   return Agent(network, metaparams, updater)

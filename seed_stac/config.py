@@ -19,16 +19,18 @@ def default_config() -> ml_collections.ConfigDict:
   c.seed = 0
 
   c.env = ml_collections.ConfigDict()
-  c.env.kind = 'cartpole'  # atari | dmc | rwrl | cartpole | catch
+  c.env.kind = 'cartpole'  # atari | dmc | rwrl | cartpole | catch | minatar
   c.env.name = 'CartPole-v1'
   c.env.options = ml_collections.ConfigDict()
 
   c.network = ml_collections.ConfigDict()
-  c.network.torso = 'mlp'  # mlp | resnet
+  c.network.torso = 'mlp'  # mlp | resnet | conv
   c.network.mlp_sizes = (256, 256)
   c.network.resnet_channels = (16, 32, 32)
   c.network.resnet_blocks = 2
-  c.network.fc_size = 256
+  c.network.fc_size = 256  # resnet and conv: the hidden layer after the convs
+  # conv: (channels, kernel, stride) per layer, 'valid' padding, ReLU.
+  c.network.conv_layers = ((16, 3, 1),)
   c.network.lstm_size = 0  # 0: feed-forward
   c.network.min_scale = 1e-3  # Gaussian head scale floor
 
@@ -52,6 +54,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.algo.lookahead = 'optimizer'  # optimizer | sgd
   c.algo.meta_update_interval = 1
   c.algo.meta_batch_size = 0  # 0: whole batch
+  # Reduction of every loss over time and batch. 'sum' is IMPALA's convention,
+  # the scale its RMSProp epsilon, initial mean-square and clip 40 are tuned
+  # for; 'mean' suits scale-free optimizers (Adam configs).
+  c.algo.loss_reduction = 'sum'  # sum | mean
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = 'rmsprop'  # rmsprop | adam | sgd
@@ -61,7 +67,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.optimizer.max_grad_norm = 40.0
   c.optimizer.linear_decay = True
   c.meta_optimizer = ml_collections.ConfigDict()
-  c.meta_optimizer.learning_rate = 1e-3
+  c.meta_optimizer.learning_rate = 1e-3  # Adam on the eta logits
+  c.meta_optimizer.beta1 = 0.9
+  c.meta_optimizer.beta2 = 0.999
+  c.meta_optimizer.epsilon = 1e-8
   c.meta_optimizer.max_grad_norm = 0.0  # 0: no clipping
 
   c.learner = ml_collections.ConfigDict()
@@ -84,9 +93,10 @@ def default_config() -> ml_collections.ConfigDict:
 
 _CHOICES = {
     'agent': AGENTS,
-    'network.torso': ('mlp', 'resnet'),
+    'network.torso': ('mlp', 'resnet', 'conv'),
     'optimizer.name': ('rmsprop', 'adam', 'sgd'),
     'algo.lookahead': ('optimizer', 'sgd'),
+    'algo.loss_reduction': ('sum', 'mean'),
     'learner.distribution': ('none', 'mirrored', 'tpu'),
 }
 _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',

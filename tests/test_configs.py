@@ -12,6 +12,7 @@ from seed_stac.learner.run import environment_spec
 CONFIGS = {
     'cartpole': '', 'catch': '', 'atari': 'Pong,', 'dmc_features': 'cartpole-swingup,',
     'dmc_pixels': 'cartpole-swingup,', 'rwrl': 'walker-realworld_walk,medium,',
+    'minatar': 'SpaceInvaders,',
 }
 
 
@@ -31,7 +32,8 @@ def test_config_loads_and_validates(name, agent):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name', ['cartpole', 'catch', 'atari', 'dmc_features', 'dmc_pixels'])
+@pytest.mark.parametrize('name', ['cartpole', 'catch', 'atari', 'dmc_features', 'dmc_pixels',
+                                  'minatar'])
 def test_config_builds_its_network(name):
   config = _config(name, 'stacx')
   spec = environment_spec(config)

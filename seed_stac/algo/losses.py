@@ -3,12 +3,15 @@
 For a head with hyperparameters eta = (gamma, lambda, g_v, g_p, g_e, alphas):
 
     L(theta; eta) = g_v * L_V + g_p * L_pi + g_e * L_H
-    L_V  = mean_{t,b} (v_t - V(x_t))^2
-    L_pi = -mean_{t,b} pg_advantage_t * log pi(a_t|x_t)
-    L_H  = -mean_{t,b} H(pi(.|x_t))
+    L_V  = R_{t,b} (v_t - V(x_t))^2
+    L_pi = -R_{t,b} pg_advantage_t * log pi(a_t|x_t)
+    L_H  = -R_{t,b} H(pi(.|x_t))
 
-with v_t and pg_advantage_t from leaky V-trace. The outer loss adds
-g_kl * KL(pi_theta' || pi_theta) with pi_theta a constant.
+with v_t and pg_advantage_t from leaky V-trace and R the reduction over time
+and batch: 'sum' (IMPALA's convention, which its RMSProp epsilon, initial
+mean-square and gradient clip were tuned for) or 'mean' (scale-free optimizers
+such as Adam). The outer loss adds g_kl * R KL(pi_theta' || pi_theta) with
+pi_theta a constant, reduced the same way.
 
 A time-limit truncation is not a termination: the discount stays gamma. The
 final observation of a truncated episode is not kept (the actor resets), so
@@ -42,6 +45,18 @@ class Transitions(NamedTuple):
   truncated: tf.Tensor
 
 
+REDUCTIONS = ('mean', 'sum')
+
+
+def reduce_over_time_and_batch(x: tf.Tensor, reduction: str) -> tf.Tensor:
+  """[T, B] -> scalar: the mean or the sum of all elements."""
+  if reduction == 'sum':
+    return tf.reduce_sum(x)
+  if reduction == 'mean':
+    return tf.reduce_mean(x)
+  raise ValueError(f'reduction must be one of {REDUCTIONS}, got {reduction!r}')
+
+
 @dataclasses.dataclass(frozen=True)
 class VTraceClips:
   """rho_bar, c_bar and rho_bar_pg; None disables a clip."""
@@ -53,7 +68,8 @@ class VTraceClips:
 def head_loss(policy_params: tf.Tensor, values: tf.Tensor,
               transitions: Transitions, hp: Hyperparameters, distribution,
               clips: VTraceClips = VTraceClips(),
-              target_outputs: Optional[Tuple[tf.Tensor, tf.Tensor]] = None
+              target_outputs: Optional[Tuple[tf.Tensor, tf.Tensor]] = None,
+              reduction: str = 'mean'
               ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """One head's weighted loss and its terms.
 
@@ -67,6 +83,7 @@ def head_loss(policy_params: tf.Tensor, values: tf.Tensor,
       targets are evaluated (default: the live ones, under stop-gradient).
       Gradients treat targets as constants; this makes that explicit, so
       finite differences can hold them fixed too.
+    reduction: 'mean' or 'sum' over time and batch.
 
   Returns:
     (scalar loss, dict of scalar terms for logging).
@@ -95,9 +112,10 @@ def head_loss(policy_params: tf.Tensor, values: tf.Tensor,
       alpha_rho=hp.alpha_rho, alpha_c=hp.alpha_c, lambda_=hp.lambda_,
       clip_rho_threshold=clips.rho, clip_c_threshold=clips.c,
       clip_pg_rho_threshold=clips.pg_rho)
-  value_loss = tf.reduce_mean(tf.square(targets.vs - values[:-1]))
-  policy_loss = -tf.reduce_mean(targets.pg_advantages * log_prob)
-  entropy_loss = -tf.reduce_mean(entropy)
+  reduce = lambda x: reduce_over_time_and_batch(x, reduction)
+  value_loss = reduce(tf.square(targets.vs - values[:-1]))
+  policy_loss = -reduce(targets.pg_advantages * log_prob)
+  entropy_loss = -reduce(entropy)
   loss = (to_dtype(hp.g_v, dtype) * value_loss + to_dtype(hp.g_p, dtype) * policy_loss
           + to_dtype(hp.g_e, dtype) * entropy_loss)
   terms = {
@@ -110,25 +128,27 @@ def head_loss(policy_params: tf.Tensor, values: tf.Tensor,
 
 
 def kl_to_constant(new_params: tf.Tensor, old_params: tf.Tensor,
-                   distribution) -> tf.Tensor:
-  """mean KL(pi_new || pi_old) with pi_old a constant; params [T, B, P]."""
+                   distribution, reduction: str = 'mean') -> tf.Tensor:
+  """R_{t,b} KL(pi_new || pi_old) with pi_old a constant; params [T, B, P]."""
   old = distribution(tf.stop_gradient(old_params))
-  return tf.reduce_mean(distribution(new_params).kl_divergence(old))
+  return reduce_over_time_and_batch(distribution(new_params).kl_divergence(old), reduction)
 
 
 def outer_loss(policy_params: tf.Tensor, values: tf.Tensor,
                old_policy_params: tf.Tensor, transitions: Transitions,
                outer: Hyperparameters, kl_coef: float, distribution,
-               clips: VTraceClips = VTraceClips(), target_outputs=None
+               clips: VTraceClips = VTraceClips(), target_outputs=None,
+               reduction: str = 'mean'
                ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """The main head's loss at theta' with FIXED outer hyperparameters + KL.
 
   policy_params, values: [T + 1, B, P], [T + 1, B] at theta'.
   old_policy_params: [T + 1, B, P] at theta (treated as a constant).
-  target_outputs: as in `head_loss`.
+  target_outputs, reduction: as in `head_loss`.
   """
   loss, terms = head_loss(policy_params, values, transitions, outer,
-                          distribution, clips, target_outputs)
-  kl = kl_to_constant(policy_params[:-1], old_policy_params[:-1], distribution)
+                          distribution, clips, target_outputs, reduction)
+  kl = kl_to_constant(policy_params[:-1], old_policy_params[:-1], distribution,
+                      reduction)
   terms = dict(terms, kl=kl)
   return loss + to_dtype(kl_coef, loss.dtype) * kl, terms

@@ -58,6 +58,9 @@ class UpdateConfig:
   meta_update_interval: compute the meta-gradient every k-th step (1 = every).
   meta_batch_size: compute it on the first columns of the batch only
     (None = whole batch, which shares the inner gradient with step 5).
+  loss_reduction: 'sum' or 'mean' over time and batch, for the inner and the
+    outer loss alike (see `losses`). With a strategy, 'sum' is over the whole
+    batch, not a replica's slice.
   """
   learning_rate: float = 6e-4
   total_steps: int = 0  # 0: constant learning rate
@@ -71,6 +74,7 @@ class UpdateConfig:
   meta_update_interval: int = 1
   meta_batch_size: Optional[int] = None
   jit_compile: bool = False
+  loss_reduction: str = 'mean'
 
   def __post_init__(self):
     if self.lookahead not in ('optimizer', 'sgd'):
@@ -79,6 +83,9 @@ class UpdateConfig:
       raise ValueError('meta_update_interval must be >= 1')
     if self.meta_batch_size is not None and self.meta_batch_size < 1:
       raise ValueError('meta_batch_size must be >= 1 or None')
+    if self.loss_reduction not in losses.REDUCTIONS:
+      raise ValueError(f'loss_reduction must be one of {losses.REDUCTIONS}, '
+                       f'got {self.loss_reduction!r}')
 
 
 def split_unroll(unroll: Unroll, reward_clip: Optional[float] = None
@@ -196,11 +203,18 @@ class StacUpdater(tf.Module):
       loss, terms = losses.head_loss(
           outputs.policy_params[:, :, head], outputs.values[:, :, head],
           transitions, self.metaparams.head(head), self.network.distribution,
-          self.config.clips)
+          self.config.clips, reduction=self.config.loss_reduction)
       total += loss
       stats.update({f'{head_name(head)}/{k}': v for k, v in terms.items()})
     stats['inner_loss'] = total
-    return total, stats
+    return total * self._replica_loss_scale(), stats
+
+  def _replica_loss_scale(self) -> float:
+    """Replica gradients are averaged; a summed loss must be summed over the
+    whole batch, so each replica's slice sum counts num_replicas times."""
+    if self.strategy is None or self.config.loss_reduction != 'sum':
+      return 1.0
+    return float(self.strategy.num_replicas_in_sync)
 
   def _inner_gradients(self, inputs, core_state, transitions):
     theta = self.network.trainable_variables
@@ -254,10 +268,10 @@ class StacUpdater(tf.Module):
     outer, terms = losses.outer_loss(
         *main, outputs.policy_params[:, :, 0], transitions, self.metaparams.outer,
         self.config.kl_coef, self.network.distribution, self.config.clips,
-        target_outputs)
+        target_outputs, reduction=self.config.loss_reduction)
     stats = {f'outer/{k}': v for k, v in terms.items()}
     stats['outer_loss'] = outer
-    return outer, stats, main
+    return outer * self._replica_loss_scale(), stats, main
 
   def _apply(self, grads, meta_grads, stats):
     """Applies both updates unless a gradient is non-finite; logs."""

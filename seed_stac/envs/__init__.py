@@ -32,6 +32,7 @@ _KINDS: Dict[str, _Kind] = {
     'rwrl': _Kind('seed_stac.envs.rwrl', 'make_rwrl'),
     'cartpole': _Kind('seed_stac.envs.cartpole', 'CartPole', ('CartPole-v1',)),
     'catch': _Kind('seed_stac.envs.catch', 'Catch', ('catch',)),
+    'minatar': _Kind('seed_stac.envs.minatar', 'MinAtar'),
 }
 KINDS = tuple(_KINDS)
 
@@ -53,9 +54,10 @@ def create_environment(kind: str, name: str, seed: int,
   """Builds one environment.
 
   Args:
-    kind: one of KINDS: 'atari', 'dmc', 'rwrl', 'cartpole', 'catch'.
+    kind: one of KINDS: 'atari', 'dmc', 'rwrl', 'cartpole', 'catch', 'minatar'.
     name: e.g. 'Pong' (atari), 'cartpole-swingup' (dmc),
-      'walker-realworld_walk' (rwrl), 'CartPole-v1' (cartpole), 'catch'.
+      'walker-realworld_walk' (rwrl), 'CartPole-v1' (cartpole), 'catch',
+      'Breakout' (minatar).
     seed: non-negative int; the same seed gives the same episodes (up to
       simulator nondeterminism, none for the built-in kinds).
     **options: kind-specific keyword options, see `valid_options(kind)`.

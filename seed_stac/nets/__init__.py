@@ -2,4 +2,4 @@
 
 from seed_stac.nets.agent import AgentInput, AgentNetwork, AgentOutput
 from seed_stac.nets.distributions import make_distribution_adapter
-from seed_stac.nets.torsos import MLPTorso, ResNetTorso
+from seed_stac.nets.torsos import ConvTorso, MLPTorso, ResNetTorso

@@ -41,11 +41,15 @@ class AgentOutput(NamedTuple):
 
 
 class AgentNetwork(keras.Model):
-  """Torso -> optional LSTM core -> K policy/value heads on shared features."""
+  """Torso -> optional LSTM core -> K policy/value heads on shared features.
+
+  reward_clip: the LSTM core sees the reward clipped to [-c, c], as the loss
+  does (0 = raw), so one large reward cannot saturate the core.
+  """
 
   def __init__(self, torso: keras.layers.Layer, action_spec: ActionSpec,
                num_heads: int = 1, lstm_size: int = 0,
-               min_scale: float = 1e-3, **kwargs):
+               min_scale: float = 1e-3, reward_clip: float = 0.0, **kwargs):
     super().__init__(**kwargs)
     if num_heads < 1:
       raise ValueError(f'num_heads must be >= 1, got {num_heads}')
@@ -54,6 +58,7 @@ class AgentNetwork(keras.Model):
         action_spec, min_scale=min_scale)
     self.num_heads = num_heads
     self.lstm_size = lstm_size
+    self.reward_clip = reward_clip
     self.torso = torso
     self.core = keras.layers.LSTMCell(lstm_size) if lstm_size else None
     param_size = self.distribution.param_size
@@ -87,6 +92,8 @@ class AgentNetwork(keras.Model):
     else:
       prev_action = tf.cast(inputs.prev_action, features.dtype)
     reward = tf.cast(inputs.reward, features.dtype)[..., None]
+    if self.reward_clip:
+      reward = tf.clip_by_value(reward, -self.reward_clip, self.reward_clip)
     core_input = tf.concat([features, prev_action, reward], axis=-1)
     state = list(core_state)
     outputs = []

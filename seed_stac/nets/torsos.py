@@ -5,7 +5,7 @@ uint8 pixel inputs are scaled to [0, 1] inside the torso so that actors and
 the learner move raw bytes around.
 """
 
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import keras
 import tensorflow as tf
@@ -89,3 +89,29 @@ class ResNetTorso(keras.layers.Layer):
     x = tf.nn.relu(x)
     x = tf.reshape(x, [tf.shape(x)[0], -1])
     return self.fc(x)
+
+
+class ConvTorso(keras.layers.Layer):
+  """A plain conv net: [N, S, H, W, C] stacks (merged into S * C channels) or
+  [N, H, W, C], uint8/bool/float -> ReLU convs ('valid' padding) -> flatten ->
+  FC `fc_size` ReLU.
+
+  `conv_layers` is a sequence of (channels, kernel, stride). The default is
+  the MinAtar paper's network (one 3x3 conv with 16 channels, then 128 units).
+  """
+
+  def __init__(self, conv_layers: Sequence[Tuple[int, int, int]] = ((16, 3, 1),),
+               fc_size: int = 128, **kwargs):
+    super().__init__(**kwargs)
+    if not conv_layers:
+      raise ValueError('ConvTorso needs at least one conv layer')
+    self.convs = [keras.layers.Conv2D(channels, kernel, strides=stride,
+                                      padding='valid', activation='relu')
+                  for channels, kernel, stride in conv_layers]
+    self.fc = keras.layers.Dense(fc_size, activation='relu')
+
+  def call(self, observation):
+    x = _to_float(_merge_frames(observation), self.compute_dtype)
+    for conv in self.convs:
+      x = conv(x)
+    return self.fc(tf.reshape(x, [tf.shape(x)[0], -1]))

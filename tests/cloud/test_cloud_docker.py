@@ -87,8 +87,8 @@ class TestDockerfiles:
     lines = [l for l in learner.splitlines() if l and not l.startswith('#')]
     assert lines[0] == '*'  # allowlist
     allowed = {l[1:].rstrip('/') for l in lines if l.startswith('!')}
-    for needed in ('requirements.txt', 'pyproject.toml', 'seed_stac', 'configs', 'gcp',
-                   'docker/install.sh'):
+    for needed in ('requirements.txt', 'requirements-nodeps.txt', 'pyproject.toml',
+                   'seed_stac', 'configs', 'gcp', 'docker/install.sh'):
       assert needed in allowed
     # Every file the Dockerfiles copy or bind-mount explicitly is in the context.
     for dockerfile in DOCKERFILES:
@@ -129,6 +129,14 @@ class TestInstallScript:
         ['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements.txt'],
         ['python3', '-m', 'pip', 'install', '--no-deps', str(src)],
         ['python3', '-m', 'pip', 'check']]
+
+  def test_package_step_installs_the_no_deps_requirements(self, fake_bin, src):
+    make, calls, env = fake_bin
+    fake_python(make)
+    (src / 'requirements-nodeps.txt').write_text('minatar==1.0.15\n')
+    assert self.run(env, 'package', str(src)).returncode == 0
+    assert calls()[1] == ['python3', '-m', 'pip', 'install', '--no-deps', '-r',
+                          f'{src}/requirements-nodeps.txt']
 
   def test_tpu_replaces_tensorflow(self, fake_bin, src, tmp_path):
     make, calls, env = fake_bin

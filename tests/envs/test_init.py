@@ -19,6 +19,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     ('cartpole', 'CartPole-v1', {}, 'CartPole-v1'),
     ('atari', 'ALE/Pong-v5', {'repeat_action_probability': 0.25}, 'Pong'),
     ('dmc', 'cartpole-swingup', {'mode': 'pixels'}, 'cartpole-swingup'),
+    ('minatar', 'space_invaders', {'sticky_action_prob': 0.0}, 'SpaceInvaders'),
 ])
 def test_create_environment(kind, name, options, spec_name):
   env = envs.create_environment(kind, name, 0, **options)
@@ -54,7 +55,7 @@ def test_valid_options():
 
 def test_errors():
   with pytest.raises(ValueError, match=r"unknown environment kind 'gym'.*"
-                     r"\['atari', 'cartpole', 'catch', 'dmc', 'rwrl'\]"):
+                     r"\['atari', 'cartpole', 'catch', 'dmc', 'minatar', 'rwrl'\]"):
     envs.create_environment('gym', 'Pong', 0)
   with pytest.raises(ValueError, match=r"unknown option\(s\) \['sticky'\] for "
                      r"environment kind 'atari'.*'noop_max'"):

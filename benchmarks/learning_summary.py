@@ -1,0 +1,187 @@
+"""Summaries of learning runs: the statistics, the tables and the plots.
+
+Each run is a `progress.csv` (a row per log interval: frames, the mean return
+of the episodes that ended in the interval, metaparameters, ...). Per run:
+  * final return: mean of the interval returns in the last 10% of the run's
+    frames, i.e. rows with frames >= 0.9 * last frames;
+  * area under the curve: the trapezoid integral of return over frames
+    divided by the frames spanned, i.e. the return averaged over the run;
+  * frames to threshold: the first logged frame count whose interval return
+    is >= the threshold (None if never).
+Per config and agent: mean and standard deviation over seeds (the sample
+standard deviation; 0 for one seed), and the seeds' mean frames/s.
+"""
+
+import csv
+import math
+import os
+import statistics
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from seed_stac.plotting import METAPARAMETERS, plt, read_progress
+
+FINAL_FRACTION = 0.1
+
+
+def _returns(columns):
+  """(frames, returns) of the intervals in which some episode ended."""
+  frames = np.asarray(columns['frames'], float)
+  returns = np.asarray(columns['episode_return'], float)
+  keep = ~np.isnan(returns)
+  return frames[keep], returns[keep]
+
+
+def final_return(columns: Dict[str, List[float]], fraction: float = FINAL_FRACTION) -> float:
+  frames, returns = _returns(columns)
+  if not returns.size:
+    return math.nan
+  return float(returns[frames >= (1.0 - fraction) * frames[-1]].mean())
+
+
+def area_under_curve(columns: Dict[str, List[float]]) -> float:
+  frames, returns = _returns(columns)
+  if returns.size < 2 or frames[-1] == frames[0]:
+    return float(returns.mean()) if returns.size else math.nan
+  area = float(np.sum((returns[1:] + returns[:-1]) / 2 * np.diff(frames)))
+  return area / float(frames[-1] - frames[0])
+
+
+def frames_to_threshold(columns: Dict[str, List[float]], threshold: float) -> Optional[float]:
+  frames, returns = _returns(columns)
+  reached = np.nonzero(returns >= threshold)[0]
+  return float(frames[reached[0]]) if reached.size else None
+
+
+def _mean_std(values: Sequence[float]):
+  values = [v for v in values if not math.isnan(v)]
+  if not values:
+    return math.nan, math.nan
+  return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(runs, threshold: Optional[float] = None) -> List[dict]:
+  """A row per (config, agent) over its seeds' runs (objects with .config,
+  .agent, .seed, .logdir; runs without a progress file are left out)."""
+  groups: Dict[tuple, list] = {}
+  for run in runs:
+    if os.path.exists(os.path.join(run.logdir, 'progress.csv')):
+      groups.setdefault((run.config, run.agent), []).append((run, read_progress(run.logdir)))
+  rows = []
+  for (config, agent), members in groups.items():
+    finals = [final_return(c) for _, c in members]
+    aucs = [area_under_curve(c) for _, c in members]
+    final_mean, final_std = _mean_std(finals)
+    auc_mean, auc_std = _mean_std(aucs)
+    row = dict(config=config, agent=agent, seeds=' '.join(str(r.seed) for r, _ in members),
+               frames=min(c['frames'][-1] for _, c in members),
+               final_return_mean=final_mean, final_return_std=final_std,
+               final_return_per_seed=' '.join(f'{f:.2f}' for f in finals),
+               auc_mean=auc_mean, auc_std=auc_std,
+               fps=statistics.mean(float(np.nanmean(c['fps'])) for _, c in members))
+    if threshold is not None:
+      reached = [frames_to_threshold(c, threshold) for _, c in members]
+      row['threshold'] = threshold
+      row['frames_to_threshold'] = ' '.join('-' if f is None else f'{f:.0f}' for f in reached)
+    rows.append(row)
+  return rows
+
+
+def _fmt(value) -> str:
+  if isinstance(value, float):
+    return 'nan' if math.isnan(value) else (f'{value:,.0f}' if abs(value) >= 1000 else f'{value:.2f}')
+  return str(value)
+
+
+def markdown_table(rows: List[dict]) -> str:
+  columns = ['config', 'agent', 'seeds', 'frames', 'final return', 'per seed', 'AUC', 'fps']
+  if rows and 'frames_to_threshold' in rows[0]:
+    columns.append(f"frames to {_fmt(rows[0]['threshold'])}")
+  lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
+  for r in rows:
+    cells = [r['config'], r['agent'], r['seeds'], _fmt(r['frames']),
+             f"{_fmt(r['final_return_mean'])} ± {_fmt(r['final_return_std'])}",
+             r['final_return_per_seed'], f"{_fmt(r['auc_mean'])} ± {_fmt(r['auc_std'])}",
+             _fmt(r['fps'])]
+    if 'frames_to_threshold' in r:
+      cells.append(r['frames_to_threshold'])
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def _curves_on_grid(members, key: str, points: int = 100):
+  """Interpolates each run's `key` onto a common frame grid (to the shortest run)."""
+  end = min(c['frames'][-1] for c in members)
+  grid = np.linspace(0.0, end, points)
+  curves = []
+  for c in members:
+    frames = np.asarray(c['frames'], float)
+    values = np.asarray(c.get(key, [math.nan] * len(frames)), float)
+    keep = ~np.isnan(values)
+    if keep.sum() >= 1:
+      curves.append(np.interp(grid, frames[keep], values[keep], left=np.nan))
+  return grid, np.asarray(curves)
+
+
+def plot_band(ax, groups, key: str) -> None:
+  for label, members in groups.items():
+    grid, curves = _curves_on_grid(members, key)
+    if not len(curves):
+      continue
+    with warnings.catch_warnings():  # grid points before a run's first row
+      warnings.simplefilter('ignore', RuntimeWarning)
+      mean, std = np.nanmean(curves, 0), np.nanstd(curves, 0)
+    ax.plot(grid, mean, label=f'{label} (n={len(curves)})')
+    ax.fill_between(grid, mean - std, mean + std, alpha=0.25)
+  ax.grid(alpha=0.3)
+
+
+def plot_config(runs, config: str, out: str) -> List[str]:
+  """`{config}_returns.png` and `{config}_metaparameters.png` (main head)."""
+  groups: Dict[str, list] = {}
+  for run in runs:
+    if run.config == config and os.path.exists(os.path.join(run.logdir, 'progress.csv')):
+      groups.setdefault(run.agent, []).append(read_progress(run.logdir))
+  if not groups:
+    return []
+  name = config.replace(':', '_')
+  paths = [os.path.join(out, f'{name}_returns.png'), os.path.join(out, f'{name}_metaparameters.png')]
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  plot_band(ax, groups, 'episode_return')
+  ax.set(xlabel='environment frames', ylabel='mean episode return', title=config)
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(paths[0], dpi=110)
+  plt.close(fig)
+  fig, axes = plt.subplots(len(METAPARAMETERS), 1, figsize=(7, 1.8 * len(METAPARAMETERS)),
+                           sharex=True)
+  for ax, meta in zip(axes, METAPARAMETERS):
+    plot_band(ax, groups, f'main/{meta}')
+    ax.set_ylabel(meta)
+  axes[0].legend(fontsize=7)
+  axes[0].set_title(f'{config}: main-head metaparameters (mean ± std over seeds)')
+  axes[-1].set_xlabel('environment frames')
+  fig.tight_layout()
+  fig.savefig(paths[1], dpi=100)
+  plt.close(fig)
+  return paths
+
+
+def write_summary(runs, out: str, threshold: Optional[float], header: dict) -> List[str]:
+  """summary.md, summary.csv and the plots of every config; returns the paths."""
+  os.makedirs(out, exist_ok=True)
+  rows = summarise(runs, threshold)
+  paths = [os.path.join(out, 'summary.md'), os.path.join(out, 'summary.csv')]
+  with open(paths[0], 'w') as f:
+    f.write(''.join(f'- {k}: {v}\n' for k, v in header.items()) + '\n')
+    f.write(markdown_table(rows))
+  with open(paths[1], 'w', newline='') as f:
+    if rows:
+      writer = csv.DictWriter(f, list(rows[0]))
+      writer.writeheader()
+      writer.writerows(rows)
+  for config in dict.fromkeys(run.config for run in runs):
+    paths += plot_config(runs, config, out)
+  return paths

@@ -1,0 +1,33 @@
+"""MinAtar (Young & Tian 2019): the laptop benchmark for STAC vs IMPALA.
+
+Usage: --config=configs/minatar.py:Breakout  or  --config=configs/minatar.py:SpaceInvaders,impala
+(game: Asterix, Breakout, Freeway, Seaquest, SpaceInvaders; then ',impala|stac|stacx').
+
+The MinAtar paper's network (a 3x3 conv with 16 channels, one 128-unit hidden
+layer), sticky actions 0.1, no frame stack. Losses summed over time and batch
+with IMPALA's RMSProp (the scale it was tuned for).
+"""
+
+from seed_stac import config as config_lib
+
+
+def get_config(arg='Breakout'):
+  game, _, agent = arg.partition(',')
+  c = config_lib.default_config()
+  c.agent = agent or 'stac'
+  c.env.kind, c.env.name = 'minatar', game
+  c.env.options.sticky_action_prob = 0.1
+  c.network.torso = 'conv'
+  c.network.conv_layers = ((16, 3, 1),)
+  c.network.fc_size = 128
+  c.algo.loss_reduction = 'sum'
+  c.optimizer.name = 'rmsprop'
+  c.optimizer.learning_rate = 6e-4
+  c.learner.total_frames = 5_000_000
+  c.learner.batch_size = 16
+  c.learner.unroll_length = 20
+  c.learner.inference_batch_size = 32
+  c.learner.log_interval_s = 10.0
+  c.actor.num_actors = 2
+  c.actor.env_batch_size = 16
+  return c

@@ -1,0 +1,102 @@
+"""benchmarks.learning (the harness) and benchmarks.learning_summary (its statistics)."""
+
+import csv
+import math
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from benchmarks import learning, learning_summary
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def write_progress(logdir, frames, returns, fps=1000.0, gamma=None):
+  os.makedirs(logdir, exist_ok=True)
+  with open(os.path.join(logdir, 'progress.csv'), 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['frames', 'learner_steps', 'fps', 'episode_return', 'main/gamma'])
+    for i, (frame, ret) in enumerate(zip(frames, returns)):
+      writer.writerow([frame, i, fps, '' if ret is None else ret, gamma[i] if gamma else 0.99])
+
+
+def columns(frames, returns):
+  return dict(frames=[float(f) for f in frames],
+              episode_return=[math.nan if r is None else float(r) for r in returns])
+
+
+def test_statistics_match_brute_force():
+  rng = np.random.default_rng(0)
+  frames = np.cumsum(rng.integers(500, 1500, 50)).astype(float)
+  returns = rng.normal(size=50)
+  returns[[0, 7]] = np.nan  # intervals without a finished episode
+  c = columns(frames, [None if np.isnan(r) else r for r in returns])
+  keep = [i for i in range(50) if not np.isnan(returns[i])]
+  last = frames[keep[-1]]
+  expected_final = np.mean([returns[i] for i in keep if frames[i] >= 0.9 * last])
+  area = sum((returns[a] + returns[b]) / 2 * (frames[b] - frames[a]) for a, b in zip(keep, keep[1:]))
+  expected_auc = area / (frames[keep[-1]] - frames[keep[0]])
+  threshold = float(np.quantile(returns[keep], 0.8))
+  expected_first = next(frames[i] for i in keep if returns[i] >= threshold)
+  assert learning_summary.final_return(c) == pytest.approx(expected_final)
+  assert learning_summary.area_under_curve(c) == pytest.approx(expected_auc)
+  assert learning_summary.frames_to_threshold(c, threshold) == expected_first
+  assert learning_summary.frames_to_threshold(c, 1e9) is None
+  assert math.isnan(learning_summary.final_return(columns([1, 2], [None, None])))
+
+
+def test_summary_over_seeds_table_and_plots(tmp_path):
+  runs = []
+  for agent, level in (('impala', 1.0), ('stac', 2.0)):
+    for seed in (0, 1):
+      logdir = str(tmp_path / f'{agent}_{seed}')
+      write_progress(logdir, range(1000, 11000, 1000), [level + seed] * 10,
+                     gamma=list(np.linspace(0.9, 0.99, 10)))
+      runs.append(learning.Run('minatar:Breakout', agent, seed, logdir))
+  runs.append(learning.Run('minatar:Breakout', 'stac', 2, str(tmp_path / 'not_started')))
+  paths = learning_summary.write_summary(runs, str(tmp_path / 'out'), 2.5, dict(budget=10000))
+  rows = {r['agent']: r for r in learning_summary.summarise(runs, 2.5)}
+  assert rows['impala']['final_return_mean'] == pytest.approx(1.5)
+  assert rows['impala']['final_return_std'] == pytest.approx(np.std([1, 2], ddof=1))
+  assert rows['stac']['seeds'] == '0 1'  # the run without progress is left out
+  assert rows['stac']['frames_to_threshold'] == '- 1000'
+  assert rows['impala']['frames_to_threshold'] == '- -'
+  table = open(paths[0]).read()
+  assert '| minatar:Breakout | stac | 0 1 | 10,000 | 2.50 ± 0.71 |' in table
+  assert {os.path.basename(p) for p in paths[2:]} == {
+      'minatar_Breakout_returns.png', 'minatar_Breakout_metaparameters.png'}
+  assert all(os.path.getsize(p) > 0 for p in paths)
+
+
+def test_overrides_are_checked_before_any_run():
+  config = learning.build_config('minatar:Breakout', 'impala', 3, 1000,
+                                 ['algo.fixed.gamma=0.9', 'algo.init_logits.gamma=2.2',
+                                  'algo.loss_reduction=mean'])
+  assert (config.seed, config.learner.total_frames) == (3, 1000)
+  assert config.algo.fixed.gamma == 0.9 and config.algo.init_logits.gamma == 2.2
+  assert config.algo.loss_reduction == 'mean'
+  with pytest.raises(ValueError, match="no key 'gama'"):
+    learning.build_config('catch', 'stac', 0, 1000, ['algo.fixed.gama=0.9'])
+  with pytest.raises(ValueError, match='KEY=VALUE'):
+    learning.build_config('catch', 'stac', 0, 1000, ['algo.fixed.gamma'])
+  with pytest.raises(ValueError, match='gamma=1.5 is outside'):
+    learning.build_config('catch', 'stac', 0, 1000, ['algo.fixed.gamma=1.5'])
+
+
+@pytest.mark.slow
+def test_harness_runs_then_skips_finished_runs(tmp_path):
+  command = [sys.executable, '-m', 'benchmarks.learning', '--config=catch', '--agents=impala',
+             '--seeds=0', '--total_frames=3000', f'--root={tmp_path}', '--threshold=0.0']
+  first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert '[1/1] catch impala seed 0' in first.stdout
+  assert learning.frames_done(str(tmp_path / 'catch_impala_s0')) >= 3000
+  again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert '[1/1]' not in again.stdout  # finished: not run again
+  summary = open(tmp_path / 'summary' / 'summary.csv').read()
+  assert summary.startswith('config,agent,seeds,frames') and 'catch,impala,0,' in summary
