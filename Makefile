@@ -25,8 +25,17 @@ train: $(VENV)/.installed
 
 # Two sessions: simulator tests (MuJoCo EGL rendering, ALE) run in a process
 # without TensorFlow, as actors do; Mesa's LLVM and TensorFlow's clash in one
-# process (a segfault in EGL context creation).
+# process (a segfault in EGL context creation). realworldrl_suite is not on
+# PyPI: the vendored copy beside the checkout is installed when present, else
+# the RWRL tests skip. It is built from a temporary copy (setuptools writes
+# build/ and *.egg-info into the source, and shared/ is read-only); its deps
+# come with the pinned packages, so it changes none; -qq hides its setup.py's
+# setuptools deprecation banner.
 test: $(VENV)/.dev-installed
+	if [ -d ../shared/vendor/realworldrl_suite ] && ! $(PY) -c 'import realworldrl_suite' 2>/dev/null; then \
+	  tmp=$$(mktemp -d) && cp -R ../shared/vendor/realworldrl_suite "$$tmp/" && chmod -R u+w "$$tmp" \
+	  && $(PY) -m pip install -qq "$$tmp/realworldrl_suite"; status=$$?; rm -rf "$$tmp"; exit $$status; \
+	fi
 	$(PY) -m pytest -q tests/envs $(ARGS)
 	$(PY) -m pytest -q --ignore=tests/envs $(ARGS)
 

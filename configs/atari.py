@@ -15,6 +15,9 @@ def get_config(arg='Pong'):
   c.env.options.noop_max = 30
   c.env.options.max_episode_frames = 108_000
   c.env.options.repeat_action_probability = 0.0  # 0.25 for sticky actions
+  # True: a lost life ends the episode for learning only (discount 0, frame
+  # stack restarted); scores and `evaluate` still count whole games.
+  c.env.options.terminal_on_life_loss = False
   c.network.torso = 'resnet'
   c.network.resnet_channels = (16, 32, 32)
   c.network.fc_size = 256

@@ -74,7 +74,10 @@ def write_gif(frames: List[np.ndarray], path: str) -> None:
 def evaluate(logdir: str, episodes: int, greedy: bool = False, seed: int = 12345,
              video: Optional[str] = None) -> dict:
   config = load_config(logdir)
-  env = SubprocessEnvironment(config.env.kind, config.env.name, seed, **config.env.options)
+  options = dict(config.env.options)
+  if 'terminal_on_life_loss' in options:  # A training signal; scores are whole games.
+    options['terminal_on_life_loss'] = False
+  env = SubprocessEnvironment(config.env.kind, config.env.name, seed, **options)
   try:
     network, checkpoint = restore_network(config, logdir, env.spec)
     infer = make_inference_fn(network, seed, greedy)

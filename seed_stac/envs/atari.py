@@ -10,7 +10,9 @@ per frame than the emulator itself:
   * reset plays U{0..noop_max} single-frame no-ops (random starts);
   * episodes are cut at `max_episode_frames` emulator frames (no-ops
     included) and reported as `truncated`;
-  * losing a life is NOT terminal; only game over is;
+  * losing a life is NOT terminal unless `terminal_on_life_loss` (a learning
+    signal only: the step is `terminated` with `game_continues`, `reset()`
+    then continues the same game, and EnvBatch still scores whole games);
   * minimal action set unless `full_action_space`; optional sticky actions
     (`repeat_action_probability`, applied by ALE per emulator frame);
   * rewards are raw (unclipped).
@@ -65,7 +67,8 @@ class Atari(base.Environment):
                noop_max: int = 30,
                max_episode_frames: int = 108_000,
                full_action_space: bool = False,
-               repeat_action_probability: float = 0.0):
+               repeat_action_probability: float = 0.0,
+               terminal_on_life_loss: bool = False):
     game = game_name(name)
     seed = checks.check_seed(seed)
     noop_max = checks.check_int('noop_max', noop_max, 0)
@@ -92,6 +95,10 @@ class Atari(base.Environment):
     self._action_set = list(self._ale.getLegalActionSet() if full_action_space
                             else self._ale.getMinimalActionSet())
     self._rng = np.random.default_rng(seed)
+    self._terminal_on_life_loss = bool(terminal_on_life_loss)
+    self._lives = 0
+    self._life_lost = False
+    self._last_observation = None
     self._noop_max = noop_max
     self._max_episode_frames = max_episode_frames
     self._episode_frames = 0
@@ -114,6 +121,9 @@ class Atari(base.Environment):
     return self._episode_frames
 
   def reset(self) -> np.ndarray:
+    if self._life_lost:  # The game goes on from where the life was lost.
+      self._life_lost = self._done = False
+      return self._last_observation
     ale = self._ale
     ale.reset_game()
     self._episode_frames = 0
@@ -124,6 +134,7 @@ class Atari(base.Environment):
         ale.reset_game()
         self._episode_frames = 0
     self._done = False
+    self._lives = ale.lives()
     ale.getScreenGrayscale(self._screens[1])
     return self._observation(self._screens[1])
 
@@ -152,10 +163,16 @@ class Atari(base.Environment):
       frame = screens[1]
     else:
       frame = np.maximum(screens[0], screens[1], out=self._pooled)
-    self._done = terminated or truncated
-    return base.Step(observation=self._observation(frame),
-                     reward=float(reward), terminated=terminated,
-                     truncated=truncated)
+    observation = self._observation(frame)
+    lives, self._lives = self._lives, ale.lives()
+    self._life_lost = (self._terminal_on_life_loss and not (terminated or truncated)
+                       and self._lives < lives)
+    if self._life_lost:
+      self._last_observation = observation
+    self._done = terminated or truncated or self._life_lost
+    return base.Step(observation=observation, reward=float(reward),
+                     terminated=terminated or self._life_lost, truncated=truncated,
+                     game_continues=self._life_lost)
 
   def _observation(self, frame: np.ndarray) -> np.ndarray:
     """uint8 (210, 160) screen -> uint8 (84, 84, 1) observation."""

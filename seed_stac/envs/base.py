@@ -104,10 +104,14 @@ class EnvSpec:
 
 @dataclasses.dataclass
 class Step:
+  """One transition. `game_continues`: this `terminated` step ends an
+  episode for learning only (an Atari life lost with `terminal_on_life_loss`):
+  `reset()` then continues the same game and the scored episode goes on."""
   observation: np.ndarray
   reward: float
   terminated: bool
   truncated: bool
+  game_continues: bool = False
 
 
 class Environment(abc.ABC):

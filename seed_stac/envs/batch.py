@@ -24,7 +24,8 @@ class BatchStep:
   reward: [E] float32, raw.
   terminated, truncated: [E] bool.
   episode_return: [E] float32, raw return of the episode that ended at this
-    step, NaN where none ended.
+    step, NaN where none ended. A learning-only end (`Step.game_continues`,
+    an Atari life loss) is not an episode end here: scores count whole games.
   episode_length: [E] int32, agent steps of the episode that ended at this
     step, 0 where none ended.
   """
@@ -96,10 +97,11 @@ class EnvBatch:
       self._lengths[i] += 1
       observation = step.observation
       if step.terminated or step.truncated:
-        episode_return[i] = self._returns[i]
-        episode_length[i] = self._lengths[i]
-        self._returns[i] = 0.0
-        self._lengths[i] = 0
+        if not step.game_continues:
+          episode_return[i] = self._returns[i]
+          episode_length[i] = self._lengths[i]
+          self._returns[i] = 0.0
+          self._lengths[i] = 0
         observation = env.reset()
       observations.append(observation)
     return BatchStep(

@@ -44,11 +44,26 @@ class RunLogger:
     if new_file:
       head = ['frames', 'learner_steps', 'fps', 'episode_return', 'episodes']
       self._columns = head + sorted(k for k in row if k not in head)
+    elif set(row) - set(self._columns):
+      self._add_columns(sorted(set(row) - set(self._columns)))
     with tf.io.gfile.GFile(self._csv_path, 'a') as f:
       writer = csv.DictWriter(f, self._columns, extrasaction='ignore')
       if new_file:
         writer.writeheader()
       writer.writerow({k: row.get(k, '') for k in self._columns})
+
+  def _add_columns(self, new_columns: List[str]) -> None:
+    """Rewrites the CSV with more columns, e.g. the training stats that first
+    appear after rows written before the first learner step."""
+    with tf.io.gfile.GFile(self._csv_path) as f:
+      rows = list(csv.DictReader(f))
+    self._columns = self._columns + new_columns
+    temporary = self._csv_path + '.tmp'
+    with tf.io.gfile.GFile(temporary, 'w') as f:
+      writer = csv.DictWriter(f, self._columns)
+      writer.writeheader()
+      writer.writerows(rows)
+    tf.io.gfile.rename(temporary, self._csv_path, overwrite=True)
 
   def _print_progress(self, row):
     fraction = min(1.0, row['frames'] / self.total_frames)

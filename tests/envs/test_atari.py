@@ -5,6 +5,7 @@ import pytest
 
 from seed_stac.envs import atari
 from seed_stac.envs import resize
+from seed_stac.envs.batch import EnvBatch
 
 
 def _random_steps(env, num_steps, seed=0):
@@ -191,3 +192,33 @@ def test_valid_games_include_common_ones():
   for name in ('Pong', 'Breakout', 'MontezumaRevenge', 'SpaceInvaders'):
     assert name in games
   assert atari.game_name('ALE/Pong-v5') == 'Pong'
+
+
+def _play_breakout(terminal_on_life_loss, max_steps=3000):
+  """FIRE forever in a batch of one Breakout; the batch steps and episode stats."""
+  batch = EnvBatch([atari.Atari('Breakout', seed=0, terminal_on_life_loss=terminal_on_life_loss)])
+  batch.reset()
+  steps = []
+  for _ in range(max_steps):
+    steps.append(batch.step(np.array([1])))
+    if not np.isnan(steps[-1].episode_return[0]):
+      break
+  return steps
+
+
+def test_terminal_on_life_loss_is_a_learning_signal_only():
+  """Same seed and actions: five lives give four extra `terminated` steps whose
+  game goes on, and the scored episode is the same whole game."""
+  plain, lifes = _play_breakout(False), _play_breakout(True)
+  assert len(plain) == len(lifes)  # the same game, step for step
+  for a, b in zip(plain, lifes):
+    np.testing.assert_array_equal(a.reward, b.reward)
+  assert sum(bool(s.terminated[0]) for s in plain) == 1
+  assert sum(bool(s.terminated[0]) for s in lifes) == 5  # four lives lost, then game over
+  assert plain[-1].episode_return[0] == lifes[-1].episode_return[0]
+  assert plain[-1].episode_length[0] == lifes[-1].episode_length[0] == len(plain)
+  # Between life losses no episode is reported, and the observation after a
+  # life loss is the game's current screen (the same as without the option).
+  assert all(np.isnan(s.episode_return[0]) for s in lifes[:-1])
+  life_end = next(i for i, s in enumerate(lifes) if s.terminated[0])
+  np.testing.assert_array_equal(lifes[life_end].observation, plain[life_end].observation)

@@ -46,10 +46,12 @@ def test_create_env_batch_seeds_each_env():
 def test_valid_options():
   assert set(envs.valid_options('atari')) == {
       'noop_max', 'max_episode_frames', 'full_action_space',
-      'repeat_action_probability'}
+      'repeat_action_probability', 'terminal_on_life_loss'}
   assert set(envs.valid_options('dmc')) == {
       'mode', 'action_repeat', 'camera_id', 'frame_stack'}
-  assert set(envs.valid_options('rwrl')) == {'difficulty', 'action_repeat'}
+  assert set(envs.valid_options('rwrl')) == {'difficulty', 'action_repeat', 'constraints'}
+  assert set(envs.valid_options('minatar')) == {
+      'sticky_action_prob', 'difficulty_ramping', 'max_episode_steps'}
   assert envs.valid_options('cartpole') == ()
 
 
