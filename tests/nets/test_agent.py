@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from helpers import build_network, random_unroll
 from seed_stac.envs.base import ActionSpec
-from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso, ResNetTorso
+from seed_stac.nets import AgentInput, AgentNetwork, ConvTorso, MLPTorso, ResNetTorso
 
 DISCRETE = ActionSpec('discrete', num_actions=6)
 CONTINUOUS = ActionSpec('continuous', shape=(3,), minimum=(-1,) * 3, maximum=(1,) * 3)
@@ -21,13 +21,15 @@ def _inputs(unroll):
     ('mlp', (7,), np.float32, CONTINUOUS, 3, 8),
     ('resnet', (84, 84, 4), np.uint8, DISCRETE, 3, 0),
     ('small_resnet', (84, 84, 9), np.uint8, CONTINUOUS, 1, 16),
+    ('conv', (10, 10, 4), np.float32, DISCRETE, 1, 0),
 ])
 def test_output_shapes_and_dtypes(torso, obs_shape, dtype, spec, heads, lstm):
   T, B = 3, 2
   unroll = random_unroll(np.random.default_rng(0), T - 1, B, obs_shape, spec, dtype,
                          lstm_size=lstm)
   layer = {'mlp': lambda: MLPTorso((32,)), 'resnet': ResNetTorso,
-           'small_resnet': lambda: ResNetTorso(channels=(16, 32), fc_size=64)}[torso]()
+           'small_resnet': lambda: ResNetTorso(channels=(16, 32), fc_size=64),
+           'conv': ConvTorso}[torso]()
   network = build_network(unroll, spec, heads, layer, lstm)
   outputs, state = network(_inputs(unroll), unroll.core_state)
   assert outputs.policy_params.shape == (T, B, heads, network.distribution.param_size)
@@ -103,3 +105,31 @@ def test_frame_major_stacks_equal_channel_stacked_frames():
   torso = ResNetTorso(channels=(8,), fc_size=16)
   np.testing.assert_allclose(torso(tf.constant(stacks)), torso(tf.constant(channel_last)),
                              rtol=1e-6)
+
+
+def test_conv_torso_is_the_minatar_network_and_reads_bool_as_zero_one():
+  torso = ConvTorso(((16, 3, 1),), fc_size=128)
+  observation = np.random.default_rng(0).random((2, 1, 10, 10, 4)) > 0.5  # [N, stack, H, W, C]
+  features = torso(tf.constant(observation))
+  assert features.shape == (2, 128)
+  assert torso.convs[0].kernel.shape == (3, 3, 4, 16)
+  assert torso.fc.kernel.shape == (8 * 8 * 16, 128)  # 'valid': 10x10 -> 8x8
+  np.testing.assert_allclose(features, torso(tf.constant(observation, tf.float32)), rtol=1e-6)
+  with pytest.raises(ValueError, match='at least one conv layer'):
+    ConvTorso(())
+
+
+def test_lstm_core_sees_the_clipped_reward():
+  unroll = random_unroll(np.random.default_rng(0), 3, 2, (5,), DISCRETE, lstm_size=8)
+  clipped = AgentNetwork(MLPTorso((8,)), DISCRETE, lstm_size=8, reward_clip=1.0)
+  inputs = _inputs(unroll)
+  clipped(inputs, unroll.core_state)
+  big = inputs._replace(reward=tf.fill(inputs.reward.shape, 5.0))
+  one = inputs._replace(reward=tf.ones(inputs.reward.shape))
+  same_a, _ = clipped(big, unroll.core_state)
+  same_b, _ = clipped(one, unroll.core_state)
+  np.testing.assert_allclose(same_a.values, same_b.values)
+  raw = AgentNetwork(MLPTorso((8,)), DISCRETE, lstm_size=8)
+  raw(inputs, unroll.core_state)
+  raw.set_weights(clipped.get_weights())
+  assert not np.allclose(raw(big, unroll.core_state)[0].values, raw(one, unroll.core_state)[0].values)

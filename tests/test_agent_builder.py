@@ -27,6 +27,7 @@ import tensorflow as tf
 from configs import atari
 from seed_stac.agent import build_agent
 from seed_stac.algo.update import Unroll
+from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.envs.subprocess_env import SubprocessEnvironment
 
 T, B = 20, 32
@@ -85,3 +86,12 @@ def test_mean_reduction_would_make_the_atari_rmsprop_step_tiny(pong_unroll):
   """The check above can fail: averaged losses give epsilon-dominated steps."""
   steady, first = rmsprop_step_ratios('mean', *pong_unroll)
   assert steady < 0.05 and first < 0.002, (steady, first)
+
+
+def test_meta_optimizer_settings_come_from_the_config():
+  config = atari.get_config('Pong,stac')
+  config.meta_optimizer.update(beta1=0.5, beta2=0.9, epsilon=1e-4)
+  tiny = EnvSpec('tiny', (4,), 'float32', ActionSpec('discrete', num_actions=2))
+  config.network.torso = 'mlp'
+  meta = build_agent(config, tiny).updater.meta_optimizer
+  assert (meta.beta1, meta.beta2, meta.epsilon) == (0.5, 0.9, 1e-4)
