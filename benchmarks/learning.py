@@ -9,7 +9,7 @@ ROOT/{config}_{arg}_{agent}_s{seed}. A run whose progress reached the budget
 is skipped, an interrupted one resumes from its checkpoint: interrupt the
 harness and start it again with the same flags to continue. Then writes to
 OUT: `summary.md` and `summary.csv` (a row per config and agent, see
-`summarise`), and per config `{name}_returns.png` (mean over seeds with a
+`summarise`; runs short of the budget are only named), and per config `{name}_returns.png` (mean over seeds with a
 band of one standard deviation) and `{name}_metaparameters.png`.
 
 `--set=KEY=VALUE` overrides a config key in every run, e.g. a poor discount
@@ -122,7 +122,8 @@ def main(_):
     run_all(runs, FLAGS.total_frames, overrides, FLAGS.num_actors)
   out = FLAGS.out or os.path.join(FLAGS.root, 'summary')
   header = dict(budget=FLAGS.total_frames, seeds=FLAGS.seeds, overrides=overrides)
-  for path in learning_summary.write_summary(runs, out, FLAGS.threshold, header):
+  for path in learning_summary.write_summary(runs, out, FLAGS.threshold, header,
+                                             FLAGS.total_frames):
     print(path)
 
 

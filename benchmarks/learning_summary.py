@@ -62,12 +62,18 @@ def _mean_std(values: Sequence[float]):
   return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarise(runs, threshold: Optional[float] = None) -> List[dict]:
+def finished(run, budget: int) -> bool:
+  """Whether the run's progress file reached `budget` frames."""
+  path = os.path.join(run.logdir, 'progress.csv')
+  return os.path.exists(path) and read_progress(run.logdir)['frames'][-1] >= budget
+
+
+def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[dict]:
   """A row per (config, agent) over its seeds' runs (objects with .config,
-  .agent, .seed, .logdir; runs without a progress file are left out)."""
+  .agent, .seed, .logdir) that reached `budget` frames; others are left out."""
   groups: Dict[tuple, list] = {}
   for run in runs:
-    if os.path.exists(os.path.join(run.logdir, 'progress.csv')):
+    if finished(run, budget):
       groups.setdefault((run.config, run.agent), []).append((run, read_progress(run.logdir)))
   rows = []
   for (config, agent), members in groups.items():
@@ -138,11 +144,12 @@ def plot_band(ax, groups, key: str) -> None:
   ax.grid(alpha=0.3)
 
 
-def plot_config(runs, config: str, out: str) -> List[str]:
-  """`{config}_returns.png` and `{config}_metaparameters.png` (main head)."""
+def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
+  """`{config}_returns.png` and `{config}_metaparameters.png` (main head) of
+  the runs that reached `budget` frames."""
   groups: Dict[str, list] = {}
   for run in runs:
-    if run.config == config and os.path.exists(os.path.join(run.logdir, 'progress.csv')):
+    if run.config == config and finished(run, budget):
       groups.setdefault(run.agent, []).append(read_progress(run.logdir))
   if not groups:
     return []
@@ -169,10 +176,14 @@ def plot_config(runs, config: str, out: str) -> List[str]:
   return paths
 
 
-def write_summary(runs, out: str, threshold: Optional[float], header: dict) -> List[str]:
-  """summary.md, summary.csv and the plots of every config; returns the paths."""
+def write_summary(runs, out: str, threshold: Optional[float], header: dict,
+                  budget: int = 0) -> List[str]:
+  """summary.md, summary.csv and the plots of every config, over the runs that
+  reached `budget` frames (the others are named in summary.md); returns the paths."""
   os.makedirs(out, exist_ok=True)
-  rows = summarise(runs, threshold)
+  rows = summarise(runs, threshold, budget)
+  unfinished = [f'{r.config} {r.agent} seed {r.seed}' for r in runs if not finished(r, budget)]
+  header = dict(header, unfinished=', '.join(unfinished) or 'none')
   paths = [os.path.join(out, 'summary.md'), os.path.join(out, 'summary.csv')]
   with open(paths[0], 'w') as f:
     f.write(''.join(f'- {k}: {v}\n' for k, v in header.items()) + '\n')
@@ -183,5 +194,5 @@ def write_summary(runs, out: str, threshold: Optional[float], header: dict) -> L
       writer.writeheader()
       writer.writerows(rows)
   for config in dict.fromkeys(run.config for run in runs):
-    paths += plot_config(runs, config, out)
+    paths += plot_config(runs, config, out, budget)
   return paths

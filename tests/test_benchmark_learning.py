@@ -58,11 +58,17 @@ def test_summary_over_seeds_table_and_plots(tmp_path):
                      gamma=list(np.linspace(0.9, 0.99, 10)))
       runs.append(learning.Run('minatar:Breakout', agent, seed, logdir))
   runs.append(learning.Run('minatar:Breakout', 'stac', 2, str(tmp_path / 'not_started')))
-  paths = learning_summary.write_summary(runs, str(tmp_path / 'out'), 2.5, dict(budget=10000))
-  rows = {r['agent']: r for r in learning_summary.summarise(runs, 2.5)}
+  write_progress(str(tmp_path / 'short'), [1000, 2000], [50.0, 60.0])
+  runs.append(learning.Run('minatar:Breakout', 'impala', 3, str(tmp_path / 'short')))
+  paths = learning_summary.write_summary(runs, str(tmp_path / 'out'), 2.5, dict(budget=10000),
+                                         budget=10000)
+  rows = {r['agent']: r for r in learning_summary.summarise(runs, 2.5, budget=10000)}
   assert rows['impala']['final_return_mean'] == pytest.approx(1.5)
   assert rows['impala']['final_return_std'] == pytest.approx(np.std([1, 2], ddof=1))
-  assert rows['stac']['seeds'] == '0 1'  # the run without progress is left out
+  assert rows['stac']['seeds'] == '0 1'  # unstarted and short runs are left out
+  assert rows['impala']['seeds'] == '0 1'
+  assert 'unfinished: minatar:Breakout stac seed 2, minatar:Breakout impala seed 3' in open(
+      paths[0]).read()
   assert rows['stac']['frames_to_threshold'] == '- 1000'
   assert rows['impala']['frames_to_threshold'] == '- -'
   table = open(paths[0]).read()
