@@ -62,10 +62,12 @@ def _mean_std(values: Sequence[float]):
   return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def finished(run, budget: int) -> bool:
-  """Whether the run's progress file reached `budget` frames."""
-  path = os.path.join(run.logdir, 'progress.csv')
-  return os.path.exists(path) and read_progress(run.logdir)['frames'][-1] >= budget
+def finished_progress(run, budget: int) -> Optional[Dict[str, List[float]]]:
+  """The run's progress columns if it reached `budget` frames, else None."""
+  if not os.path.exists(os.path.join(run.logdir, 'progress.csv')):
+    return None
+  columns = read_progress(run.logdir)
+  return columns if columns['frames'][-1] >= budget else None
 
 
 def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[dict]:
@@ -73,8 +75,9 @@ def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[
   .agent, .seed, .logdir) that reached `budget` frames; others are left out."""
   groups: Dict[tuple, list] = {}
   for run in runs:
-    if finished(run, budget):
-      groups.setdefault((run.config, run.agent), []).append((run, read_progress(run.logdir)))
+    columns = finished_progress(run, budget)
+    if columns is not None:
+      groups.setdefault((run.config, run.agent), []).append((run, columns))
   rows = []
   for (config, agent), members in groups.items():
     finals = [final_return(c) for _, c in members]
@@ -149,8 +152,9 @@ def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
   the runs that reached `budget` frames."""
   groups: Dict[str, list] = {}
   for run in runs:
-    if run.config == config and finished(run, budget):
-      groups.setdefault(run.agent, []).append(read_progress(run.logdir))
+    columns = finished_progress(run, budget) if run.config == config else None
+    if columns is not None:
+      groups.setdefault(run.agent, []).append(columns)
   if not groups:
     return []
   name = config.replace(':', '_')
@@ -182,7 +186,8 @@ def write_summary(runs, out: str, threshold: Optional[float], header: dict,
   reached `budget` frames (the others are named in summary.md); returns the paths."""
   os.makedirs(out, exist_ok=True)
   rows = summarise(runs, threshold, budget)
-  unfinished = [f'{r.config} {r.agent} seed {r.seed}' for r in runs if not finished(r, budget)]
+  unfinished = [f'{r.config} {r.agent} seed {r.seed}' for r in runs
+                if finished_progress(r, budget) is None]
   header = dict(header, unfinished=', '.join(unfinished) or 'none')
   paths = [os.path.join(out, 'summary.md'), os.path.join(out, 'summary.csv')]
   with open(paths[0], 'w') as f:
