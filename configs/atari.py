@@ -1,14 +1,19 @@
 """Atari (ALE) with the IMPALA deep network and the paper's settings.
 
 Usage: --config=configs/atari.py:Pong  or  --config=configs/atari.py:Breakout,stacx
-(game name, optionally followed by ',impala|stac|stacx').
+or --config=configs/atari.py:Breakout,impala,nature
+(game name, then optionally the agent 'impala|stac|stacx' and the torso
+'resnet' (the IMPALA deep network, default) or 'nature' (the Nature DQN CNN)).
 """
 
 from seed_stac import config as config_lib
 
 
 def get_config(arg='Pong'):
-  game, _, agent = arg.partition(',')
+  parts = arg.split(',')
+  if len(parts) > 3:
+    raise ValueError(f'configs/atari.py takes GAME[,AGENT[,TORSO]], got {arg!r}')
+  game, agent, torso = (parts + ['', ''])[:3]
   c = config_lib.default_config()
   c.agent = agent or 'stac'
   c.env.kind, c.env.name = 'atari', game
@@ -18,7 +23,9 @@ def get_config(arg='Pong'):
   # True: a lost life ends the episode for learning only (discount 0, frame
   # stack restarted); scores and `evaluate` still count whole games.
   c.env.options.terminal_on_life_loss = False
-  c.network.torso = 'resnet'
+  c.network.torso = torso or 'resnet'
+  if c.network.torso not in ('resnet', 'nature'):
+    raise ValueError(f"configs/atari.py: torso must be 'resnet' or 'nature', got {torso!r}")
   c.network.resnet_channels = (16, 32, 32)
   c.network.fc_size = 256
   c.network.lstm_size = 0  # 256 for the IMPALA LSTM variant

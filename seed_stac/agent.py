@@ -12,7 +12,7 @@ from seed_stac.algo import losses, optimizers
 from seed_stac.algo.metaparams import Hyperparameters, MetaParameters
 from seed_stac.algo.update import StacUpdater, UpdateConfig
 from seed_stac.envs.base import EnvSpec
-from seed_stac.nets import AgentInput, AgentNetwork, ConvTorso, MLPTorso, ResNetTorso
+from seed_stac.nets import AgentInput, AgentNetwork, torsos
 
 
 @dataclasses.dataclass
@@ -43,15 +43,10 @@ def network_weights(network: AgentNetwork) -> list:
 def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
   """Builds and initialises (by one dummy call) the agent network."""
   net = config.network
-  if net.torso == 'mlp':
-    torso = MLPTorso(tuple(net.mlp_sizes))
-  elif net.torso == 'conv':
-    torso = ConvTorso(tuple(tuple(layer) for layer in net.conv_layers), net.fc_size)
-  else:
-    torso = ResNetTorso(tuple(net.resnet_channels), net.resnet_blocks, net.fc_size)
-  network = AgentNetwork(torso, env_spec.action, num_heads=config_lib.num_heads(config),
+  network = AgentNetwork(torsos.make_torso(net), env_spec.action, num_heads=config_lib.num_heads(config),
                          lstm_size=net.lstm_size, min_scale=net.min_scale,
-                         reward_clip=config.algo.reward_clip)
+                         reward_clip=config.algo.reward_clip,
+                         gaussian_scale=net.gaussian_scale, initial_scale=net.initial_scale)
   network(dummy_inputs(env_spec, 1), network.initial_state(1))
   return network
 

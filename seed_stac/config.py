@@ -24,7 +24,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.env.options = ml_collections.ConfigDict()
 
   c.network = ml_collections.ConfigDict()
-  c.network.torso = 'mlp'  # mlp | resnet | conv
+  c.network.torso = 'mlp'  # mlp | resnet | conv | nature (nets/torsos.py TORSOS)
   c.network.mlp_sizes = (256, 256)
   c.network.resnet_channels = (16, 32, 32)
   c.network.resnet_blocks = 2
@@ -33,6 +33,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.network.conv_layers = ((16, 3, 1),)
   c.network.lstm_size = 0  # 0: feed-forward
   c.network.min_scale = 1e-3  # Gaussian head scale floor
+  # Gaussian head: 'state' (an output of the policy layer) or 'global' (one
+  # learned scale per action dimension, starting at initial_scale).
+  c.network.gaussian_scale = 'state'
+  c.network.initial_scale = 1.0
 
   c.algo = ml_collections.ConfigDict()
   # Fixed outer-loss hyperparameters (paper, Atari).
@@ -93,7 +97,8 @@ def default_config() -> ml_collections.ConfigDict:
 
 _CHOICES = {
     'agent': AGENTS,
-    'network.torso': ('mlp', 'resnet', 'conv'),
+    'network.torso': ('mlp', 'resnet', 'conv', 'nature'),
+    'network.gaussian_scale': ('state', 'global'),
     'optimizer.name': ('rmsprop', 'adam', 'sgd'),
     'algo.lookahead': ('optimizer', 'sgd'),
     'algo.loss_reduction': ('sum', 'mean'),

@@ -12,6 +12,7 @@ same code computes the model at theta and at theta'.
 from typing import NamedTuple, Tuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from seed_stac.envs.base import ActionSpec
@@ -45,14 +46,26 @@ class AgentNetwork(keras.Model):
 
   reward_clip: the LSTM core sees the reward clipped to [-c, c], as the loss
   does (0 = raw), so one large reward cannot saturate the core.
+  gaussian_scale (continuous actions): 'state', the scale is an output of the
+  policy layer; 'global', one learned scale per head and action dimension,
+  independent of the state and starting at `initial_scale` (PPO's choice for
+  continuous control: a state-dependent scale can grow where clipped,
+  bang-bang actions pay and then never shrink).
   """
+
+  SCALES = ('state', 'global')
 
   def __init__(self, torso: keras.layers.Layer, action_spec: ActionSpec,
                num_heads: int = 1, lstm_size: int = 0,
-               min_scale: float = 1e-3, reward_clip: float = 0.0, **kwargs):
+               min_scale: float = 1e-3, reward_clip: float = 0.0,
+               gaussian_scale: str = 'state', initial_scale: float = 1.0, **kwargs):
     super().__init__(**kwargs)
     if num_heads < 1:
       raise ValueError(f'num_heads must be >= 1, got {num_heads}')
+    if gaussian_scale not in self.SCALES:
+      raise ValueError(f'gaussian_scale must be one of {self.SCALES}, got {gaussian_scale!r}')
+    if not initial_scale > min_scale:
+      raise ValueError(f'initial_scale ({initial_scale}) must exceed min_scale ({min_scale})')
     self.action_spec = action_spec
     self.distribution = distributions.make_distribution_adapter(
         action_spec, min_scale=min_scale)
@@ -62,7 +75,17 @@ class AgentNetwork(keras.Model):
     self.torso = torso
     self.core = keras.layers.LSTMCell(lstm_size) if lstm_size else None
     param_size = self.distribution.param_size
-    self.policy_layer = keras.layers.Dense(num_heads * param_size)
+    self.global_scale = gaussian_scale == 'global' and action_spec.kind != 'discrete'
+    if self.global_scale:
+      action_size = param_size // 2
+      self.policy_layer = keras.layers.Dense(num_heads * action_size)
+      # softplus(raw) + min_scale = initial_scale at the start.
+      raw = float(np.log(np.expm1(initial_scale - min_scale)))
+      self.raw_scale = self.add_weight(
+          shape=(num_heads, action_size), name='raw_scale',
+          initializer=keras.initializers.Constant(raw))
+    else:
+      self.policy_layer = keras.layers.Dense(num_heads * param_size)
     self.value_layer = keras.layers.Dense(num_heads)
 
   def initial_state(self, batch_size: int) -> Tuple[tf.Tensor, ...]:
@@ -107,8 +130,14 @@ class AgentNetwork(keras.Model):
   def _heads(self, features) -> AgentOutput:
     leading = tf.shape(features)[:2]
     param_size = self.distribution.param_size
-    policy_params = tf.reshape(
-        self.policy_layer(features),
-        tf.concat([leading, [self.num_heads, param_size]], axis=0))
+    if self.global_scale:
+      means = tf.reshape(self.policy_layer(features),
+                         tf.concat([leading, [self.num_heads, param_size // 2]], axis=0))
+      raw_scale = tf.broadcast_to(tf.cast(self.raw_scale, means.dtype), tf.shape(means))
+      policy_params = tf.concat([means, raw_scale], axis=-1)
+    else:
+      policy_params = tf.reshape(
+          self.policy_layer(features),
+          tf.concat([leading, [self.num_heads, param_size]], axis=0))
     values = self.value_layer(features)
     return AgentOutput(policy_params, values)

@@ -115,3 +115,33 @@ class ConvTorso(keras.layers.Layer):
     for conv in self.convs:
       x = conv(x)
     return self.fc(tf.reshape(x, [tf.shape(x)[0], -1]))
+
+
+# The Nature DQN torso (Mnih et al. 2015): three convs, then 512 units.
+NATURE_CONV_LAYERS = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
+NATURE_FC_SIZE = 512
+
+
+def nature_torso() -> ConvTorso:
+  """The Nature DQN network as a `ConvTorso` (fixed sizes, the usual baseline
+  of Sample Factory and RLlib)."""
+  return ConvTorso(NATURE_CONV_LAYERS, NATURE_FC_SIZE)
+
+
+# name -> builder(network config). A new torso is one entry here.
+TORSOS = {
+    'mlp': lambda net: MLPTorso(tuple(net.mlp_sizes)),
+    'conv': lambda net: ConvTorso(tuple(tuple(layer) for layer in net.conv_layers),
+                                  net.fc_size),
+    'nature': lambda net: nature_torso(),
+    'resnet': lambda net: ResNetTorso(tuple(net.resnet_channels), net.resnet_blocks,
+                                      net.fc_size),
+}
+
+
+def make_torso(network_config) -> keras.layers.Layer:
+  """The torso named by `network_config.torso` (a key of TORSOS)."""
+  name = network_config.torso
+  if name not in TORSOS:
+    raise ValueError(f'unknown torso {name!r}; known: {sorted(TORSOS)}')
+  return TORSOS[name](network_config)

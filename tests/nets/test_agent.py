@@ -1,12 +1,14 @@
 """Network shapes/dtypes, LSTM resets, and the look-ahead functional call."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from helpers import build_network, random_unroll
 from seed_stac.envs.base import ActionSpec
-from seed_stac.nets import AgentInput, AgentNetwork, ConvTorso, MLPTorso, ResNetTorso
+from seed_stac import config as config_lib
+from seed_stac.nets import AgentInput, AgentNetwork, ConvTorso, MLPTorso, ResNetTorso, torsos
 
 DISCRETE = ActionSpec('discrete', num_actions=6)
 CONTINUOUS = ActionSpec('continuous', shape=(3,), minimum=(-1,) * 3, maximum=(1,) * 3)
@@ -133,3 +135,46 @@ def test_lstm_core_sees_the_clipped_reward():
   raw(inputs, unroll.core_state)
   raw.set_weights(clipped.get_weights())
   assert not np.allclose(raw(big, unroll.core_state)[0].values, raw(one, unroll.core_state)[0].values)
+
+
+def test_global_gaussian_scale_is_one_learned_value_per_head_and_dimension():
+  spec = ActionSpec(kind='continuous', shape=(2,), minimum=(-1.0, -1.0), maximum=(1.0, 1.0))
+  unroll = random_unroll(np.random.default_rng(0), 3, 4, (5,), spec)
+  network = AgentNetwork(MLPTorso((8,)), spec, num_heads=3, gaussian_scale='global',
+                         initial_scale=0.5, min_scale=1e-3)
+  outputs, _ = network(_inputs(unroll))
+  assert outputs.policy_params.shape == (4, 4, 3, 4)
+  dist = network.distribution(outputs.policy_params)
+  np.testing.assert_allclose(dist.distribution.scale, 0.5, rtol=1e-5)  # every state
+  assert network.raw_scale.shape == (3, 2)
+  assert any(v is network.raw_scale for v in network.trainable_variables)
+  # The scale moves with its gradient: a larger scale raises the entropy.
+  with tf.GradientTape() as tape:
+    outputs, _ = network(_inputs(unroll))
+    entropy = tf.reduce_sum(network.distribution(outputs.policy_params).entropy())
+  assert np.all(tape.gradient(entropy, network.raw_scale).numpy() > 0)
+  # Discrete heads ignore the option.
+  discrete = AgentNetwork(MLPTorso((8,)), DISCRETE, gaussian_scale='global')
+  assert not discrete.global_scale
+  with pytest.raises(ValueError, match='gaussian_scale'):
+    AgentNetwork(MLPTorso((8,)), spec, gaussian_scale='per-state')
+  with pytest.raises(ValueError, match='initial_scale'):
+    AgentNetwork(MLPTorso((8,)), spec, gaussian_scale='global', initial_scale=1e-4)
+
+
+def test_nature_torso_has_the_dqn_architecture_and_the_registry_builds_every_torso():
+  torso = torsos.nature_torso()
+  features = torso(tf.zeros([1, 4, 84, 84, 1], tf.uint8))
+  assert features.shape == (1, 512)
+  # 84 -> 20 -> 9 -> 7 spatial with 'valid' padding.
+  expected = (8 * 8 * 4 * 32 + 32) + (4 * 4 * 32 * 64 + 64) + (3 * 3 * 64 * 64 + 64)
+  expected += 7 * 7 * 64 * 512 + 512
+  assert sum(int(np.prod(v.shape)) for v in torso.trainable_variables) == expected
+  net = config_lib.default_config().network
+  for name in torsos.TORSOS:
+    net.torso = name
+    assert isinstance(torsos.make_torso(net), keras.layers.Layer)
+  assert set(torsos.TORSOS) == set(config_lib._CHOICES['network.torso'])
+  net.torso = 'transformer'
+  with pytest.raises(ValueError, match="unknown torso 'transformer'"):
+    torsos.make_torso(net)
