@@ -63,6 +63,28 @@ def play(env, infer, spec, initial_core_state, episodes: int,
   return returns
 
 
+def random_inference_fn(spec, seed: int):
+  """A uniform random policy with `make_inference_fn`'s interface: uniform
+  over the actions (discrete) or over the bounds (continuous). The baseline
+  that learning curves are read against."""
+  rng = np.random.default_rng(seed)
+  action = spec.action
+
+  def run(inputs):
+    size = len(inputs['reward'])
+    if action.kind == 'discrete':
+      sample = rng.integers(0, action.num_actions, size).astype(np.int32)
+      log_prob = np.full(size, -np.log(action.num_actions), np.float32)
+    else:
+      low = np.broadcast_to(np.asarray(action.minimum, np.float32), action.shape)
+      high = np.broadcast_to(np.asarray(action.maximum, np.float32), action.shape)
+      sample = rng.uniform(low, high, (size,) + tuple(action.shape)).astype(np.float32)
+      log_prob = np.full(size, -np.sum(np.log(high - low)), np.float32)
+    return dict(action=sample, log_prob=log_prob)
+
+  return run
+
+
 def write_gif(frames: List[np.ndarray], path: str) -> None:
   from PIL import Image
   if not frames or frames[0].ndim != 3:
@@ -71,24 +93,35 @@ def write_gif(frames: List[np.ndarray], path: str) -> None:
   images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
 
 
+POLICIES = ('checkpoint', 'random')
+
+
 def evaluate(logdir: str, episodes: int, greedy: bool = False, seed: int = 12345,
-             video: Optional[str] = None) -> dict:
+             video: Optional[str] = None, policy: str = 'checkpoint') -> dict:
+  """Plays the run's latest checkpoint, or with policy='random' a uniform
+  random policy on the run's environment settings (no checkpoint needed)."""
+  if policy not in POLICIES:
+    raise ValueError(f'policy must be one of {POLICIES}, got {policy!r}')
   config = load_config(logdir)
   options = dict(config.env.options)
   if 'terminal_on_life_loss' in options:  # A training signal; scores are whole games.
     options['terminal_on_life_loss'] = False
   env = SubprocessEnvironment(config.env.kind, config.env.name, seed, **options)
   try:
-    network, checkpoint = restore_network(config, logdir, env.spec)
-    infer = make_inference_fn(network, seed, greedy)
+    if policy == 'random':
+      checkpoint, infer, core_state = None, random_inference_fn(env.spec, seed), ()
+    else:
+      network, checkpoint = restore_network(config, logdir, env.spec)
+      infer = make_inference_fn(network, seed, greedy)
+      core_state = network.initial_state(1)
     frames = [] if video else None
-    returns = play(env, infer, env.spec, network.initial_state(1), episodes, frames)
+    returns = play(env, infer, env.spec, core_state, episodes, frames)
   finally:
     env.close()
   if video:
     write_gif(frames, video)
   result = dict(logdir=logdir, checkpoint=checkpoint, env=f'{config.env.kind}:{config.env.name}',
-                episodes=episodes, greedy=greedy, returns=returns,
+                episodes=episodes, policy=policy, greedy=greedy, returns=returns,
                 mean_return=statistics.mean(returns), median_return=statistics.median(returns))
   if config.env.kind == 'atari':
     result['human_normalized_mean'] = human_normalized_score(config.env.name, result['mean_return'])

@@ -3,10 +3,12 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from configs import catch
-from seed_stac.evaluation import evaluate, load_config
+from seed_stac.envs.base import ActionSpec, EnvSpec
+from seed_stac.evaluation import evaluate, load_config, random_inference_fn
 from seed_stac.launch import run_local
 
 
@@ -39,3 +41,29 @@ def test_video_needs_pixels(catch_run, tmp_path):
 def test_not_a_run_directory(tmp_path):
   with pytest.raises(FileNotFoundError, match='config.json'):
     load_config(str(tmp_path))
+
+
+def test_random_policy_needs_no_checkpoint_and_plays_at_chance(tmp_path):
+  config = catch.get_config('impala')
+  (tmp_path / 'config.json').write_text(config.to_json())
+  result = evaluate(str(tmp_path), episodes=300, seed=3, policy='random')
+  assert result['policy'] == 'random' and result['checkpoint'] is None
+  # Catch (10 rows x 5 columns, 3 actions): a random walk of 9 steps catches
+  # the ball about one time in five, so the mean return is near -0.6.
+  assert -0.8 < result['mean_return'] < -0.4
+  with pytest.raises(ValueError, match="policy must be one of"):
+    evaluate(str(tmp_path), episodes=1, policy='greedy')
+
+
+def test_random_policy_samples_inside_the_action_bounds():
+  spec = EnvSpec('box', (3,), 'float32', ActionSpec(
+      'continuous', shape=(2,), minimum=(-1.0, 0.0), maximum=(1.0, 4.0)))
+  outputs = random_inference_fn(spec, seed=0)({'reward': np.zeros(5000, np.float32)})
+  actions = outputs['action']
+  assert actions.shape == (5000, 2) and actions.dtype == np.float32
+  assert np.all(actions >= [-1, 0]) and np.all(actions <= [1, 4])
+  np.testing.assert_allclose(actions.mean(0), [0, 2], atol=0.1)
+  np.testing.assert_allclose(outputs['log_prob'], -np.log(2 * 4))
+  discrete = EnvSpec('d', (3,), 'float32', ActionSpec('discrete', num_actions=4))
+  counts = np.bincount(random_inference_fn(discrete, 0)({'reward': np.zeros(4000)})['action'])
+  assert counts.shape == (4,) and counts.min() > 850
