@@ -43,10 +43,15 @@ def network_weights(network: AgentNetwork) -> list:
 def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
   """Builds and initialises (by one dummy call) the agent network."""
   net = config.network
+  if net.normalize_observations and env_spec.observation_dtype != 'float32':
+    raise config_lib.ConfigError(
+        f'config.network.normalize_observations needs float32 observations; '
+        f'{env_spec.name} has {env_spec.observation_dtype}')
   network = AgentNetwork(torsos.make_torso(net), env_spec.action, num_heads=config_lib.num_heads(config),
                          lstm_size=net.lstm_size, min_scale=net.min_scale,
                          reward_clip=config.algo.reward_clip,
-                         gaussian_scale=net.gaussian_scale, initial_scale=net.initial_scale)
+                         gaussian_scale=net.gaussian_scale, initial_scale=net.initial_scale,
+                         normalize_observations=net.normalize_observations)
   network(dummy_inputs(env_spec, 1), network.initial_state(1))
   return network
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from seed_stac.envs.base import ActionSpec
 from seed_stac.nets import distributions
+from seed_stac.nets.normalization import ObservationNormalizer
 
 
 class AgentInput(NamedTuple):
@@ -51,6 +52,9 @@ class AgentNetwork(keras.Model):
   independent of the state and starting at `initial_scale` (PPO's choice for
   continuous control: a state-dependent scale can grow where clipped,
   bang-bang actions pay and then never shrink).
+  normalize_observations: float observations pass through an
+  `ObservationNormalizer` (running mean and variance, updated by the learner
+  step via `update_observation_statistics`) before the torso.
   """
 
   SCALES = ('state', 'global')
@@ -58,7 +62,8 @@ class AgentNetwork(keras.Model):
   def __init__(self, torso: keras.layers.Layer, action_spec: ActionSpec,
                num_heads: int = 1, lstm_size: int = 0,
                min_scale: float = 1e-3, reward_clip: float = 0.0,
-               gaussian_scale: str = 'state', initial_scale: float = 1.0, **kwargs):
+               gaussian_scale: str = 'state', initial_scale: float = 1.0,
+               normalize_observations: bool = False, **kwargs):
     super().__init__(**kwargs)
     if num_heads < 1:
       raise ValueError(f'num_heads must be >= 1, got {num_heads}')
@@ -73,6 +78,7 @@ class AgentNetwork(keras.Model):
     self.lstm_size = lstm_size
     self.reward_clip = reward_clip
     self.torso = torso
+    self.normalizer = ObservationNormalizer() if normalize_observations else None
     self.core = keras.layers.LSTMCell(lstm_size) if lstm_size else None
     param_size = self.distribution.param_size
     self.global_scale = gaussian_scale == 'global' and action_spec.kind != 'discrete'
@@ -98,6 +104,8 @@ class AgentNetwork(keras.Model):
   def call(self, inputs: AgentInput, core_state=()):
     inputs = AgentInput(*inputs)
     obs = inputs.observation
+    if self.normalizer is not None:
+      obs = self.normalizer(obs)
     time_steps, batch_size = tf.shape(obs)[0], tf.shape(obs)[1]
     flat_obs = tf.reshape(obs, tf.concat([[-1], tf.shape(obs)[2:]], axis=0))
     features = self.torso(flat_obs)
@@ -106,6 +114,12 @@ class AgentNetwork(keras.Model):
     if self.core:
       features, core_state = self._unroll_core(features, inputs, core_state)
     return self._heads(features), core_state
+
+  def update_observation_statistics(self, observation: tf.Tensor) -> None:
+    """Merges `[T, B, *obs]` training observations into the normalizer's
+    statistics (no-op without one)."""
+    if self.normalizer is not None:
+      self.normalizer.update(observation)
 
   def _unroll_core(self, features, inputs: AgentInput, core_state):
     """Runs the LSTM over time, zeroing its state where an episode starts."""
