@@ -51,7 +51,8 @@ def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
                          lstm_size=net.lstm_size, min_scale=net.min_scale,
                          reward_clip=config.algo.reward_clip,
                          gaussian_scale=net.gaussian_scale, initial_scale=net.initial_scale,
-                         normalize_observations=net.normalize_observations)
+                         normalize_observations=net.normalize_observations,
+                         value_torso=torsos.make_torso(net) if net.separate_value_torso else None)
   network(dummy_inputs(env_spec, 1), network.initial_state(1))
   return network
 

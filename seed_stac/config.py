@@ -39,6 +39,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.network.initial_scale = 1.0
   # Feature observations: running mean/variance normalization, clipped to +-10.
   c.network.normalize_observations = False
+  # A second torso of the same kind for the value head (feed-forward only).
+  c.network.separate_value_torso = False
 
   c.algo = ml_collections.ConfigDict()
   # Fixed outer-loss hyperparameters (paper, Atari).

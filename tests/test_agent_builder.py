@@ -95,3 +95,20 @@ def test_meta_optimizer_settings_come_from_the_config():
   config.network.torso = 'mlp'
   meta = build_agent(config, tiny).updater.meta_optimizer
   assert (meta.beta1, meta.beta2, meta.epsilon) == (0.5, 0.9, 1e-4)
+
+
+def test_network_options_from_the_config():
+  config = atari.get_config('Pong,impala')
+  box = EnvSpec('box', (4,), 'float32', ActionSpec(
+      'continuous', shape=(2,), minimum=(-1.0, -1.0), maximum=(1.0, 1.0)))
+  config.network.update(torso='mlp', mlp_sizes=(8,), normalize_observations=True,
+                        separate_value_torso=True, gaussian_scale='global',
+                        initial_scale=0.7)
+  network = build_agent(config, box).network
+  assert network.normalizer is not None and network.value_torso is not None
+  np.testing.assert_allclose(tf.nn.softplus(network.raw_scale) + network.distribution.min_scale,
+                             0.7, rtol=1e-5)
+  pixels = EnvSpec('pixels', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=4))
+  config.network.torso = 'nature'
+  with pytest.raises(ValueError, match='normalize_observations needs float32.*uint8'):
+    build_agent(config, pixels)

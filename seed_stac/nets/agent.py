@@ -9,7 +9,7 @@ of the meta-gradient calls `stateless_call` with substituted weights, so the
 same code computes the model at theta and at theta'.
 """
 
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import keras
 import numpy as np
@@ -52,6 +52,8 @@ class AgentNetwork(keras.Model):
   independent of the state and starting at `initial_scale` (PPO's choice for
   continuous control: a state-dependent scale can grow where clipped,
   bang-bang actions pay and then never shrink).
+  value_torso: a second torso for the value heads only (no LSTM core), so the
+  value loss does not shape the policy's features; None shares `torso`.
   normalize_observations: float observations pass through an
   `ObservationNormalizer` (running mean and variance, updated by the learner
   step via `update_observation_statistics`) before the torso.
@@ -63,7 +65,8 @@ class AgentNetwork(keras.Model):
                num_heads: int = 1, lstm_size: int = 0,
                min_scale: float = 1e-3, reward_clip: float = 0.0,
                gaussian_scale: str = 'state', initial_scale: float = 1.0,
-               normalize_observations: bool = False, **kwargs):
+               normalize_observations: bool = False,
+               value_torso: Optional[keras.layers.Layer] = None, **kwargs):
     super().__init__(**kwargs)
     if num_heads < 1:
       raise ValueError(f'num_heads must be >= 1, got {num_heads}')
@@ -78,6 +81,9 @@ class AgentNetwork(keras.Model):
     self.lstm_size = lstm_size
     self.reward_clip = reward_clip
     self.torso = torso
+    if value_torso is not None and lstm_size:
+      raise ValueError('a separate value torso is for feed-forward networks (lstm_size=0)')
+    self.value_torso = value_torso
     self.normalizer = ObservationNormalizer() if normalize_observations else None
     self.core = keras.layers.LSTMCell(lstm_size) if lstm_size else None
     param_size = self.distribution.param_size
@@ -108,12 +114,13 @@ class AgentNetwork(keras.Model):
       obs = self.normalizer(obs)
     time_steps, batch_size = tf.shape(obs)[0], tf.shape(obs)[1]
     flat_obs = tf.reshape(obs, tf.concat([[-1], tf.shape(obs)[2:]], axis=0))
-    features = self.torso(flat_obs)
-    features = tf.reshape(
-        features, tf.stack([time_steps, batch_size, features.shape[-1]]))
+    unflatten = lambda x: tf.reshape(x, tf.stack([time_steps, batch_size, x.shape[-1]]))
+    features = unflatten(self.torso(flat_obs))
     if self.core:
       features, core_state = self._unroll_core(features, inputs, core_state)
-    return self._heads(features), core_state
+    value_features = (features if self.value_torso is None
+                      else unflatten(self.value_torso(flat_obs)))
+    return self._heads(features, value_features), core_state
 
   def update_observation_statistics(self, observation: tf.Tensor) -> None:
     """Merges `[T, B, *obs]` training observations into the normalizer's
@@ -141,7 +148,7 @@ class AgentNetwork(keras.Model):
       outputs.append(output)
     return tf.stack(outputs), tuple(state)
 
-  def _heads(self, features) -> AgentOutput:
+  def _heads(self, features, value_features) -> AgentOutput:
     leading = tf.shape(features)[:2]
     param_size = self.distribution.param_size
     if self.global_scale:
@@ -153,5 +160,5 @@ class AgentNetwork(keras.Model):
       policy_params = tf.reshape(
           self.policy_layer(features),
           tf.concat([leading, [self.num_heads, param_size]], axis=0))
-    values = self.value_layer(features)
+    values = self.value_layer(value_features)
     return AgentOutput(policy_params, values)

@@ -178,3 +178,20 @@ def test_nature_torso_has_the_dqn_architecture_and_the_registry_builds_every_tor
   net.torso = 'transformer'
   with pytest.raises(ValueError, match="unknown torso 'transformer'"):
     torsos.make_torso(net)
+
+
+def test_separate_value_torso_keeps_the_value_loss_out_of_the_policy_features():
+  unroll = random_unroll(np.random.default_rng(2), 3, 2, (5,), DISCRETE)
+  network = AgentNetwork(MLPTorso((8,)), DISCRETE, value_torso=MLPTorso((8,)))
+  inputs = _inputs(unroll)
+  with tf.GradientTape(persistent=True) as tape:
+    outputs, _ = network(inputs)
+    value_sum = tf.reduce_sum(outputs.values)
+    policy_sum = tf.reduce_sum(outputs.policy_params)
+  for grad in tape.gradient(value_sum, network.torso.trainable_variables):
+    assert grad is None
+  for grad in tape.gradient(policy_sum, network.value_torso.trainable_variables):
+    assert grad is None
+  assert all(g is not None for g in tape.gradient(value_sum, network.value_torso.trainable_variables))
+  with pytest.raises(ValueError, match='feed-forward'):
+    AgentNetwork(MLPTorso((8,)), DISCRETE, lstm_size=4, value_torso=MLPTorso((8,)))
