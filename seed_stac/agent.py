@@ -52,6 +52,7 @@ def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
                          reward_clip=config.algo.reward_clip,
                          gaussian_scale=net.gaussian_scale, initial_scale=net.initial_scale,
                          normalize_observations=net.normalize_observations,
+                         bounded_mean=net.bounded_mean,
                          value_torso=torsos.make_torso(net) if net.separate_value_torso else None)
   network(dummy_inputs(env_spec, 1), network.initial_state(1))
   return network

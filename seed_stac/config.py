@@ -37,6 +37,8 @@ def default_config() -> ml_collections.ConfigDict:
   # learned scale per action dimension, starting at initial_scale).
   c.network.gaussian_scale = 'state'
   c.network.initial_scale = 1.0
+  # Gaussian head: squash the mean into the action bounds (tanh).
+  c.network.bounded_mean = False
   # Feature observations: running mean/variance normalization, clipped to +-10.
   c.network.normalize_observations = False
   # A second torso of the same kind for the value head (feed-forward only).

@@ -2,8 +2,8 @@
 
 The meta-gradient needs theta' = theta - lr * u(g) as a differentiable
 function of g. These optimizers expose `direction(grads)` = u(g), computed
-with the statistics this step WOULD have, treated as constants (ALGORITHM.md
-section 4, step 2), and `apply(grads, lr)` which performs the real update.
+with the statistics this step WOULD have, treated as constants
+(docs/algorithm.md#the-look-ahead), and `apply(grads, lr)` which performs the real update.
 Their slots are tf.Variables, so tf.train.Checkpoint saves them.
 """
 

@@ -1,4 +1,4 @@
-"""One learner step of IMPALA, STAC or STACX (ALGORITHM.md section 4).
+"""One learner step of IMPALA, STAC or STACX (docs/algorithm.md#one-learner-step).
 
 1. Inner loss L(theta; eta) (sum over heads, each with its own eta) and its
    gradient g, computed inside an outer tape that watches only the eta logits.

@@ -1,4 +1,5 @@
-"""Per-actor environment state kept on the learner (ARCHITECTURE.md step 4).
+"""Per-actor environment state kept on the learner
+(docs/architecture.md#per-actor-state-and-frame-stacking).
 
 Actors send one frame per step; the learner keeps, for each of an actor's E
 environments, the frame stack, the previous action, the recurrent state and

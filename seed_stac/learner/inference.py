@@ -1,4 +1,4 @@
-"""The batched policy step served to actors (ARCHITECTURE.md step 3)."""
+"""The batched policy step served to actors (docs/architecture.md#batched-inference)."""
 
 from typing import Callable, Dict
 

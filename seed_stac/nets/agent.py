@@ -52,6 +52,8 @@ class AgentNetwork(keras.Model):
   independent of the state and starting at `initial_scale` (PPO's choice for
   continuous control: a state-dependent scale can grow where clipped,
   bang-bang actions pay and then never shrink).
+  bounded_mean (continuous actions): the Gaussian mean is squashed into the
+  action bounds (see `distributions.GaussianAdapter`).
   value_torso: a second torso for the value heads only (no LSTM core), so the
   value loss does not shape the policy's features; None shares `torso`.
   normalize_observations: float observations pass through an
@@ -66,7 +68,8 @@ class AgentNetwork(keras.Model):
                min_scale: float = 1e-3, reward_clip: float = 0.0,
                gaussian_scale: str = 'state', initial_scale: float = 1.0,
                normalize_observations: bool = False,
-               value_torso: Optional[keras.layers.Layer] = None, **kwargs):
+               value_torso: Optional[keras.layers.Layer] = None,
+               bounded_mean: bool = False, **kwargs):
     super().__init__(**kwargs)
     if num_heads < 1:
       raise ValueError(f'num_heads must be >= 1, got {num_heads}')
@@ -76,7 +79,7 @@ class AgentNetwork(keras.Model):
       raise ValueError(f'initial_scale ({initial_scale}) must exceed min_scale ({min_scale})')
     self.action_spec = action_spec
     self.distribution = distributions.make_distribution_adapter(
-        action_spec, min_scale=min_scale)
+        action_spec, min_scale=min_scale, bounded_mean=bounded_mean)
     self.num_heads = num_heads
     self.lstm_size = lstm_size
     self.reward_clip = reward_clip

@@ -1,4 +1,4 @@
-"""Only the main head acts (ALGORITHM.md 8.9)."""
+"""Only the main head acts (docs/algorithm.md#properties-the-tests-check, item 9)."""
 
 import numpy as np
 import tensorflow as tf

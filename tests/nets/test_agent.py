@@ -195,3 +195,23 @@ def test_separate_value_torso_keeps_the_value_loss_out_of_the_policy_features():
   assert all(g is not None for g in tape.gradient(value_sum, network.value_torso.trainable_variables))
   with pytest.raises(ValueError, match='feed-forward'):
     AgentNetwork(MLPTorso((8,)), DISCRETE, lstm_size=4, value_torso=MLPTorso((8,)))
+
+
+def test_bounded_gaussian_mean_stays_inside_the_action_bounds():
+  from seed_stac.nets import distributions
+  spec = ActionSpec(kind='continuous', shape=(2,), minimum=(-1.0, 0.0), maximum=(1.0, 4.0))
+  adapter = distributions.make_distribution_adapter(spec, bounded_mean=True)
+  raw_means = tf.constant([[-50.0, -50.0], [0.0, 0.0], [50.0, 50.0], [0.5, -0.5]])
+  params = tf.concat([raw_means, tf.zeros_like(raw_means)], axis=-1)
+  means = adapter(params).mean().numpy()
+  np.testing.assert_allclose(means[:3], [[-1, 0], [0, 2], [1, 4]], atol=1e-5)
+  np.testing.assert_allclose(means[3], [np.tanh(0.5), 2 + 2 * np.tanh(-0.5)], rtol=1e-5)
+  # A sample at the bound pulls an interior mean toward it.
+  with tf.GradientTape() as tape:
+    tape.watch(params)
+    log_prob = adapter(params).log_prob(tf.constant([[1.0, 4.0]] * 4))
+  assert np.all(tape.gradient(log_prob, params).numpy()[[1, 3], :2] > 0)
+  unbounded = distributions.make_distribution_adapter(spec)
+  np.testing.assert_allclose(unbounded(params).mean(), raw_means)
+  with pytest.raises(ValueError, match='finite bounds'):
+    distributions.GaussianAdapter(1, mean_bounds=(-np.inf, 1.0))
