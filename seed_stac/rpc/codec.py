@@ -109,6 +109,15 @@ _VECTOR_FIELDS = (
 )
 
 
+def _require_finite(field: str, values: np.ndarray) -> None:
+  """Raises InvalidMessageError naming the first env whose values are NaN/inf."""
+  finite = np.isfinite(values).reshape(values.shape[0], -1).all(axis=1)
+  if not finite.all():
+    index = int(np.argmin(finite))
+    raise InvalidMessageError(
+        f'{field}: non-finite value (NaN or inf) at env index {index}')
+
+
 @dataclasses.dataclass
 class StepBatch:
   """One step of an actor's E environments (a decoded StepRequest).
@@ -156,6 +165,11 @@ class StepBatch:
     vectors = {
         name: decode_tensor(getattr(msg, name), name, dtype, (num_envs,))
         for name, dtype in _VECTOR_FIELDS}
+    # One NaN reward would make every batch holding that unroll non-finite
+    # and skipped: refuse it at the boundary, naming the environment.
+    _require_finite('reward', vectors['reward'])
+    if np.issubdtype(observation.dtype, np.floating):
+      _require_finite('observation', observation)
     return cls(actor_id=msg.actor_id, run_id=msg.run_id, env_ids=env_ids,
                observation=observation, **vectors)
 

@@ -28,6 +28,7 @@ import hmac
 from typing import Optional, Tuple
 
 from absl import logging
+from google.protobuf.message import DecodeError
 import grpc
 
 from seed_stac.rpc import codec
@@ -38,6 +39,8 @@ TOKEN_METADATA_KEY = 'x-seed-stac-token'
 
 # Observations of a whole env batch can exceed gRPC's 4 MiB default.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_SERVICE_NAME = pb.DESCRIPTOR.services_by_name['LearnerService'].full_name
+
 _MESSAGE_OPTIONS = (
     ('grpc.max_send_message_length', MAX_MESSAGE_BYTES),
     ('grpc.max_receive_message_length', MAX_MESSAGE_BYTES),
@@ -84,10 +87,17 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
     return self._token is None or hmac.compare_digest(
         presented.encode(), self._token.encode())
 
-  async def Handshake(self, request, context):
+  async def Handshake(self, raw_request, context):
+    try:
+      request = _parse(pb.HandshakeRequest, raw_request)
+    except codec.InvalidMessageError as e:
+      await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
     if not self._authorized(request.token):
       await context.abort(grpc.StatusCode.UNAUTHENTICATED, 'bad token')
     try:
+      if request.actor_id < 0:
+        raise codec.InvalidMessageError(
+            f'actor_id: must be >= 0, got {request.actor_id}')
       reply = self._handler.handshake(request.actor_id, request.run_id)
     except codec.InvalidMessageError as e:
       await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
@@ -101,15 +111,16 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
     try:
       # read()/write() rather than async generators: fewer task switches.
       while True:
-        request = await context.read()
-        if request is grpc.aio.EOF:
+        raw_request = await context.read()
+        if raw_request is grpc.aio.EOF:
           return
-        if identity is None:
-          identity = (request.actor_id, request.run_id)
         try:
+          request = _parse(pb.StepRequest, raw_request)
+          if identity is None:
+            identity = (request.actor_id, request.run_id)
           reply = await self._step(request, identity)
         except codec.InvalidMessageError as e:
-          logging.warning('Rejecting actor %d run %s: %s', *identity, e)
+          logging.warning('Rejecting a stream (actor, run %s): %s', identity, e)
           await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         await context.write(reply)
     finally:
@@ -127,6 +138,31 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
     return codec.encode_reply(actions, training_done)
 
 
+def _parse(message_type, raw: bytes):
+  """Parses a request ourselves so that bytes that are not the message give
+  INVALID_ARGUMENT naming it, not gRPC's UNKNOWN 'Unexpected DecodeError'."""
+  try:
+    return message_type.FromString(raw)
+  except DecodeError as e:
+    raise codec.InvalidMessageError(
+        f'request: not a valid {message_type.DESCRIPTOR.name} ({len(raw)} bytes): {e}') from e
+
+
+def _add_servicer(servicer: _Servicer, server: grpc.aio.Server) -> None:
+  """Registers the LearnerService methods with raw-bytes requests (parsed by
+  `_parse`) and the generated reply serializers."""
+  handlers = {
+      'Handshake': grpc.unary_unary_rpc_method_handler(
+          servicer.Handshake, request_deserializer=None,
+          response_serializer=pb.HandshakeReply.SerializeToString),
+      'Stream': grpc.stream_stream_rpc_method_handler(
+          servicer.Stream, request_deserializer=None,
+          response_serializer=pb.StepReply.SerializeToString),
+  }
+  server.add_generic_rpc_handlers(
+      (grpc.method_handlers_generic_handler(_SERVICE_NAME, handlers),))
+
+
 async def start_server(handler, address: str = '127.0.0.1:0',
                        token: Optional[str] = None
                        ) -> Tuple[grpc.aio.Server, int]:
@@ -136,8 +172,7 @@ async def start_server(handler, address: str = '127.0.0.1:0',
   `await server.stop(grace_seconds)`.
   """
   server = grpc.aio.server(options=server_options())
-  pb_grpc.add_LearnerServiceServicer_to_server(_Servicer(handler, token),
-                                               server)
+  _add_servicer(_Servicer(handler, token), server)
   port = server.add_insecure_port(address)
   if port == 0:
     raise OSError(f'could not bind {address}')

@@ -124,6 +124,24 @@ def test_step_batch_decode_errors_name_the_field(field, value, message):
     codec.StepBatch.from_proto(wire(msg))
 
 
+@pytest.mark.parametrize('field, index, bad', [
+    ('reward', 2, np.nan), ('reward', 0, np.inf), ('observation', 3, -np.inf),
+    ('observation', 1, np.nan)])
+def test_non_finite_rewards_and_float_observations_are_refused(field, index, bad):
+  batch = make_batch(np.random.default_rng(4))
+  batch.observation = batch.observation.astype(np.float32)
+  values = getattr(batch, field).copy()
+  values.reshape(E, -1)[index, -1] = bad
+  setattr(batch, field, values)
+  with pytest.raises(codec.InvalidMessageError,
+                     match=f'{field}: non-finite value \\(NaN or inf\\) at env index {index}'):
+    codec.StepBatch.from_proto(wire(batch.to_proto()))
+  # NaN episode returns are the protocol's "no episode ended" and pass.
+  fine = make_batch(np.random.default_rng(4))
+  fine.episode_return = np.full(E, np.nan, np.float32)
+  codec.StepBatch.from_proto(wire(fine.to_proto()))
+
+
 def test_step_batch_missing_field_is_an_error():
   msg = make_batch(np.random.default_rng(3)).to_proto()
   msg.ClearField('truncated')

@@ -134,7 +134,9 @@ def test_pipelined_requests_are_handled_and_answered_in_order(learner):
      'env_ids: expected 4..7 for actor 1'),  # Raised by the handler.
     (lambda m: setattr(m, 'run_id', 'other'),
      'actor_id/run_id: changed within a stream'),
-], ids=['dtype', 'bytes', 'unknown_dtype', 'handler_check', 'identity'])
+    (lambda m: codec.encode_tensor(np.array([0, np.nan, 0, 0], np.float32), m.reward),
+     'reward: non-finite value (NaN or inf) at env index 1'),
+], ids=['dtype', 'bytes', 'unknown_dtype', 'handler_check', 'identity', 'nan_reward'])
 def test_bad_message_aborts_only_its_stream(learner, mutate, message):
   handler, serving = learner
   channel, stub = stub_for(serving)
@@ -192,3 +194,25 @@ def test_unbindable_address_raises():
   fake = testing.FakeLearner(env_batch_size=E)
   with pytest.raises(Exception, match='bind|address'):
     testing.ServerThread(fake, address='256.0.0.1:0')
+
+
+def test_garbage_bytes_and_negative_actor_ids_are_invalid_arguments(learner):
+  handler, serving = learner
+  channel = grpc.insecure_channel(serving.address)
+  with channel:
+    raw_handshake = channel.unary_unary('/seed_stac.LearnerService/Handshake')
+    with pytest.raises(grpc.RpcError) as garbage:
+      raw_handshake(b'\xff\xff\xff\xff not a protobuf', timeout=10)
+    raw_stream = channel.stream_stream('/seed_stac.LearnerService/Stream')
+    with pytest.raises(grpc.RpcError) as garbage_stream:
+      list(raw_stream(iter([b'\x0a\xff\xff']), metadata=GOOD_TOKEN, timeout=10))
+    _, stub = stub_for(serving)
+    with pytest.raises(grpc.RpcError) as negative:
+      stub.Handshake(pb.HandshakeRequest(actor_id=-1, run_id='x', token='sesame'), timeout=10)
+  assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+  assert 'not a valid HandshakeRequest' in garbage.value.details()
+  assert garbage_stream.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+  assert 'not a valid StepRequest' in garbage_stream.value.details()
+  assert negative.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+  assert 'actor_id: must be >= 0, got -1' in negative.value.details()
+  assert not handler.handshakes and not handler.steps
