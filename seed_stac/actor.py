@@ -274,6 +274,30 @@ _TOKEN = flags.DEFINE_string(
 _MAX_RECONNECT_SECONDS = flags.DEFINE_float(
     'max_reconnect_seconds', 300.0,
     'Give up after this long without a learner.')
+_EXIT_WITH_PARENT = flags.DEFINE_bool(
+    'exit_with_parent', False,
+    'Stop when the parent process dies, however it dies (set by the local '
+    'launcher, so that its actors never outlive it).')
+
+
+def watch_parent(stop_event: threading.Event, poll_s: float = 0.5,
+                 grace_s: float = 5.0) -> threading.Thread:
+  """Sets `stop_event` once this process's parent is gone (it is re-parented,
+  so `getppid()` changes), and exits hard if stopping takes over `grace_s`."""
+  parent = os.getppid()
+
+  def watch():
+    while os.getppid() == parent:
+      if stop_event.wait(poll_s):
+        return
+    logging.warning('Actor: parent process %d is gone, stopping', parent)
+    stop_event.set()
+    time.sleep(grace_s)
+    os._exit(0)  # pylint: disable=protected-access
+
+  thread = threading.Thread(target=watch, name='parent-watch', daemon=True)
+  thread.start()
+  return thread
 
 
 def main(argv):
@@ -287,6 +311,8 @@ def main(argv):
 
   signal.signal(signal.SIGTERM, stop)
   signal.signal(signal.SIGINT, stop)
+  if _EXIT_WITH_PARENT.value:
+    watch_parent(stop_event)
   token = _TOKEN.value or os.environ.get('SEED_STAC_TOKEN') or None
   try:
     result = run_actor(_LEARNER_ADDRESS.value, _ACTOR_ID.value, token=token,

@@ -10,10 +10,12 @@ from seed_stac.learner.run import run_learner
 
 
 def start_actors(port: int, num_actors: int) -> List[subprocess.Popen]:
-  """Starts actor processes pointed at the learner on loopback."""
+  """Starts actor processes pointed at the learner on loopback; they stop
+  when this process dies, even by SIGKILL (`--exit_with_parent`)."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
   return [subprocess.Popen([sys.executable, '-m', 'seed_stac.actor',
-                            f'--learner_address=127.0.0.1:{port}', f'--actor_id={i}'],
+                            f'--learner_address=127.0.0.1:{port}', f'--actor_id={i}',
+                            '--exit_with_parent'],
                            env=env)
           for i in range(num_actors)]
 

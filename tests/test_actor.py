@@ -307,3 +307,40 @@ def test_env_spec_mismatch_is_fatal():
       actor.run_actor(serving.address, 0)
   finally:
     serving.stop()
+
+
+def _alive(pid: int) -> bool:
+  """True unless the process is gone or a zombie (PID 1 may not reap it)."""
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+  except FileNotFoundError:
+    return False
+
+
+@pytest.mark.parametrize('exit_with_parent', [True, False])
+def test_actor_stops_when_its_launcher_is_killed(exit_with_parent):
+  """The launcher (a parent process, as seed_stac.local) is SIGKILLed while
+  its actor waits for a learner; with --exit_with_parent the actor ends too."""
+  flag = '--exit_with_parent' if exit_with_parent else '--noexit_with_parent'
+  launcher_code = (
+      'import subprocess, sys, time\n'
+      "p = subprocess.Popen([sys.executable, '-m', 'seed_stac.actor', "
+      f"'--learner_address=127.0.0.1:{free_port()}', '--max_reconnect_seconds=120', '{flag}'])\n"
+      'print(p.pid, flush=True)\n'
+      'time.sleep(600)\n')
+  launcher = subprocess.Popen([sys.executable, '-c', launcher_code], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
+  actor_pid = int(launcher.stdout.readline())
+  try:
+    time.sleep(3)  # The actor is up and retrying.
+    assert _alive(actor_pid)
+    launcher.kill()
+    launcher.wait(10)
+    deadline = time.monotonic() + 15
+    while _alive(actor_pid) and time.monotonic() < deadline:
+      time.sleep(0.2)
+    assert _alive(actor_pid) != exit_with_parent
+  finally:
+    if _alive(actor_pid):
+      os.kill(actor_pid, signal.SIGKILL)
