@@ -9,7 +9,8 @@ in one StepRequest, receives E actions, steps, and repeats:
 Exit status: 0 when the learner says training is done or on SIGTERM/SIGINT;
 1 when the learner rejects the actor (INVALID_ARGUMENT, UNAUTHENTICATED, ...:
 a bug or misconfiguration, so retrying is pointless) or stays unreachable for
---max_reconnect_seconds.
+--max_reconnect_seconds. An id held by another live actor (ALREADY_EXISTS) is
+retried with back-off for as long: the holder may die and free it.
 """
 
 import dataclasses
@@ -247,6 +248,11 @@ def _serve_until_stopped(connection, envs, actor_id, result, backoff,
     return _serve(connection, envs, actor_id, result, backoff.reset)
   except grpc.RpcError as e:
     if stop_event.is_set():
+      return False
+    if e.code() == grpc.StatusCode.ALREADY_EXISTS:
+      # Another live actor holds this id; it may die, so wait and retry
+      # (until max_reconnect_seconds) rather than take its place.
+      logging.warning('Actor %d: %s; retrying', actor_id, e.details())
       return False
     if e.code() not in _TRANSIENT_CODES:
       raise LearnerRejectedError(

@@ -11,6 +11,7 @@ import asyncio
 import json
 import queue
 import threading
+import time
 from typing import Dict, Optional
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from seed_stac.envs.base import EnvSpec
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.env_state import ActorState
-from seed_stac.rpc.codec import InvalidMessageError, StepBatch
+from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepBatch
 
 
 class EpisodeStats:
@@ -42,13 +43,19 @@ class EpisodeStats:
 
 
 class LearnerService:
-  """Implements handshake/step/stream_closed for seed_stac.rpc.server."""
+  """Implements handshake/step/stream_closed for seed_stac.rpc.server.
+
+  An actor id belongs to one live actor: a handshake for an id whose stream
+  is open, or that handshook less than `handshake_grace_s` ago and has not
+  streamed yet, is refused (ActorIdInUseError -> ALREADY_EXISTS) and the
+  holder keeps its environments. A slot whose stream has closed is free.
+  """
 
   def __init__(self, spec: EnvSpec, env_config: dict, env_batch_size: int,
                config_fingerprint: str, batcher: InferenceBatcher,
                initial_core_state, unroll_length: int,
                unroll_queue: Optional[queue.Queue], stats: EpisodeStats,
-               training_done: threading.Event):
+               training_done: threading.Event, handshake_grace_s: float = 10.0):
     self.spec = spec
     self._handshake_reply = dict(
         env_spec_json=json.dumps(spec.to_dict()), env_config_json=json.dumps(env_config),
@@ -61,8 +68,20 @@ class LearnerService:
     self.stats = stats
     self.training_done = training_done
     self._actors: Dict[int, ActorState] = {}
+    self._streaming: Dict[int, bool] = {}
+    self._handshake_times: Dict[int, float] = {}
+    self.handshake_grace_s = handshake_grace_s
 
   def handshake(self, actor_id: int, run_id: str) -> dict:
+    holder = self._actors.get(actor_id)
+    if holder is not None and holder.run_id != run_id:
+      age = time.monotonic() - self._handshake_times[actor_id]
+      if self._streaming[actor_id] or age < self.handshake_grace_s:
+        raise ActorIdInUseError(
+            f'actor_id: {actor_id} is held by a live actor (run {holder.run_id!r}); '
+            'give each actor its own id')
+    self._streaming[actor_id] = False
+    self._handshake_times[actor_id] = time.monotonic()
     core = tuple(np.repeat(s, self.env_batch_size, axis=0) for s in self.initial_core_state)
     self._actors[actor_id] = ActorState(run_id, self.spec, self.env_batch_size, core,
                                         self.unroll_length)
@@ -72,6 +91,8 @@ class LearnerService:
     state = self._actors.get(actor_id)
     if state is not None and state.run_id == run_id:
       del self._actors[actor_id]
+      del self._streaming[actor_id]
+      del self._handshake_times[actor_id]
 
   async def step(self, batch: StepBatch):
     state = self._actors.get(batch.actor_id)
@@ -80,6 +101,7 @@ class LearnerService:
           f'run_id: {batch.run_id!r} of actor {batch.actor_id} has not handshaken')
     batch.check(self.spec.observation_shape, self.spec.observation_dtype,
                 self.env_batch_size)
+    self._streaming[batch.actor_id] = True
     if self.training_done.is_set():
       return np.zeros((batch.num_envs,) + self.spec.action.shape,
                       self.spec.action.dtype), True

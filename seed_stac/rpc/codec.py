@@ -30,6 +30,10 @@ class InvalidMessageError(ValueError):
   """A received message is malformed or does not match what was expected."""
 
 
+class ActorIdInUseError(Exception):
+  """A handshake names an actor id that a live actor holds (ALREADY_EXISTS)."""
+
+
 def encode_tensor(array, out: Optional[pb.Tensor] = None) -> pb.Tensor:
   """Encodes an array (any shape, a KNOWN_DTYPES dtype) into a Tensor.
 

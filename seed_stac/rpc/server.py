@@ -101,6 +101,8 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
       reply = self._handler.handshake(request.actor_id, request.run_id)
     except codec.InvalidMessageError as e:
       await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+    except codec.ActorIdInUseError as e:
+      await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(e))
     return pb.HandshakeReply(**reply)
 
   async def Stream(self, request_iterator, context):

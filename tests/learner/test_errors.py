@@ -13,7 +13,7 @@ from seed_stac.config import ConfigError
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.learner.run import run_learner
 from seed_stac.learner.service import EpisodeStats, LearnerService
-from seed_stac.rpc.codec import InvalidMessageError, StepBatch
+from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepBatch
 
 
 @pytest.mark.parametrize('key,value,message', [
@@ -42,10 +42,10 @@ class _Batcher:
     return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32))
 
 
-def _service():
+def _service(handshake_grace_s=10.0):
   spec = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3))
   return LearnerService(spec, {}, 2, 'fp', _Batcher(), (), 3, queue.Queue(10),
-                        EpisodeStats(), threading.Event())
+                        EpisodeStats(), threading.Event(), handshake_grace_s)
 
 
 def _batch(actor_id, run_id, observation):
@@ -71,3 +71,31 @@ def test_malformed_steps_are_rejected_naming_the_field():
     asyncio.run(service.step(wrong_ids))
   actions, done = asyncio.run(service.step(_batch(1, 'b', good)))
   assert actions.shape == (2,) and not done
+
+
+def test_a_live_actor_id_cannot_be_taken_over():
+  service = _service(handshake_grace_s=0.0)
+  good = np.zeros((2, 50), np.float32)
+  service.handshake(0, 'first')
+  asyncio.run(service.step(_batch(0, 'first', good)))
+  with pytest.raises(ActorIdInUseError, match="actor_id: 0 is held by a live actor \\(run 'first'\\)"):
+    service.handshake(0, 'intruder')
+  # The holder keeps its slot and environments.
+  asyncio.run(service.step(_batch(0, 'first', good)))
+  with pytest.raises(InvalidMessageError, match='has not handshaken'):
+    asyncio.run(service.step(_batch(0, 'intruder', good)))
+  # Once its stream closes the slot is free.
+  service.stream_closed(0, 'first')
+  service.handshake(0, 'successor')
+  asyncio.run(service.step(_batch(0, 'successor', good)))
+
+
+def test_a_fresh_handshake_is_held_for_the_grace_period_then_freed():
+  held = _service(handshake_grace_s=60.0)
+  held.handshake(3, 'first')
+  with pytest.raises(ActorIdInUseError):
+    held.handshake(3, 'second')
+  stale = _service(handshake_grace_s=0.0)
+  stale.handshake(3, 'first')  # never streams (e.g. died right after)
+  stale.handshake(3, 'second')
+  asyncio.run(stale.step(_batch(3, 'second', np.zeros((2, 50), np.float32))))

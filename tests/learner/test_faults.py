@@ -38,9 +38,9 @@ def _learner(logdir, port, total_frames, checkpoint_interval_s, tag):
                 os.path.join(logdir, f'learner_{tag}.log'))
 
 
-def _actor(logdir, port, actor_id, tag):
+def _actor(logdir, port, actor_id, tag, max_reconnect_seconds=120):
   return _start(['seed_stac.actor', f'--learner_address=127.0.0.1:{port}',
-                 f'--actor_id={actor_id}', '--max_reconnect_seconds=120'],
+                 f'--actor_id={actor_id}', f'--max_reconnect_seconds={max_reconnect_seconds}'],
                 os.path.join(logdir, f'actor{actor_id}_{tag}.log'))
 
 
@@ -195,3 +195,29 @@ def test_malformed_messages_get_invalid_argument_and_the_run_goes_on(tmp_path, p
 
   assert learner.wait(120) == 0 and actor.wait(60) == 0
   assert float(_rows(logdir)[-1]['frames']) >= 6_000
+
+
+@pytest.mark.slow
+def test_a_second_actor_with_the_same_id_cannot_knock_out_the_first(tmp_path, processes):
+  import grpc
+  from seed_stac.rpc import client
+  logdir, port = str(tmp_path), _free_port()
+  learner = _learner(logdir, port, 8_000, 1e9, 'first')
+  actor = _actor(logdir, port, 0, 'first')
+  processes.extend([learner, actor])
+  _wait_for(lambda: _frames(logdir) > 500, 120, 'training to start')
+  channel = client.open_channel(f'127.0.0.1:{port}')
+  try:
+    with pytest.raises(grpc.RpcError) as probe:
+      client.handshake(channel, 0, 'intruder', None, 30)
+  finally:
+    channel.close()
+  assert probe.value.code() == grpc.StatusCode.ALREADY_EXISTS
+  assert 'actor_id: 0 is held by a live actor' in probe.value.details()
+  duplicate = _actor(logdir, port, 0, 'duplicate', max_reconnect_seconds=4)
+  processes.append(duplicate)
+  assert duplicate.wait(60) == 1  # refused, retried, gave up; never took the slot
+  assert 'held by a live actor' in _read(logdir, 'actor0_duplicate.log')
+  assert learner.wait(120) == 0 and actor.wait(60) == 0  # the first finished the run
+  assert 'training_done' in _read(logdir, 'actor0_first.log')
+  assert float(_rows(logdir)[-1]['frames']) >= 8_000
