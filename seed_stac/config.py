@@ -94,6 +94,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.learner.distribution = 'none'  # none | mirrored (all local GPUs) | tpu
   c.learner.log_interval_s = 10.0
   c.learner.checkpoint_interval_s = 600.0
+  # No environment step for this long: checkpoint once and warn every minute
+  # (at most every idle_warning_s) until steps arrive again.
+  c.learner.idle_warning_s = 1800.0
 
   c.actor = ml_collections.ConfigDict()
   c.actor.num_actors = 4  # local launcher only
@@ -113,7 +116,7 @@ _CHOICES = {
 _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',
              'learner.inference_batch_size', 'learner.unroll_queue_capacity',
              'actor.env_batch_size', 'actor.num_actors', 'optimizer.learning_rate',
-             'algo.meta_update_interval')
+             'algo.meta_update_interval', 'learner.idle_warning_s')
 
 
 def _get(config, key):

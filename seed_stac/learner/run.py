@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Callable, Optional
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -136,15 +137,59 @@ async def _serve(config, logdir, address, token, on_ready, show_progress, spec, 
   return row
 
 
+class IdleWatch:
+  """Notices when no environment step has arrived for `threshold_s`.
+
+  `check(frames, now)` returns 'first' once `threshold_s` has passed without
+  progress, then 'repeat' every min(60 s, threshold_s) until frames move
+  again, else None. `idle_s(now)` is how long it has been.
+  """
+
+  def __init__(self, threshold_s: float, frames: int, now: float):
+    self.threshold_s = threshold_s
+    self.repeat_s = min(60.0, threshold_s)
+    self._frames, self._since, self._warned = frames, now, None
+
+  def check(self, frames: int, now: float) -> Optional[str]:
+    if frames != self._frames:
+      self._frames, self._since, self._warned = frames, now, None
+      return None
+    if now - self._since < self.threshold_s:
+      return None
+    if self._warned is None:
+      self._warned = now
+      return 'first'
+    if now - self._warned >= self.repeat_s:
+      self._warned = now
+      return 'repeat'
+    return None
+
+  def idle_s(self, now: float) -> float:
+    return now - self._since
+
+
+async def _save(checkpointer, frames, stats):
+  frames.assign(stats.frames)
+  await asyncio.get_running_loop().run_in_executor(None, checkpointer.save)
+
+
 async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop) -> dict:
   """Logs and checkpoints until total_frames, a stop signal or a trainer error."""
   last_log = last_checkpoint = time.monotonic()
   last_frames = stats.frames
+  idle = IdleWatch(learner.idle_warning_s, stats.frames, last_log)
   returns = []
   row = {}
   while not stop.is_set() and trainer.error is None:
     await asyncio.sleep(0.05)
     now = time.monotonic()
+    warning = idle.check(stats.frames, now)
+    if warning:
+      if warning == 'first':  # The state to resume from is on disk while nobody works.
+        await _save(checkpointer, frames, stats)
+        last_checkpoint = now
+      logging.warning('No environment steps for %.0f s (no actor connected or none stepping); '
+                      'waiting at %d frames, checkpoint current', idle.idle_s(now), stats.frames)
     done = stats.frames >= learner.total_frames
     if now - last_log >= learner.log_interval_s or done:
       returns = stats.take_returns() or returns
@@ -156,8 +201,7 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop) 
       logger.write(row)
       last_log, last_frames = now, stats.frames
     if now - last_checkpoint >= learner.checkpoint_interval_s:
-      frames.assign(stats.frames)
-      await asyncio.get_running_loop().run_in_executor(None, checkpointer.save)
+      await _save(checkpointer, frames, stats)
       last_checkpoint = now
     if done:
       break

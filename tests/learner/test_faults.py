@@ -221,3 +221,32 @@ def test_a_second_actor_with_the_same_id_cannot_knock_out_the_first(tmp_path, pr
   assert learner.wait(120) == 0 and actor.wait(60) == 0  # the first finished the run
   assert 'training_done' in _read(logdir, 'actor0_first.log')
   assert float(_rows(logdir)[-1]['frames']) >= 8_000
+
+
+def test_idle_watch_warns_first_then_every_repeat_until_frames_move():
+  from seed_stac.learner.run import IdleWatch
+  watch = IdleWatch(threshold_s=100.0, frames=0, now=0.0)
+  assert watch.check(0, 99.0) is None
+  assert watch.check(0, 100.0) == 'first'
+  assert watch.check(0, 130.0) is None
+  assert watch.check(0, 160.0) == 'repeat'  # every min(60 s, threshold)
+  assert watch.idle_s(160.0) == 160.0
+  assert watch.check(5, 161.0) is None  # steps arrived: the clock restarts
+  assert watch.check(5, 260.0) is None and watch.check(5, 261.0) == 'first'
+
+
+@pytest.mark.slow
+def test_a_learner_without_actors_says_so_and_checkpoints(tmp_path, processes):
+  logdir, port = str(tmp_path), _free_port()
+  learner = _start(['seed_stac.learner', '--config=configs/catch.py', f'--logdir={logdir}',
+                    f'--port={port}', '--config.learner.idle_warning_s=2',
+                    '--config.learner.checkpoint_interval_s=1e9'],
+                   os.path.join(logdir, 'learner.log'))
+  processes.append(learner)
+  _wait_for(lambda: 'No environment steps for' in _read(logdir, 'learner.log'), 120,
+            'the idle warning')
+  _wait_for(lambda: _checkpoints(logdir), 30, 'the idle checkpoint')
+  _wait_for(lambda: _read(logdir, 'learner.log').count('No environment steps for') >= 2, 30,
+            'a repeated warning')
+  learner.send_signal(signal.SIGTERM)
+  assert learner.wait(60) == 0
