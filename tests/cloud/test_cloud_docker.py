@@ -227,6 +227,10 @@ class TestCompose:
     assert 'logdir:/logdir' in learner['volumes']
     assert any(v.startswith('logdir:/logdir') for v in tb['volumes'])
     assert tb['entrypoint'] == ['tensorboard'] and '--logdir=/logdir' in tb['command']
+    # One service builds the learner image; TensorBoard reuses it (two builds
+    # of one tag race under parallel Compose builds).
+    assert 'build' not in tb and tb['image'] == learner['image']
+    assert tb['pull_policy'] == 'never' and 'learner' in tb['depends_on']
     assert 'SEED_STAC_ARGS' in learner['environment']
 
   def test_gpu_overlay_only_touches_learner(self):
