@@ -92,6 +92,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.learner.unroll_queue_capacity = 64
   c.learner.jit_compile = False
   c.learner.distribution = 'none'  # none | mirrored (all local GPUs) | tpu
+  # auto | cpu | gpu | tpu: 'gpu'/'tpu' fail at start without such a device.
+  c.learner.device = 'auto'
   c.learner.log_interval_s = 10.0
   c.learner.checkpoint_interval_s = 600.0
   # No environment step for this long: checkpoint once and warn every minute
@@ -112,6 +114,7 @@ _CHOICES = {
     'algo.lookahead': ('optimizer', 'sgd'),
     'algo.loss_reduction': ('sum', 'mean'),
     'learner.distribution': ('none', 'mirrored', 'tpu'),
+    'learner.device': ('auto', 'cpu', 'gpu', 'tpu'),
 }
 _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',
              'learner.inference_batch_size', 'learner.unroll_queue_capacity',

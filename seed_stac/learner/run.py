@@ -27,6 +27,7 @@ from seed_stac import config as config_lib
 from seed_stac.envs.base import EnvSpec
 from seed_stac.envs.subprocess_env import SubprocessEnvironment
 from seed_stac.learner.batcher import InferenceBatcher
+from seed_stac.learner import devices
 from seed_stac.learner.checkpoints import Checkpointer
 from seed_stac.learner.inference import make_inference_fn
 from seed_stac.learner.logs import RunLogger
@@ -72,12 +73,19 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   if config.learner.unroll_queue_capacity < config.learner.batch_size:
     raise config_lib.ConfigError(
         'config.learner.unroll_queue_capacity must be >= config.learner.batch_size')
+  devices.require(config.learner.device, config.learner.distribution)
   tf.io.gfile.makedirs(logdir)
-  with tf.io.gfile.GFile(os.path.join(logdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
   spec = environment_spec(config)
   keras.utils.set_random_seed(config.seed)  # network initialisation
   agent = agent_lib.build_agent(config, spec)
+  devices.check_tpu(config.learner.device)
+  used = devices.describe(agent.updater.strategy)
+  print(f"Learner trains on {', '.join(used['train'])}; infers on "
+        f"{', '.join(used['inference'])}", flush=True)
+  # The resolved config, plus the devices this run really used.
+  resolved = json.loads(config.to_json_best_effort(sort_keys=True))
+  with tf.io.gfile.GFile(os.path.join(logdir, 'config.json'), 'w') as f:
+    json.dump(dict(resolved, devices=used), f, indent=2, sort_keys=True)
   frames = tf.Variable(0, dtype=tf.int64, trainable=False)
   checkpointer = Checkpointer(os.path.join(logdir, 'checkpoints'), frames=frames,
                               **agent.checkpoint_objects())

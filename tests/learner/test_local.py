@@ -2,6 +2,7 @@
 checkpoint, and resume from the same logdir."""
 
 import csv
+import json
 import os
 
 import pytest
@@ -20,7 +21,10 @@ def test_local_run_logs_checkpoints_and_resumes(tmp_path):
   logdir = str(tmp_path / 'run')
   row = run_local(config, logdir, num_actors=2)
   assert row['frames'] >= 3000 and row['learner_steps'] > 0
-  assert os.path.exists(os.path.join(logdir, 'config.json'))
+  with open(os.path.join(logdir, 'config.json')) as f:
+    written = json.load(f)
+  assert written['learner']['total_frames'] == 3000
+  assert written['devices']['train'] and written['devices']['inference']  # what it really used
   assert any(name.startswith('ckpt') for name in os.listdir(os.path.join(logdir, 'checkpoints')))
   with open(os.path.join(logdir, 'progress.csv')) as f:
     rows = list(csv.DictReader(f))

@@ -1,0 +1,57 @@
+"""The learner's device contract: `learner.device` = auto | cpu | gpu | tpu.
+
+A cloud learner must never fall back to the CPU silently: with 'gpu' or
+'tpu' the run fails at start, naming the likely cause, when TensorFlow finds
+no such device. 'cpu' hides any GPU; 'auto' takes what TensorFlow finds.
+`require` runs before TensorFlow builds anything; `describe` names the
+devices the run trains and infers on, for the log and config.json.
+"""
+
+from typing import Dict, List
+
+import tensorflow as tf
+
+DEVICES = ('auto', 'cpu', 'gpu', 'tpu')
+
+_NO_GPU = (
+    "learner.device='gpu' but TensorFlow finds no GPU. Likely causes: no NVIDIA "
+    'driver in the container (does `nvidia-smi` work? Docker needs `--gpus all`, '
+    'Kubernetes a GPU resource limit), or CUDA/cuDNN libraries that this '
+    'TensorFlow cannot load (TF 2.21 needs CUDA 12 and cuDNN 9.3 or newer; look '
+    'for "Cannot dlopen some GPU libraries" above). Use learner.device=auto or '
+    'cpu to train on the CPU on purpose.')
+
+
+class DeviceError(RuntimeError):
+  """The requested device kind is not available."""
+
+
+def require(device: str, distribution: str) -> None:
+  """Applies `device` before any TensorFlow op runs; raises DeviceError."""
+  if device not in DEVICES:
+    raise ValueError(f'learner.device must be one of {DEVICES}, got {device!r}')
+  if device == 'cpu' and tf.config.list_physical_devices('GPU'):
+    try:
+      tf.config.set_visible_devices([], 'GPU')
+    except RuntimeError as e:  # TensorFlow already initialised its devices
+      raise DeviceError(f"learner.device='cpu' could not hide the GPUs: {e}") from e
+  elif device == 'gpu' and not tf.config.list_physical_devices('GPU'):
+    raise DeviceError(_NO_GPU)
+  elif device == 'tpu' and distribution != 'tpu':
+    raise DeviceError("learner.device='tpu' needs learner.distribution='tpu'")
+
+
+def check_tpu(device: str) -> None:
+  """After the TPU strategy connected: raises DeviceError without TPU cores."""
+  if device == 'tpu' and not tf.config.list_logical_devices('TPU'):
+    raise DeviceError("learner.device='tpu' but TensorFlow finds no TPU cores after "
+                      'connecting; check the TPU runtime (libtpu) and PJRT_DEVICE=TPU.')
+
+
+def describe(strategy) -> Dict[str, List[str]]:
+  """{'train': devices of the training step, 'inference': [its device]}."""
+  accelerators = [d.name for d in tf.config.list_logical_devices()
+                  if d.device_type in ('GPU', 'TPU')]
+  default = accelerators[:1] or [d.name for d in tf.config.list_logical_devices('CPU')][:1]
+  train = list(strategy.extended.worker_devices) if strategy is not None else default
+  return dict(train=train, inference=default)

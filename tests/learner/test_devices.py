@@ -1,0 +1,42 @@
+"""The learner's device contract on a CPU-only machine (CI has no GPU)."""
+
+import pytest
+import tensorflow as tf
+
+from configs import catch
+from seed_stac.learner import devices
+from seed_stac.learner.run import run_learner
+
+pytestmark = pytest.mark.skipif(bool(tf.config.list_physical_devices('GPU')),
+                                reason='checks the no-GPU failure; this machine has a GPU')
+
+
+def test_gpu_without_a_gpu_fails_naming_the_likely_causes():
+  with pytest.raises(devices.DeviceError, match="learner.device='gpu' but TensorFlow finds no GPU") as error:
+    devices.require('gpu', 'none')
+  assert 'nvidia-smi' in str(error.value) and 'cuDNN 9.3' in str(error.value)
+
+
+def test_cpu_auto_and_bad_values():
+  devices.require('cpu', 'none')
+  devices.require('auto', 'none')
+  with pytest.raises(devices.DeviceError, match="needs learner.distribution='tpu'"):
+    devices.require('tpu', 'none')
+  with pytest.raises(ValueError, match='learner.device must be one of'):
+    devices.require('npu', 'none')
+  devices.check_tpu('auto')  # only 'tpu' asks for TPU cores
+  with pytest.raises(devices.DeviceError, match='no TPU cores'):
+    devices.check_tpu('tpu')
+
+
+def test_describe_names_the_cpu_without_accelerators():
+  used = devices.describe(None)
+  assert used['train'] == used['inference'] and 'CPU' in used['train'][0]
+
+
+def test_a_gpu_run_on_a_cpu_machine_stops_before_building_anything(tmp_path):
+  config = catch.get_config('impala')
+  config.learner.device = 'gpu'
+  with pytest.raises(devices.DeviceError, match='finds no GPU'):
+    run_learner(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
