@@ -12,7 +12,7 @@ from seed_stac.learner.run import environment_spec
 CONFIGS = {
     'cartpole': '', 'catch': '', 'atari': 'Pong,', 'dmc_features': 'cartpole-swingup,',
     'dmc_pixels': 'cartpole-swingup,', 'rwrl': 'walker-realworld_walk,medium,',
-    'minatar': 'SpaceInvaders,',
+    'minatar': 'SpaceInvaders,', 'gym': 'Acrobot-v1,',
 }
 
 
@@ -33,7 +33,7 @@ def test_config_loads_and_validates(name, agent):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', ['cartpole', 'catch', 'atari', 'dmc_features', 'dmc_pixels',
-                                  'minatar'])
+                                  'minatar', 'gym'])
 def test_config_builds_its_network(name):
   config = _config(name, 'stacx')
   spec = environment_spec(config)
@@ -52,3 +52,13 @@ def test_rwrl_without_the_package_says_how_to_install():
     pass
   with pytest.raises(ImportError, match='pip install git\\+https://github.com/google-research/realworldrl_suite'):
     environment_spec(_config('rwrl', 'stac'))
+
+
+def test_gym_config_picks_the_network_from_the_observation_space():
+  from configs import gym as gym_config
+  vectors = gym_config.get_config('Acrobot-v1')
+  assert vectors.network.torso == 'mlp' and vectors.optimizer.name == 'adam'
+  images = gym_config.get_config('ALE/Breakout-v5,impala')
+  assert images.network.torso == 'nature' and images.algo.loss_reduction == 'sum'
+  unregistered = gym_config.get_config('mypkg/NotYetRegistered-v0')
+  assert unregistered.network.torso == 'mlp'

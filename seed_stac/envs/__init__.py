@@ -33,6 +33,7 @@ _KINDS: Dict[str, _Kind] = {
     'cartpole': _Kind('seed_stac.envs.cartpole', 'CartPole', ('CartPole-v1',)),
     'catch': _Kind('seed_stac.envs.catch', 'Catch', ('catch',)),
     'minatar': _Kind('seed_stac.envs.minatar', 'MinAtar'),
+    'gym': _Kind('seed_stac.envs.gym', 'GymEnvironment'),
 }
 KINDS = tuple(_KINDS)
 

@@ -1,0 +1,1 @@
+"""Worked examples (see docs/custom_environments.md)."""
