@@ -19,7 +19,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.seed = 0
 
   c.env = ml_collections.ConfigDict()
-  c.env.kind = 'cartpole'  # atari | dmc | rwrl | cartpole | catch | minatar | gym
+  c.env.kind = 'cartpole'  # atari | dmc | rwrl | cartpole | catch | minatar | gym | dm_env
   c.env.name = 'CartPole-v1'
   c.env.options = ml_collections.ConfigDict()
 

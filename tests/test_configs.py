@@ -13,6 +13,7 @@ CONFIGS = {
     'cartpole': '', 'catch': '', 'atari': 'Pong,', 'dmc_features': 'cartpole-swingup,',
     'dmc_pixels': 'cartpole-swingup,', 'rwrl': 'walker-realworld_walk,medium,',
     'minatar': 'SpaceInvaders,', 'gym': 'Acrobot-v1,',
+    'dm_env': 'examples.corridor_dm_env:make_env,',
 }
 
 
@@ -33,7 +34,7 @@ def test_config_loads_and_validates(name, agent):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', ['cartpole', 'catch', 'atari', 'dmc_features', 'dmc_pixels',
-                                  'minatar', 'gym'])
+                                  'minatar', 'gym', 'dm_env'])
 def test_config_builds_its_network(name):
   config = _config(name, 'stacx')
   spec = environment_spec(config)

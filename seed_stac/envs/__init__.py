@@ -34,6 +34,7 @@ _KINDS: Dict[str, _Kind] = {
     'catch': _Kind('seed_stac.envs.catch', 'Catch', ('catch',)),
     'minatar': _Kind('seed_stac.envs.minatar', 'MinAtar'),
     'gym': _Kind('seed_stac.envs.gym', 'GymEnvironment'),
+    'dm_env': _Kind('seed_stac.envs.dm_env_factory', 'make_dm_env'),
 }
 KINDS = tuple(_KINDS)
 

@@ -1,6 +1,7 @@
-"""Wraps a `dm_env.Environment` with continuous actions (dm_control, RWRL).
+"""Wraps a `dm_env.Environment` (dm_control, RWRL, a user's `dm_env` factory).
 
-Shared by `dmc.py` and `rwrl.py`: action clipping, action repeat and the
+Shared by `dmc.py`, `rwrl.py` and `dm_env_factory.py`: action checks (continuous
+actions clipped, discrete ones range-checked), action repeat and the
 mapping of dm_env's LAST step to terminated/truncated. dm_control marks a time
 limit with discount 1.0 on the LAST step and a real termination with discount
 0.0, so `discount == 0` -> terminated, anything else -> truncated.
@@ -49,8 +50,6 @@ class DmEnvAdapter(base.Environment):
                observe: Callable[[dm_env.TimeStep], np.ndarray],
                action_repeat: int = 1):
     action_repeat = checks.check_int('action_repeat', action_repeat, 1)
-    if spec.action.kind != 'continuous':
-      raise ValueError(f'{spec.name}: expected continuous actions')
     self._env = env
     self._observe = observe
     self._action_repeat = action_repeat
@@ -70,8 +69,12 @@ class DmEnvAdapter(base.Environment):
   def step(self, action) -> base.Step:
     if self._done:
       raise checks.episode_over_error(self.spec.name)
-    action = checks.continuous_action(action, self.spec.action).astype(
-        self._action_dtype)
+    if self.spec.action.kind == 'discrete':
+      action = np.asarray(checks.discrete_action(action, self.spec.action.num_actions),
+                          self._action_dtype)
+    else:
+      action = checks.continuous_action(action, self.spec.action).astype(
+          self._action_dtype)
     reward = 0.0
     for _ in range(self._action_repeat):
       timestep = self._env.step(action)
