@@ -56,9 +56,10 @@ def test_valid_options():
 
 
 def test_errors():
-  with pytest.raises(ValueError, match=r"unknown environment kind 'gym'.*"
-                     r"\['atari', 'cartpole', 'catch', 'dmc', 'minatar', 'rwrl'\]"):
-    envs.create_environment('gym', 'Pong', 0)
+  with pytest.raises(ValueError, match=r"unknown environment kind 'procgen'.*"
+                     r"\['atari', 'cartpole', 'catch', 'dm_env', 'dmc', 'gym', 'minatar', "
+                     r"'rwrl'\]"):
+    envs.create_environment('procgen', 'Pong', 0)
   with pytest.raises(ValueError, match=r"unknown option\(s\) \['sticky'\] for "
                      r"environment kind 'atari'.*'noop_max'"):
     envs.create_environment('atari', 'Pong', 0, sticky=True)
