@@ -1,8 +1,8 @@
-"""benchmarks.sync_learning: unrolls follow the learner's convention."""
+"""benchmarks.sync_loop: unrolls follow the learner's convention."""
 
 import numpy as np
 
-from benchmarks.sync_learning import SyncLoop
+from benchmarks.sync_loop import SyncLoop
 from configs import catch
 
 
