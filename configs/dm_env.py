@@ -17,15 +17,5 @@ def get_config(arg='examples.corridor_dm_env:make_env'):
   c.agent = agent or 'stac'
   c.env.kind, c.env.name = 'dm_env', factory
   c.env.options.make_kwargs = {}
-  c.network.torso = 'mlp'
-  c.network.mlp_sizes = (64, 64)
-  c.optimizer.name = 'adam'
-  c.algo.loss_reduction = 'mean'
-  c.optimizer.learning_rate = 3e-3
-  c.learner.total_frames = 1_000_000
-  c.learner.batch_size = 16
-  c.learner.unroll_length = 20
-  c.learner.inference_batch_size = 32
-  c.actor.num_actors = 2
-  c.actor.env_batch_size = 8
+  config_lib.use_small_feature_agent(c)
   return c

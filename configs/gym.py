@@ -35,21 +35,11 @@ def get_config(arg='CartPole-v1'):
   c.env.kind, c.env.name = 'gym', env_id
   c.env.options.import_module = ''
   c.env.options.make_kwargs = {}
-  if _is_image(env_id):
+  config_lib.use_small_feature_agent(c)
+  if _is_image(env_id):  # as Atari, with these learner settings
     c.network.torso = 'nature'
     c.algo.reward_clip = 1.0
     c.optimizer.name = 'rmsprop'
     c.algo.loss_reduction = 'sum'
-  else:
-    c.network.torso = 'mlp'
-    c.network.mlp_sizes = (64, 64)
-    c.optimizer.name = 'adam'
-    c.algo.loss_reduction = 'mean'
-    c.optimizer.learning_rate = 3e-3
-  c.learner.total_frames = 1_000_000
-  c.learner.batch_size = 16
-  c.learner.unroll_length = 20
-  c.learner.inference_batch_size = 32
-  c.actor.num_actors = 2
-  c.actor.env_batch_size = 8
+    c.optimizer.learning_rate = config_lib.default_config().optimizer.learning_rate
   return c

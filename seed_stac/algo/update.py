@@ -148,8 +148,9 @@ class StacUpdater(tf.Module):
       self._plain_step = tf.function(lambda u: self._distributed_step(u, self._plain_grads))
       self._meta_step = tf.function(lambda u: self._distributed_step(u, self._meta_grads))
     # Steps T of one unroll and 0 of the next are the same observation, so
-    # callers pass steps 0..T-1.
-    self._update_statistics = tf.function(network.update_observation_statistics)
+    # callers pass steps 0..T-1. Without a normalizer there is nothing to do.
+    self._update_statistics = (tf.function(network.update_observation_statistics)
+                               if network.normalizer is not None else None)
 
   # ----- public -----
 
@@ -158,7 +159,8 @@ class StacUpdater(tf.Module):
 
     The observation statistics (if the network normalizes) take in this
     batch first, so the step trains on the statistics inference will use."""
-    self._update_statistics(unroll.observation[:-1])
+    if self._update_statistics is not None:
+      self._update_statistics(unroll.observation[:-1])
     every = self.config.meta_update_interval
     if self.tunes and int(self.num_steps.numpy()) % every == 0:
       return self._meta_step(unroll)
