@@ -4,7 +4,9 @@
 #   docker build -f docker/actor.Dockerfile -t seed-stac-actor .
 #
 # Needs BuildKit (bind mounts, docker/actor.Dockerfile.dockerignore).
-# Installs exactly like learner.Dockerfile (docker/install.sh deps, then package).
+# Installs like the learner images (docker/install.sh deps, then package), from
+# requirements-actor.txt: environments, gRPC and numpy, no TensorFlow (actors
+# never import it; tests/cloud checks both).
 #
 # Bookworm, not the moving python:3.11-slim tag: the EGL/Mesa packages below
 # were checked to render DM Control pixels headless with Mesa 22.3 (llvmpipe).
@@ -27,8 +29,10 @@ ENV PYTHONUNBUFFERED=1 \
     PYOPENGL_PLATFORM=egl \
     CUDA_VISIBLE_DEVICES=""
 
+# The requirement set of this image (docker/install.sh reads it in both steps).
+ARG REQUIREMENTS=requirements-actor.txt
+COPY requirements*.txt /tmp/seed_stac/
 RUN --mount=type=bind,source=docker/install.sh,target=/tmp/install.sh \
-    --mount=type=bind,source=requirements.txt,target=/tmp/seed_stac/requirements.txt \
     sh /tmp/install.sh deps /tmp/seed_stac
 
 RUN --mount=type=bind,target=/tmp/seed_stac,rw \

@@ -1,62 +1,84 @@
 #!/bin/sh
-# Installs seed_stac into the image's Python: pinned requirements, then the package.
-# Shared by learner.Dockerfile and actor.Dockerfile so both images get the same
-# dependency set (the one tested in CI).
+# Installs seed_stac into the image's Python: one pinned requirement set, then
+# the package. Shared by the three Dockerfiles and by
+# docker/check_requirement_sets.sh, so every image gets a tested set.
 #
 # Usage: install.sh deps|package SRC_DIR
-#   deps:    requirements.txt from SRC_DIR (a separate step, so Docker caches
-#            this slow layer until requirements.txt changes).
-#   package: the seed_stac package from SRC_DIR (pyproject.toml, seed_stac/).
-# Environment (Docker build args):
-#   TF_PACKAGE     Replaces the tensorflow pin, e.g. "tensorflow-tpu==2.20.0" for
-#                  Cloud TPU VMs. Empty (default): requirements.txt as is.
-#   TF_KERAS_PACKAGE  tf-keras pin matching TF_PACKAGE (tf-keras tracks the TF
-#                  minor version), e.g. "tf-keras==2.20.1".
-#   TF_FIND_LINKS  Extra pip --find-links page for TF_PACKAGE (libtpu wheels).
+#   deps:    SRC_DIR/$REQUIREMENTS, then with --no-deps requirements-nodeps.txt
+#            and the set's own <name>-nodeps.txt when there is one (a separate
+#            step, so Docker caches this slow layer until a requirement file
+#            changes).
+#   package: the seed_stac package from SRC_DIR, then `pip check`, which fails
+#            the build. The one kind of line it may report is a dependency
+#            that a package installed with --no-deps declares and we left out
+#            on purpose.
+# Environment (Docker build args; give both steps the same):
+#   REQUIREMENTS  requirements-actor.txt | requirements.txt | requirements-gpu.txt
+#                 | requirements-tpu.txt (default requirements.txt).
+#   PYTHON        Interpreter to install into (default python3).
 set -eu
 
 step="${1:?usage: install.sh deps|package SRC_DIR}"
 src="${2:?usage: install.sh deps|package SRC_DIR}"
-# The TF images put TF in the system interpreter; installing beside it is the
-# point, also on bases that mark it externally managed (PEP 668).
+requirements="${REQUIREMENTS:-requirements.txt}"
+# Slim Python bases mark the system interpreter externally managed (PEP 668);
+# installing into it is the point of an image.
 export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-pip="python3 -m pip"
+pip="${PYTHON:-python3} -m pip"
+
+# The files installed with --no-deps: for every set, then for this one.
+nodeps_files() {
+  echo "$src/requirements-nodeps.txt"
+  if [ "$requirements" != requirements.txt ]; then
+    echo "$src/${requirements%.txt}-nodeps.txt"
+  fi
+}
+
+# Names of the packages installed with --no-deps, for `pip check`: their
+# declared dependencies are missing by design (see the -nodeps files).
+nodeps_names() {
+  for f in $(nodeps_files); do
+    if [ -f "$f" ]; then
+      sed -e 's/#.*//' -n -e 's/^[[:space:]]*\([A-Za-z0-9_.-][A-Za-z0-9_.-]*\).*/\1/p' "$f"
+    fi
+  done
+}
+
+# `pip check` lines those packages produce: "NAME VERSION requires DEP, which
+# is not installed." (pip spells - _ . alike; any other line is a conflict).
+left_out_pattern() {
+  names="$(nodeps_names | sed 's/[-_.]/[-_.]/g' | paste -s -d '|' -)"
+  if [ -z "$names" ]; then echo '^$'; return; fi
+  echo "^($names) [^ ]+ requires [^ ,]+, which is not installed\.\$"
+}
 
 case "$step" in
   deps)
-    if [ -z "${TF_PACKAGE:-}" ]; then
-      $pip install -r "$src/requirements.txt"
-    else
-      if [ -z "${TF_KERAS_PACKAGE:-}" ]; then
-        echo "install.sh: TF_PACKAGE=$TF_PACKAGE needs TF_KERAS_PACKAGE (the matching tf-keras pin)" >&2
-        exit 2
-      fi
-      # tensorflow and e.g. tensorflow-tpu both provide the `tensorflow` module
-      # and must never be installed together, so drop the tensorflow/tf-keras pins.
-      grep -v -E '^[[:space:]]*(tensorflow|tf-keras|tf_keras)[[:space:]]*(==|>=|~=|$)' \
-        "$src/requirements.txt" > /tmp/requirements-no-tf.txt
-      if [ -n "${TF_FIND_LINKS:-}" ]; then
-        $pip install "$TF_PACKAGE" -f "$TF_FIND_LINKS"
-      else
-        $pip install "$TF_PACKAGE"
-      fi
-      $pip install -r /tmp/requirements-no-tf.txt
-      # tf-keras declares a dependency on the name "tensorflow", which pip would
-      # satisfy by installing the second TF build.
-      $pip install --no-deps "$TF_KERAS_PACKAGE"
-      rm -f /tmp/requirements-no-tf.txt
+    if [ ! -f "$src/$requirements" ]; then
+      echo "install.sh: no requirement set $src/$requirements" >&2
+      exit 2
     fi
+    $pip install -r "$src/$requirements"
+    # Packages whose declared dependencies we do not need (see the files).
+    for f in $(nodeps_files); do
+      if [ -f "$f" ]; then
+        $pip install --no-deps -r "$f"
+      fi
+    done
     ;;
   package)
-    # Dependencies came from requirements.txt (the tested pins); --no-deps also
-    # keeps pip from pulling "tensorflow" next to a tensorflow-tpu build.
+    # Dependencies came from the requirement set (the tested pins).
     $pip install --no-deps "$src"
-    # Packages whose declared dependencies we do not need (see the file).
-    if [ -f "$src/requirements-nodeps.txt" ]; then
-      $pip install --no-deps -r "$src/requirements-nodeps.txt"
+    if ! report="$($pip check 2>&1)"; then
+      unexpected="$(printf '%s\n' "$report" | grep -v -i -E "$(left_out_pattern)" || true)"
+      if [ -n "$unexpected" ]; then
+        printf '%s\n' "$unexpected" >&2
+        echo "install.sh: pip check failed: the installed packages conflict (above)" >&2
+        exit 1
+      fi
+      echo "install.sh: pip check reported only accepted lines:"
+      printf '%s\n' "$report"
     fi
-    # Report, do not fail: TPU builds knowingly lack the "tensorflow" name.
-    $pip check || echo "install.sh: pip check reported conflicts (see above)" >&2
     ;;
   *)
     echo "install.sh: unknown step '$step' (expected deps or package)" >&2

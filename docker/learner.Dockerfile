@@ -1,44 +1,38 @@
 # syntax=docker/dockerfile:1
-# seed_stac learner image (GPU by default). Build from the repository root, so
-# the context holds requirements.txt, pyproject.toml, seed_stac/ and configs/:
+# seed_stac learner image for NVIDIA GPUs. Build from the repository root:
 #
 #   docker build -f docker/learner.Dockerfile -t seed-stac-learner .
 #
 # Needs BuildKit (default since Docker 23; on Cloud Build set DOCKER_BUILDKIT=1)
-# for the bind mounts below and for docker/learner.Dockerfile.dockerignore.
+# for the bind mount below and for docker/learner.Dockerfile.dockerignore.
+# Cloud TPU learners use docker/learner-tpu.Dockerfile.
 #
-# Cloud TPU VMs (Vertex AI cloud-tpu / ct5lp-*, GKE TPU node pools) need the
-# TensorFlow TPU wheel instead of the CUDA build. Same Dockerfile, other base
-# and TF build args (the CUDA base would only add gigabytes):
+# CUDA and cuDNN come from the wheels TensorFlow declares for its [and-cuda]
+# extra (requirements-gpu.txt: cuDNN >= 9.3 for TF 2.21), not from the base
+# image: the tensorflow/tensorflow:*-gpu images ship cuDNN 8.9, with which TF
+# 2.21 skips GPU registration and trains on the CPU without failing. The
+# driver (libcuda) comes from the host: the NVIDIA container toolkit mounts it
+# (NVIDIA_* below), GKE mounts it under /usr/local/nvidia (LD_LIBRARY_PATH).
 #
-#   docker build -f docker/learner.Dockerfile -t seed-stac-learner-tpu \
-#     --build-arg BASE_IMAGE=python:3.11-slim-bookworm \
-#     --build-arg TF_PACKAGE=tensorflow-tpu==2.20.0 \
-#     --build-arg TF_KERAS_PACKAGE=tf-keras==2.20.1 \
-#     --build-arg TF_FIND_LINKS=https://storage.googleapis.com/libtpu-tf-releases/index.html .
-#
-# tensorflow-tpu lags the CUDA release (2.20.0 is the newest on PyPI while
-# requirements.txt pins tensorflow==2.21.0): use the newest tensorflow-tpu and
-# the tf-keras of the same minor version.
-#
-# Runs as root, like the TensorFlow base images: GPU/TPU device nodes and the
-# TPU runtime are set up for root.
+# Runs as root: GPU device nodes are set up for root.
 
-ARG BASE_IMAGE=tensorflow/tensorflow:2.21.0-gpu
-FROM ${BASE_IMAGE}
-
-# Empty = the tensorflow pin from requirements.txt (already in the GPU base).
-ARG TF_PACKAGE=""
-ARG TF_KERAS_PACKAGE=""
-ARG TF_FIND_LINKS=""
+FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib \
+    PATH=/usr/local/lib/python3.11/site-packages/nvidia/cuda_nvcc/bin:$PATH
 
-# Dependencies first: this layer is rebuilt only when requirements.txt changes.
+# Dependencies first: this layer is rebuilt only when a requirement file changes.
+# The requirement set of this image (docker/install.sh reads it in both steps).
+ARG REQUIREMENTS=requirements-gpu.txt
+COPY requirements*.txt /tmp/seed_stac/
 RUN --mount=type=bind,source=docker/install.sh,target=/tmp/install.sh \
-    --mount=type=bind,source=requirements.txt,target=/tmp/seed_stac/requirements.txt \
-    sh /tmp/install.sh deps /tmp/seed_stac
+    --mount=type=bind,source=docker/nvidia_libraries.py,target=/tmp/nvidia_libraries.py \
+    sh /tmp/install.sh deps /tmp/seed_stac \
+    && python3 /tmp/nvidia_libraries.py --ldconfig
 
 # rw: pip builds in the source tree; writes are discarded with the mount.
 RUN --mount=type=bind,target=/tmp/seed_stac,rw \
@@ -50,6 +44,11 @@ WORKDIR /app
 COPY configs/ /app/configs/
 COPY gcp/ /app/gcp/
 RUN mkdir -p /logdir
+
+# gcp.entrypoint passes this to the learner as learner.device: without a
+# usable GPU the run fails at start instead of training on the CPU. Set
+# SEED_STAC_DEVICE=cpu (or auto) to run this image on a CPU machine on purpose.
+ENV SEED_STAC_DEVICE=gpu
 
 EXPOSE 8686 6006
 ENTRYPOINT ["python3", "-m", "gcp.entrypoint"]

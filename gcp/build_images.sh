@@ -7,15 +7,16 @@
 #   --cloud-build  build remotely with `gcloud builds submit` (default; no local Docker)
 #   --docker       build locally with docker build + docker push (needs BuildKit and
 #                  `gcloud auth configure-docker REGION-docker.pkg.dev` once)
-#   --tpu          also build the TPU learner (tensorflow-tpu wheel)
+#   --tpu          also build the TPU learner (docker/learner-tpu.Dockerfile)
 #   --tag TAG      image tag (default: git short hash, else "latest")
-#   --project P    gcloud project for --cloud-build (default: gcloud's configured one)
+#   --project P    gcloud project for --cloud-build (default: gcloud's configured
+#                  one); --project=P works too
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "build_images.sh: $*" >&2; exit 2; }
 
 mode=cloud-build
@@ -31,6 +32,7 @@ while [[ $# -gt 0 ]]; do
     --tag) [[ $# -ge 2 ]] || die "--tag needs a value"; tag="$2"; shift 2 ;;
     --tag=*) tag="${1#*=}"; shift ;;
     --project) [[ $# -ge 2 ]] || die "--project needs a value"; project=(--project "$2"); shift 2 ;;
+    --project=*) [[ -n "${1#*=}" ]] || die "--project needs a value"; project=(--project "${1#*=}"); shift ;;
     -h|--help) usage; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) [[ -z "$registry" ]] || die "only one REGISTRY expected, got '$registry' and '$1'"
@@ -44,11 +46,6 @@ if [[ -z "$tag" ]]; then
 fi
 [[ "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "invalid image tag '$tag'"
 
-# Keep these in step with gcp/cloudbuild.yaml's substitutions.
-tf_tpu_package="tensorflow-tpu==2.20.0"
-tf_keras_tpu_package="tf-keras==2.20.1"
-tf_tpu_find_links="https://storage.googleapis.com/libtpu-tf-releases/index.html"
-
 if [[ $mode == cloud-build ]]; then
   gcloud builds submit ${project[@]+"${project[@]}"} --config="$here/cloudbuild.yaml" \
     --substitutions="_REGISTRY=$registry,_TAG=$tag,_TPU=$tpu" "$root"
@@ -61,11 +58,7 @@ else
   docker push "$registry/learner:$tag"
   docker push "$registry/actor:$tag"
   if [[ $tpu -eq 1 ]]; then
-    docker build --platform=linux/amd64 -f "$root/docker/learner.Dockerfile" \
-      --build-arg BASE_IMAGE=python:3.11-slim-bookworm \
-      --build-arg TF_PACKAGE="$tf_tpu_package" \
-      --build-arg TF_KERAS_PACKAGE="$tf_keras_tpu_package" \
-      --build-arg TF_FIND_LINKS="$tf_tpu_find_links" \
+    docker build --platform=linux/amd64 -f "$root/docker/learner-tpu.Dockerfile" \
       -t "$registry/learner-tpu:$tag" "$root"
     docker push "$registry/learner-tpu:$tag"
   fi

@@ -11,11 +11,22 @@ Vertex AI, GKE, Docker Compose, or a plain machine:
                               task_index * actors_per_machine + k.
   --role=learner: run the learner; binds 0.0.0.0 unless --bind_address is given.
   --role=actor:   run `--actors_per_machine` actors against --learner_address.
-                  Ids come from --first_actor_id, or else from the low bits
-                  of this container's IP address (POD_IP, else the host name
-                  resolved), unique among the running replicas of a Compose
-                  service or Deployment, which have no ordinal.
+                  Ids come from --first_actor_id; else, in a Kubernetes
+                  Indexed Job, from JOB_COMPLETION_INDEX * actors_per_machine
+                  + k; else from the low bits of this container's IP address
+                  (POD_IP, else the host name resolved), unique among the
+                  running replicas of a Compose service, which have no ordinal.
   --role=local:   run the all-in-one `seed_stac.local`.
+
+The images set SEED_STAC_DEVICE (gpu in the GPU learner image, tpu in the TPU
+one), which becomes `--config.learner.device` (and, for tpu,
+`--config.learner.distribution=tpu`) of the learner or local run, so a cloud
+learner without its accelerator fails at start instead of training on the
+CPU; set it to cpu or auto to run an accelerator image on a CPU on purpose.
+On Vertex AI with a TensorBoard instance, the learner writes its summaries to
+AIP_TENSORBOARD_LOG_DIR. Actors wait up to 30 minutes for a learner that is
+gone (preempted, restarting) before giving up, unless
+--max_reconnect_seconds says otherwise.
 
 Every flag this entrypoint does not define is passed through unchanged to the
 binary it starts (e.g. `--config=configs/atari.py:Pong
@@ -59,6 +70,13 @@ ARGS_ENV = 'SEED_STAC_ARGS'
 ACTOR_ID_BITS = 22
 MAX_ENV_BATCH_SIZE = (2**31 - 1) // 2**ACTOR_ID_BITS  # 511
 ROLES = ('auto', 'learner', 'actor', 'local')
+DEVICE_ENV = 'SEED_STAC_DEVICE'
+DEVICES = ('auto', 'cpu', 'gpu', 'tpu')  # seed_stac.learner.devices.DEVICES
+TENSORBOARD_ENV = 'AIP_TENSORBOARD_LOG_DIR'
+JOB_INDEX_ENV = 'JOB_COMPLETION_INDEX'
+# A cloud learner can take minutes to come back (preemption, a restarted
+# Job pod, a resumed checkpoint); the actor binary's own default is 5 minutes.
+CLOUD_RECONNECT_SECONDS = 1800
 
 # Vertex AI CLUSTER_SPEC pool names and the TF_CONFIG task types it maps them to.
 LEARNER_POOL = 'workerpool0'
@@ -313,6 +331,34 @@ def own_ip(environ: Mapping[str, str], resolve: Callable[[str], str] = socket.ge
     return ''
 
 
+def device_args(environ: Mapping[str, str], args: Sequence[str]) -> List[str]:
+  """Config overrides from SEED_STAC_DEVICE, unless `args` set the device."""
+  device = environ.get(DEVICE_ENV, '').strip()
+  if not device or has_flag(args, 'config.learner.device'):
+    return []
+  if device not in DEVICES:
+    raise UsageError(f'{DEVICE_ENV} must be one of {DEVICES}, got {device!r}')
+  extra = [f'--config.learner.device={device}']
+  if device == 'tpu' and not has_flag(args, 'config.learner.distribution'):
+    extra.append('--config.learner.distribution=tpu')
+  return extra
+
+
+def tensorboard_args(environ: Mapping[str, str], args: Sequence[str]) -> List[str]:
+  """--tensorboard_dir from Vertex AI's AIP_TENSORBOARD_LOG_DIR, unless given."""
+  folder = environ.get(TENSORBOARD_ENV, '').strip()
+  if not folder or has_flag(args, 'tensorboard_dir'):
+    return []
+  return [f'--tensorboard_dir={folder}']
+
+
+def actor_ids_from_job_index(text: str, count: int) -> List[int]:
+  """Ids for the actors of one pod of a Kubernetes Indexed Job."""
+  if not text.strip().isdigit():
+    raise UsageError(f'{JOB_INDEX_ENV} must be a non-negative integer, got {text!r}')
+  return actor_ids_for_task(int(text), count)
+
+
 def learner_command(python: str, args: Sequence[str], port: Optional[int] = None) -> List[str]:
   """Learner command line; `port` given means it comes from the cluster spec."""
   cmd = [python, '-m', LEARNER_MODULE]
@@ -337,6 +383,8 @@ def actor_commands(python: str, learner_address: str, actor_ids: Sequence[int],
                  'the entrypoint sets them per actor process')
   if len(set(actor_ids)) != len(actor_ids):
     raise UsageError(f'actor ids must be unique, got {list(actor_ids)}')
+  if not has_flag(args, 'max_reconnect_seconds'):
+    args = [f'--max_reconnect_seconds={CLOUD_RECONNECT_SECONDS}'] + list(args)
   return [[python, '-m', ACTOR_MODULE, f'--learner_address={learner_address}',
            f'--actor_id={i}'] + list(args) for i in actor_ids]
 
@@ -349,12 +397,14 @@ def make_plan(role: str, args: Sequence[str], environ: Mapping[str, str], *,
   Args:
     role: one of ROLES.
     args: pass-through arguments for the binary (already without '--').
-    environ: environment (CLUSTER_SPEC, TF_CONFIG, SEED_STAC_ARGS).
+    environ: environment (CLUSTER_SPEC, TF_CONFIG, SEED_STAC_ARGS,
+      SEED_STAC_DEVICE, AIP_TENSORBOARD_LOG_DIR, JOB_COMPLETION_INDEX).
     python: interpreter for the child processes.
     ip: this container's IP address, for address-derived actor ids.
     actors_per_machine: actor processes per actor machine.
     learner_address: 'host:port' of the learner for role='actor'.
-    first_actor_id: for role='actor', ids first_actor_id + k; -1 = from `ip`.
+    first_actor_id: for role='actor', ids first_actor_id + k; -1 = from
+      JOB_COMPLETION_INDEX when set, else from `ip`.
   Returns:
     A Plan.
   Raises:
@@ -365,6 +415,8 @@ def make_plan(role: str, args: Sequence[str], environ: Mapping[str, str], *,
   if actors_per_machine < 1:
     raise UsageError(f'--actors_per_machine must be >= 1, got {actors_per_machine}')
   args = env_args(environ) + list(args)
+  # Appended: config overrides only parse after the --config flag they refine.
+  learner_args = args + device_args(environ, args) + tensorboard_args(environ, args)
   if role == 'auto':
     if learner_address or first_actor_id >= 0:
       raise UsageError('--learner_address and --first_actor_id are only for --role=actor; '
@@ -372,18 +424,21 @@ def make_plan(role: str, args: Sequence[str], environ: Mapping[str, str], *,
     task = parse_cluster_env(environ)
     if task.role == 'learner':
       _, port = split_host_port(task.own_address, f'{task.source} learner entry')
-      return Plan('learner', (tuple(learner_command(python, args, port)),), True)
+      return Plan('learner', (tuple(learner_command(python, learner_args, port)),), True)
     ids = actor_ids_for_task(task.index, actors_per_machine)
     cmds = actor_commands(python, task.learner_address, ids, args)
     return Plan('actor', tuple(tuple(c) for c in cmds), False, tuple(ids))
   if role == 'learner':
-    return Plan('learner', (tuple(learner_command(python, args)),), True)
+    return Plan('learner', (tuple(learner_command(python, learner_args)),), True)
   if role == 'local':
-    return Plan('local', ((python, '-m', LOCAL_MODULE, *args),), True)
+    return Plan('local', ((python, '-m', LOCAL_MODULE, *args, *device_args(environ, args)),),
+                True)
   if not learner_address:
     raise UsageError('--role=actor needs --learner_address=HOST:PORT')
   if first_actor_id >= 0:
     ids = [first_actor_id + k for k in range(actors_per_machine)]
+  elif environ.get(JOB_INDEX_ENV, '').strip():
+    ids = actor_ids_from_job_index(environ[JOB_INDEX_ENV], actors_per_machine)
   else:
     ids = actor_ids_from_ip(ip, actors_per_machine)
   cmds = actor_commands(python, learner_address, ids, args)
@@ -440,7 +495,8 @@ def _define_flags():
   flags.DEFINE_string('learner_address', '', 'HOST:PORT of the learner (--role=actor).')
   flags.DEFINE_integer('first_actor_id', -1,
                        'With --role=actor: ids first_actor_id+k; -1 derives them from '
-                       'this container\'s IP address (POD_IP or the host name).')
+                       'JOB_COMPLETION_INDEX (Kubernetes Indexed Job), else from this '
+                       'container\'s IP address (POD_IP or the host name).')
 
 
 def _parse_flags(argv):
@@ -454,7 +510,8 @@ def main(argv):
                      python=sys.executable,
                      # Resolve only when needed: the learner never uses it.
                      ip=(own_ip(os.environ) if FLAGS.role == 'actor' and
-                         FLAGS.first_actor_id < 0 else ''),
+                         FLAGS.first_actor_id < 0 and not os.environ.get(JOB_INDEX_ENV)
+                         else ''),
                      actors_per_machine=FLAGS.actors_per_machine,
                      learner_address=FLAGS.learner_address,
                      first_actor_id=FLAGS.first_actor_id)

@@ -15,7 +15,11 @@ CLUSTER_SPEC to tell the two apart and wire actors to the learner.
   # Submit it: drop --dry_run, add --project (needs google-cloud-aiplatform).
 
 Arguments after `--` are appended verbatim to the learner's command line.
-The same --logdir again resumes from the checkpoint there.
+The same --logdir again resumes from the checkpoint there. The learner's
+SEED_STAC_DEVICE follows its machine (gpu, tpu, or cpu without accelerators),
+so it fails at start rather than train on the CPU of an accelerator machine.
+`--tensorboard=projects/P/locations/R/tensorboards/ID` streams the learner's
+summaries to a Vertex AI TensorBoard (it needs --service_account).
 """
 
 import json
@@ -32,6 +36,8 @@ TPU_MACHINE_PREFIXES = ('cloud-tpu', 'ct')
 _ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _ACCELERATOR = re.compile(r'^[A-Z][A-Z0-9_]*$')
 _TOPOLOGY = re.compile(r'^\d+(x\d+){1,2}$')
+_TENSORBOARD = re.compile(r'^projects/[^/]+/locations/[^/]+/tensorboards/[^/]+$')
+DEVICE_ENV = 'SEED_STAC_DEVICE'  # gcp.entrypoint.DEVICE_ENV
 # Flags submit.py itself puts on the learner/actor command lines.
 _LEARNER_OWNED = ('config', 'logdir', 'port', 'bind_address')
 _ACTOR_OWNED = ('actors_per_machine', 'learner_address', 'actor_id', 'role')
@@ -115,6 +121,15 @@ def machine_spec(machine_type: str, accelerator_type: str = '', accelerator_coun
   return spec
 
 
+def learner_device(machine_type: str, accelerator_type: str, accelerator_count: int) -> str:
+  """The learner.device a learner machine must provide (gcp.entrypoint's SEED_STAC_DEVICE)."""
+  if is_tpu_machine(machine_type):
+    return 'tpu'
+  if accelerator_type.startswith('NVIDIA') and accelerator_count > 0:
+    return 'gpu'
+  return 'cpu'
+
+
 def build_job(*, display_name: str, learner_image: str, actor_image: str, config: str,
               overrides: Sequence[str], logdir: str, learner_machine_type: str,
               learner_accelerator_type: str = '', learner_accelerator_count: int = 0,
@@ -123,7 +138,7 @@ def build_job(*, display_name: str, learner_image: str, actor_image: str, config
               env: Sequence[str] = (), extra_learner_args: Sequence[str] = (),
               extra_actor_args: Sequence[str] = (), service_account: str = '',
               network: str = '', spot: bool = False, timeout_hours: float = 0,
-              boot_disk_gb: int = 100) -> Dict[str, Any]:
+              boot_disk_gb: int = 100, tensorboard: str = '') -> Dict[str, Any]:
   """A Vertex AI CustomJob as a REST/JSON dict (camelCase field names).
 
   Parses with `aiplatform_v1.CustomJob.from_json`. Raises SpecError naming the
@@ -146,7 +161,17 @@ def build_job(*, display_name: str, learner_image: str, actor_image: str, config
   clash = sorted(_flag_names(extra_actor_args) & set(_ACTOR_OWNED))
   if clash:
     raise SpecError(f'--actor_arg must not set {clash}: the entrypoint derives them')
+  if tensorboard and not _TENSORBOARD.match(tensorboard):
+    raise SpecError('--tensorboard must be a Vertex AI TensorBoard resource name, '
+                    f'projects/P/locations/R/tensorboards/ID, got {tensorboard!r}')
+  if tensorboard and not service_account:
+    raise SpecError('--tensorboard needs --service_account (Vertex AI writes '
+                    'TensorBoard logs only for jobs run as a service account)')
   env_vars = parse_env(env)
+  learner_env = env_vars
+  if not any(v['name'] == DEVICE_ENV for v in env_vars):
+    learner_env = env_vars + [{'name': DEVICE_ENV, 'value': learner_device(
+        learner_machine_type, learner_accelerator_type, learner_accelerator_count)}]
   disk = {'bootDiskType': 'pd-ssd', 'bootDiskSizeGb': boot_disk_gb}
 
   learner = {
@@ -156,7 +181,7 @@ def build_job(*, display_name: str, learner_image: str, actor_image: str, config
       'containerSpec': {
           'imageUri': learner_image,
           'args': learner_args(config, overrides, logdir, extra_learner_args),
-          'env': env_vars,
+          'env': learner_env,
       },
   }
   # TPU VMs on Vertex take no diskSpec.
@@ -187,6 +212,8 @@ def build_job(*, display_name: str, learner_image: str, actor_image: str, config
     job_spec['serviceAccount'] = service_account
   if network:
     job_spec['network'] = network
+  if tensorboard:
+    job_spec['tensorboard'] = tensorboard
   return {'displayName': display_name, 'jobSpec': job_spec}
 
 
@@ -235,6 +262,8 @@ def _define_flags():
                        'survivable: actors reconnect, the learner checkpoints on SIGTERM).')
   flags.DEFINE_float('timeout_hours', 0, 'Job timeout in hours; 0 keeps the Vertex default.')
   flags.DEFINE_integer('boot_disk_gb', 100, 'Boot disk size (GPU/CPU machines).')
+  flags.DEFINE_string('tensorboard', '', 'Vertex AI TensorBoard for the learner\'s summaries, '
+                      'projects/P/locations/R/tensorboards/ID (needs --service_account).')
   flags.DEFINE_boolean('dry_run', False, 'Write the job spec JSON and exit.')
   flags.DEFINE_string('spec_out', '', 'Where --dry_run writes the spec; "" = stdout.')
 
@@ -253,7 +282,7 @@ def main(argv):
         extra_learner_args=[a for a in argv[1:] if a != '--'],
         extra_actor_args=FLAGS.actor_arg, service_account=FLAGS.service_account,
         network=FLAGS.network, spot=FLAGS.spot, timeout_hours=FLAGS.timeout_hours,
-        boot_disk_gb=FLAGS.boot_disk_gb)
+        boot_disk_gb=FLAGS.boot_disk_gb, tensorboard=FLAGS.tensorboard)
     text = json.dumps(job, indent=2, sort_keys=True) + '\n'
     if FLAGS.dry_run:
       if FLAGS.spec_out:

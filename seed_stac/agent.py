@@ -75,22 +75,35 @@ def total_learner_steps(config, env_spec: EnvSpec) -> int:
   return max(1, config.learner.total_frames // frames_per_step)
 
 
-def make_strategy(distribution: str):
-  """None (one device), MirroredStrategy over the local GPUs, or TPUStrategy."""
+def make_strategy(distribution: str, tpu_name: str = 'local'):
+  """None (one device), MirroredStrategy over the local GPUs, or TPUStrategy.
+
+  tpu_name: 'local' for the TPU VM this process runs on (the only resolver
+  that works inside a TPU VM container; '' asks for a TPU name and fails),
+  else the name of a TPU to connect to.
+  """
   if distribution == 'none':
     return None
   if distribution == 'mirrored':
     return tf.distribute.MirroredStrategy()
-  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu='')
+  resolver = tpu_resolver(tpu_name)
   tf.config.experimental_connect_to_cluster(resolver)
   tf.tpu.experimental.initialize_tpu_system(resolver)
   return tf.distribute.TPUStrategy(resolver)
 
 
+def tpu_resolver(tpu_name: str):
+  """The TPUClusterResolver for `tpu_name`; a clear error for an empty name."""
+  if not tpu_name:
+    raise ValueError("learner.tpu_name must be 'local' (the TPU VM this runs on) "
+                     'or the name of a TPU, got an empty string')
+  return tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_name)
+
+
 def build_agent(config, env_spec: EnvSpec) -> Agent:
   """Builds everything under the configured tf.distribute strategy's scope."""
   config_lib.validate(config)
-  strategy = make_strategy(config.learner.distribution)
+  strategy = make_strategy(config.learner.distribution, config.learner.tpu_name)
   with strategy.scope() if strategy else contextlib.nullcontext():
     return _build_agent(config, env_spec, strategy)
 

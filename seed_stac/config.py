@@ -94,6 +94,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.learner.distribution = 'none'  # none | mirrored (all local GPUs) | tpu
   # auto | cpu | gpu | tpu: 'gpu'/'tpu' fail at start without such a device.
   c.learner.device = 'auto'
+  # distribution=tpu: the TPU to connect to. 'local' is the TPU VM this
+  # process runs on (also inside a container there); else a TPU name.
+  c.learner.tpu_name = 'local'
   c.learner.log_interval_s = 10.0
   c.learner.checkpoint_interval_s = 600.0
   # No environment step for this long: checkpoint once and warn every minute

@@ -344,3 +344,44 @@ def test_actor_stops_when_its_launcher_is_killed(exit_with_parent):
   finally:
     if _alive(actor_pid):
       os.kill(actor_pid, signal.SIGKILL)
+
+
+# Installed as sitecustomize.py: any import of the TensorFlow stack fails.
+_NO_TENSORFLOW = '''
+import sys
+BLOCKED = ('tensorflow', 'tensorflow_probability', 'tf_keras', 'keras', 'tensorboard', 'jax')
+class _Blocker:
+  def find_spec(self, name, path=None, target=None):
+    if name.split('.')[0] in BLOCKED:
+      raise ImportError(f'the actor must not import {name}')
+    return None
+sys.meta_path.insert(0, _Blocker())
+'''
+
+
+def test_actor_binary_runs_without_tensorflow(tmp_path):
+  """The actor image installs no TensorFlow (requirements-actor.txt): the
+  binary and every environment adapter must run with it unimportable."""
+  (tmp_path / 'sitecustomize.py').write_text(_NO_TENSORFLOW)
+  env = dict(os.environ, PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}')
+  env.pop('SEED_STAC_TOKEN', None)
+  probe = subprocess.run(
+      [sys.executable, '-c', 'import tensorflow'], env=env, capture_output=True, text=True)
+  assert 'the actor must not import tensorflow' in probe.stderr  # the blocker works
+  modules = ['seed_stac.envs.' + m for m in (
+      'atari', 'catch', 'cartpole', 'dmc', 'dm_env_factory', 'gym', 'minatar', 'rwrl',
+      'subprocess_env')]
+  imports = subprocess.run([sys.executable, '-c', f'import {", ".join(modules)}'], env=env,
+                           capture_output=True, text=True, timeout=120)
+  assert imports.returncode == 0, imports.stderr
+  learner = RecordingLearner(env_batch_size=E, done_after_steps=2 * CATCH_EPISODE_STEPS, seed=1)
+  serving = testing.ServerThread(learner)
+  try:
+    process = subprocess.run(
+        [sys.executable, '-m', 'seed_stac.actor', f'--learner_address={serving.address}',
+         '--actor_id=0'], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+  finally:
+    serving.stop()
+  assert process.returncode == 0, process.stderr
+  ((_, history),) = learner.history.items()
+  assert len(history) == 2 * CATCH_EPISODE_STEPS

@@ -1,8 +1,9 @@
 """Learner binary: python -m seed_stac.learner --config=configs/atari.py:Pong --logdir=DIR"""
 
 import os
+import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from seed_stac.learner.run import run_learner
@@ -12,13 +13,28 @@ _LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory (local or gs://); r
 _PORT = flags.DEFINE_integer('port', 8686, 'Port to serve actors on.')
 _BIND = flags.DEFINE_string('bind_address', '127.0.0.1', 'Interface to bind; 0.0.0.0 for cloud runs.')
 _TOKEN = flags.DEFINE_string('token', None, 'Shared token actors must present (or $SEED_STAC_TOKEN).')
+_TENSORBOARD_DIR = flags.DEFINE_string(
+    'tensorboard_dir', None, 'Where TensorBoard events go (local or gs://); default --logdir. '
+    "On Vertex AI, gcp.entrypoint sets it to $AIP_TENSORBOARD_LOG_DIR.")
 flags.mark_flags_as_required(['config', 'logdir'])
+
+# Stopped by SIGTERM/SIGINT before the frame budget (128 + SIGTERM): non-zero,
+# so a Kubernetes Job or any supervisor restarts the learner, which resumes
+# from the checkpoint it just wrote, instead of counting the run as complete.
+STOPPED_EARLY_EXIT_CODE = 143
 
 
 def main(argv):
   del argv
   token = _TOKEN.value or os.environ.get('SEED_STAC_TOKEN')
-  run_learner(_CONFIG.value, _LOGDIR.value, f'{_BIND.value}:{_PORT.value}', token)
+  row = run_learner(_CONFIG.value, _LOGDIR.value, f'{_BIND.value}:{_PORT.value}', token,
+                    summary_dir=_TENSORBOARD_DIR.value)
+  total = _CONFIG.value.learner.total_frames
+  if row.get('frames', 0) < total:
+    logging.warning('Stopped at %d of %d frames with a checkpoint; run again with the same '
+                    '--logdir to resume (exit status %d).', row.get('frames', 0), total,
+                    STOPPED_EARLY_EXIT_CODE)
+    sys.exit(STOPPED_EARLY_EXIT_CODE)
 
 
 if __name__ == '__main__':

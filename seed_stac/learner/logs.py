@@ -4,23 +4,25 @@ import csv
 import math
 import os
 import sys
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import tensorflow as tf
 
 
 class RunLogger:
-  """Writes `logdir/progress.csv` and TensorBoard events under `logdir`.
+  """Writes `logdir/progress.csv` and TensorBoard events under `summary_dir`
+  (default `logdir`; Vertex AI's TensorBoard reads its own folder).
 
   The CSV's columns are fixed by the first row (frames, learner_steps, fps,
   episode_return, episodes, then every stat and metaparameter); later rows
   leave a missing value empty.
   """
 
-  def __init__(self, logdir: str, total_frames: int, show_progress: bool = True):
+  def __init__(self, logdir: str, total_frames: int, show_progress: bool = True,
+               summary_dir: Optional[str] = None):
     self.total_frames = total_frames
     self.show_progress = show_progress
-    self._writer = tf.summary.create_file_writer(logdir)
+    self._writer = tf.summary.create_file_writer(summary_dir or logdir)
     self._csv_path = os.path.join(logdir, 'progress.csv')
     self._columns: List[str] = []
     if tf.io.gfile.exists(self._csv_path):  # resumed run: keep appending

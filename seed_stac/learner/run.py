@@ -63,11 +63,13 @@ def fingerprint(config) -> str:
 def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
                 token: Optional[str] = None,
                 on_ready: Optional[Callable[[int], None]] = None,
-                show_progress: bool = True, train: bool = True) -> dict:
+                show_progress: bool = True, train: bool = True,
+                summary_dir: Optional[str] = None) -> dict:
   """Trains until `config.learner.total_frames`; returns the last log row.
 
   train=False serves inference only and drops the unrolls (benchmarks of
-  the runtime itself).
+  the runtime itself). summary_dir: where TensorBoard events go (default
+  `logdir`).
   """
   config_lib.validate(config)
   if config.learner.unroll_queue_capacity < config.learner.batch_size:
@@ -93,11 +95,11 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   if restored:
     print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
   return asyncio.run(_serve(config, logdir, address, token, on_ready, show_progress,
-                            spec, agent, frames, checkpointer, train))
+                            spec, agent, frames, checkpointer, train, summary_dir))
 
 
 async def _serve(config, logdir, address, token, on_ready, show_progress, spec, agent,
-                 frames, checkpointer, train) -> dict:
+                 frames, checkpointer, train, summary_dir) -> dict:
   learner = config.learner
   unroll_queue = queue.Queue(maxsize=learner.unroll_queue_capacity)
   training_done = threading.Event()
@@ -125,7 +127,7 @@ async def _serve(config, logdir, address, token, on_ready, show_progress, spec, 
       pass
   if on_ready:
     on_ready(port)
-  logger = RunLogger(logdir, learner.total_frames, show_progress)
+  logger = RunLogger(logdir, learner.total_frames, show_progress, summary_dir)
   row = await _monitor(learner, stats, trainer, logger, checkpointer, frames, stop)
   if stats.frames >= learner.total_frames:
     training_done.set()

@@ -2,6 +2,7 @@
 hadolint on the Dockerfiles, Compose schema checks, and the shell scripts run
 against fake `docker`, `gcloud` and `python3` commands."""
 
+import importlib.metadata
 import pathlib
 import re
 import shlex
@@ -9,6 +10,9 @@ import shutil
 import subprocess
 import sys
 
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 import pytest
 import yaml
 from compose_spec import PyCompose
@@ -18,8 +22,13 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 DOCKER = REPO / 'docker'
-DOCKERFILES = [DOCKER / 'learner.Dockerfile', DOCKER / 'actor.Dockerfile']
-SCRIPTS = [DOCKER / 'install.sh', DOCKER / 'run_local.sh', REPO / 'gcp' / 'build_images.sh']
+DOCKERFILES = [DOCKER / 'learner.Dockerfile', DOCKER / 'learner-tpu.Dockerfile',
+               DOCKER / 'actor.Dockerfile']
+SCRIPTS = [DOCKER / 'install.sh', DOCKER / 'run_local.sh', DOCKER / 'check_requirement_sets.sh',
+           REPO / 'gcp' / 'build_images.sh']
+# The TensorFlow stack: what the actor set must leave out.
+TF_STACK = {'tensorflow', 'tensorflow-tpu', 'tensorflow-probability', 'tf-keras', 'keras',
+            'tensorboard', 'libtpu', 'jax', 'jaxlib', 'torch'}
 VENV_BIN = pathlib.Path(sys.executable).parent
 
 
@@ -31,12 +40,27 @@ def tool(name):
   return path
 
 
-def requirement_pin(name):
-  for line in (REPO / 'requirements.txt').read_text().splitlines():
-    m = re.match(rf'^{re.escape(name)}==(\S+)', line.strip())
-    if m:
-      return m.group(1)
-  raise AssertionError(f'{name} is not pinned in requirements.txt')
+def read_set(filename):
+  """{canonical name: Requirement} of a requirements file, following -r includes."""
+  reqs = {}
+  for line in (REPO / filename).read_text().splitlines():
+    line = line.split('#', 1)[0].strip()
+    if line.startswith('-r '):
+      reqs.update(read_set(line[3:].strip()))
+    elif line:
+      req = Requirement(line)
+      reqs[canonicalize_name(req.name)] = req
+  return reqs
+
+
+def pin(reqs, name):
+  (spec,) = reqs[name].specifier
+  assert spec.operator == '==', reqs[name]
+  return spec.version
+
+
+def dockerfile_arg(dockerfile, name):
+  return re.search(rf'^ARG {name}=(\S+)$', dockerfile.read_text(), re.M).group(1)
 
 
 class TestDockerfiles:
@@ -65,10 +89,84 @@ class TestDockerfiles:
     assert 'COPY configs/ /app/configs/' in text and 'COPY gcp/ /app/gcp/' in text
     assert 'WORKDIR /app' in text
 
-  def test_learner_base_matches_tensorflow_pin(self):
+  @pytest.mark.parametrize('dockerfile, requirements, device', [
+      ('learner.Dockerfile', 'requirements-gpu.txt', 'gpu'),
+      ('learner-tpu.Dockerfile', 'requirements-tpu.txt', 'tpu'),
+      ('actor.Dockerfile', 'requirements-actor.txt', None)])
+  def test_each_image_installs_its_requirement_set(self, dockerfile, requirements, device):
+    path = DOCKER / dockerfile
+    assert dockerfile_arg(path, 'REQUIREMENTS') == requirements
+    assert re.search(r'^FROM python:3\.11-slim-bookworm$', path.read_text(), re.M)
+    # The entrypoint turns SEED_STAC_DEVICE into learner.device: a learner
+    # image without its accelerator fails at start instead of using the CPU.
+    assert re.findall(r'^ENV SEED_STAC_DEVICE=(\w+)', path.read_text(), re.M) == (
+        [device] if device else [])
+
+  def test_gpu_learner_gets_the_cuda_tensorflow_was_built_for(self):
+    # No CUDA base image: the tensorflow/tensorflow:*-gpu images ship cuDNN 8.9,
+    # too old for TF 2.18+, and TF then silently skips the GPU.
     text = (DOCKER / 'learner.Dockerfile').read_text()
-    base = re.search(r'^ARG BASE_IMAGE=(\S+)$', text, re.M).group(1)
-    assert base == f'tensorflow/tensorflow:{requirement_pin("tensorflow")}-gpu'
+    assert 'tensorflow/tensorflow' not in re.sub(r'#.*', '', text)
+    gpu, cpu = read_set('requirements-gpu.txt'), read_set('requirements.txt')
+    assert gpu['tensorflow'].extras == {'and-cuda'}
+    assert pin(gpu, 'tensorflow') == pin(cpu, 'tensorflow') == importlib.metadata.version(
+        'tensorflow')
+    # What that TensorFlow declares for [and-cuda]: cuDNN 9.3 or newer.
+    cudnn = [Requirement(r) for r in importlib.metadata.requires('tensorflow')
+             if r.startswith('nvidia-cudnn-cu12')]
+    assert len(cudnn) == 1 and cudnn[0].marker.evaluate({'extra': 'and-cuda'})
+    assert '9.3.0.75' in cudnn[0].specifier and '8.9.7.29' not in cudnn[0].specifier
+    # The build checks the installed wheels against it and registers them.
+    assert 'nvidia_libraries.py --ldconfig' in text
+    assert 'NVIDIA_DRIVER_CAPABILITIES=compute,utility' in text
+    assert '/usr/local/nvidia/lib64' in text  # where GKE mounts the driver
+
+  def test_tpu_set_agrees_with_tensorflow_tpu(self):
+    tpu, actor = read_set('requirements-tpu.txt'), read_set('requirements-actor.txt')
+    nodeps = read_set('requirements-tpu-nodeps.txt')
+    assert 'tensorflow' not in tpu and 'tf-keras' not in tpu  # one `tensorflow` module
+    minor = pin(tpu, 'tensorflow-tpu').rsplit('.', 1)[0]
+    assert minor == '2.20'
+    # tensorflow-tpu 2.20.0 requires tensorboard~=2.20.0 and libtpu~=0.0.14,
+    # and tf-keras follows TensorFlow's minor version.
+    assert pin(tpu, 'tensorboard').startswith(minor + '.')
+    assert pin(nodeps, 'tf-keras').startswith(minor + '.')
+    assert pin(tpu, 'libtpu') in SpecifierSet('~=0.0.14')
+    assert pin(tpu, 'tensorflow-probability') == pin(read_set('requirements.txt'),
+                                                     'tensorflow-probability')
+    for name, req in actor.items():
+      assert tpu[name] == req, name
+    text = (DOCKER / 'learner-tpu.Dockerfile').read_text()
+    for var in ('PJRT_DEVICE=TPU', 'NEXT_PLUGGABLE_DEVICE_USE_C_API=true',
+                'TF_PLUGGABLE_DEVICE_LIBRARY_PATH=/usr/local/lib/python3.11/site-packages/'
+                'libtpu/libtpu.so'):
+      assert var in text
+
+  def test_actor_set_is_closed_consistent_and_tensorflow_free(self):
+    """What `pip check` checks, over the actor set's dependency closure, from
+    the installed metadata of this environment (which holds the same pins)."""
+    actor = read_set('requirements-actor.txt')
+    everything = read_set('requirements.txt')
+    assert {n: r for n, r in everything.items() if n in actor} == actor
+    assert not TF_STACK & set(actor)
+    closure, todo = {}, [(name, frozenset()) for name in actor]
+    while todo:
+      name, extras = todo.pop()
+      dist = importlib.metadata.distribution(name)
+      closure.setdefault(canonicalize_name(name), set()).update(extras)
+      if name in actor:
+        assert dist.version in actor[name].specifier, name
+      for text in dist.requires or []:
+        req = Requirement(text)
+        if req.marker and not any(req.marker.evaluate({'extra': e}) for e in extras | {''}):
+          continue
+        have = importlib.metadata.version(req.name)
+        assert req.specifier.contains(have, prereleases=True), (name, text, have)
+        dep = canonicalize_name(req.name)
+        if dep not in closure or not req.extras <= closure[dep]:
+          todo.append((dep, frozenset(req.extras)))
+    assert not TF_STACK & set(closure), sorted(TF_STACK & set(closure))
+    assert {'dm-control', 'mujoco', 'ale-py', 'grpcio'} <= set(closure)
 
   def test_actor_image_is_cpu_python_311_with_egl(self):
     text = (DOCKER / 'actor.Dockerfile').read_text()
@@ -83,26 +181,32 @@ class TestDockerfiles:
 
   def test_dockerignore_files(self):
     learner = (DOCKER / 'learner.Dockerfile.dockerignore').read_text()
-    assert learner == (DOCKER / 'actor.Dockerfile.dockerignore').read_text()
+    for other in ('actor', 'learner-tpu'):
+      assert learner == (DOCKER / f'{other}.Dockerfile.dockerignore').read_text()
     lines = [l for l in learner.splitlines() if l and not l.startswith('#')]
     assert lines[0] == '*'  # allowlist
     allowed = {l[1:].rstrip('/') for l in lines if l.startswith('!')}
-    for needed in ('requirements.txt', 'requirements-nodeps.txt', 'pyproject.toml',
-                   'seed_stac', 'configs', 'gcp', 'docker/install.sh'):
+    for needed in ('requirements*.txt', 'pyproject.toml', 'seed_stac', 'configs', 'gcp',
+                   'docker/install.sh', 'docker/nvidia_libraries.py'):
       assert needed in allowed
     # Every file the Dockerfiles copy or bind-mount explicitly is in the context.
     for dockerfile in DOCKERFILES:
-      sources = re.findall(r'(?:source=|COPY )(\S+?)/?[ ,]', dockerfile.read_text())
-      assert set(sources) == {'docker/install.sh', 'requirements.txt', 'configs', 'gcp'}
+      sources = set(re.findall(r'(?:source=|COPY )(\S+?)/?[ ,]', dockerfile.read_text()))
+      assert {'docker/install.sh', 'requirements*.txt', 'configs', 'gcp'} <= sources
       for src in sources:
         assert src in allowed, (dockerfile.name, src)
+    for name in ('requirements-actor.txt', 'requirements-gpu.txt', 'requirements-tpu.txt'):
+      assert (REPO / name).exists()
 
 
 def fake_python(make):
-  """python3 that logs its args and the contents of any `-r FILE` it gets."""
+  """python3 that logs its args and the contents of any `-r FILE` it gets;
+  `pip check` prints $FAKE_PIP_CHECK and fails when that is set."""
   make('python3', 'prev=""; for a in "$@"; do '
        'if [ "$prev" = "-r" ]; then sed "s/^/REQ:/" "$a" >> "$(dirname "$0")/../req.log"; fi; '
-       'prev="$a"; done')
+       'prev="$a"; done; '
+       'if [ "$3" = "check" ] && [ -n "$FAKE_PIP_CHECK" ]; then printf "%b" "$FAKE_PIP_CHECK"; '
+       'exit 1; fi')
 
 
 class TestInstallScript:
@@ -111,52 +215,66 @@ class TestInstallScript:
   def src(self, tmp_path):
     src = tmp_path / 'src'
     src.mkdir()
-    (src / 'requirements.txt').write_text(
-        '# comment\ntensorflow==2.21.0\ntensorflow-probability==0.25.0\ntf-keras==2.21.0\n'
-        'numpy==2.4.6\n')
+    (src / 'requirements.txt').write_text('# comment\ntensorflow==2.21.0\nnumpy==2.4.6\n')
+    (src / 'requirements-tpu.txt').write_text('tensorflow-tpu==2.20.0\n')
+    (src / 'requirements-tpu-nodeps.txt').write_text('# why\ntf-keras==2.20.1  # note\n')
+    (src / 'requirements-nodeps.txt').write_text('MinAtar==1.0.15\n')
     return src
 
   def run(self, env, *args, **extra):
     return subprocess.run(['sh', str(DOCKER / 'install.sh'), *args], env=dict(env, **extra),
                           capture_output=True, text=True, timeout=60)
 
-  def test_default_uses_requirements_as_is(self, fake_bin, src):
+  def test_default_set(self, fake_bin, src):
     make, calls, env = fake_bin
     fake_python(make)
     assert self.run(env, 'deps', str(src)).returncode == 0
     assert self.run(env, 'package', str(src)).returncode == 0
     assert calls() == [
         ['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements.txt'],
+        ['python3', '-m', 'pip', 'install', '--no-deps', '-r', f'{src}/requirements-nodeps.txt'],
         ['python3', '-m', 'pip', 'install', '--no-deps', str(src)],
         ['python3', '-m', 'pip', 'check']]
 
-  def test_package_step_installs_the_no_deps_requirements(self, fake_bin, src):
+  def test_a_set_with_its_no_deps_file(self, fake_bin, src, tmp_path):
     make, calls, env = fake_bin
     fake_python(make)
-    (src / 'requirements-nodeps.txt').write_text('minatar==1.0.15\n')
-    assert self.run(env, 'package', str(src)).returncode == 0
-    assert calls()[1] == ['python3', '-m', 'pip', 'install', '--no-deps', '-r',
-                          f'{src}/requirements-nodeps.txt']
-
-  def test_tpu_replaces_tensorflow(self, fake_bin, src, tmp_path):
-    make, calls, env = fake_bin
-    fake_python(make)
-    proc = self.run(env, 'deps', str(src), TF_PACKAGE='tensorflow-tpu==2.20.0',
-                    TF_KERAS_PACKAGE='tf-keras==2.20.1', TF_FIND_LINKS='https://example/i.html')
+    proc = self.run(env, 'deps', str(src), REQUIREMENTS='requirements-tpu.txt', PYTHON='python3')
     assert proc.returncode == 0, proc.stderr
-    c = calls()
-    assert c[0] == ['python3', '-m', 'pip', 'install', 'tensorflow-tpu==2.20.0', '-f',
-                    'https://example/i.html']
-    assert c[1][:5] == ['python3', '-m', 'pip', 'install', '-r']
-    assert c[2] == ['python3', '-m', 'pip', 'install', '--no-deps', 'tf-keras==2.20.1']
-    reqs = [l[4:] for l in (tmp_path / 'req.log').read_text().splitlines()]
-    # The CUDA TF and its tf-keras are gone; TFP (a different name) stays.
-    assert reqs == ['# comment', 'tensorflow-probability==0.25.0', 'numpy==2.4.6']
+    assert calls() == [
+        ['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements-tpu.txt'],
+        ['python3', '-m', 'pip', 'install', '--no-deps', '-r', f'{src}/requirements-nodeps.txt'],
+        ['python3', '-m', 'pip', 'install', '--no-deps', '-r',
+         f'{src}/requirements-tpu-nodeps.txt']]
+
+  @pytest.mark.parametrize('requirements, report, ok', [
+      # Dependencies a --no-deps package declares and we left out on purpose.
+      ('requirements.txt', 'minatar 1.0.15 requires pandas, which is not installed.\n', True),
+      ('requirements-tpu.txt', 'tf-keras 2.20.1 requires tensorflow, which is not installed.\n'
+       'minatar 1.0.15 requires seaborn, which is not installed.\n', True),
+      ('requirements-tpu.txt', 'tf_keras 2.20.1 requires tensorflow, which is not installed.\n',
+       True),
+      # The same line outside the TPU set, a version conflict, another package.
+      ('requirements.txt', 'tf-keras 2.20.1 requires tensorflow, which is not installed.\n',
+       False),
+      ('requirements-tpu.txt', 'tf-keras 2.20.1 has requirement tensorflow<2.21,>=2.20, but '
+       'you have tensorflow 2.19.0.\n', False),
+      ('requirements-tpu.txt', 'keras 3.15.1 requires rich, which is not installed.\n', False),
+      ('requirements.txt', 'minatarx 1 requires pandas, which is not installed.\n', False),
+  ])
+  def test_pip_check_accepts_only_left_out_dependencies(self, fake_bin, src, requirements,
+                                                        report, ok):
+    make, _, env = fake_bin
+    fake_python(make)
+    proc = self.run(env, 'package', str(src), REQUIREMENTS=requirements, FAKE_PIP_CHECK=report)
+    assert (proc.returncode == 0) == ok, proc.stderr
+    if not ok:
+      assert 'pip check failed' in proc.stderr
 
   @pytest.mark.parametrize('args, extra, message', [
       (['deps'], {}, 'usage: install.sh'),
       (['build', 'SRC'], {}, "unknown step 'build'"),
-      (['deps', 'SRC'], {'TF_PACKAGE': 'tensorflow-tpu==2.20.0'}, 'needs TF_KERAS_PACKAGE'),
+      (['deps', 'SRC'], {'REQUIREMENTS': 'requirements-gpu.txt'}, 'no requirement set'),
   ])
   def test_errors(self, fake_bin, src, args, extra, message):
     make, calls, env = fake_bin
@@ -313,13 +431,21 @@ class TestBuildImages:
     assert c[2] == ['docker', 'push', f'{self.REG}/learner:v2']
     assert c[3] == ['docker', 'push', f'{self.REG}/actor:v2']
 
-  def test_docker_tpu_uses_tpu_wheel(self, fake_bin):
+  def test_docker_tpu_uses_tpu_dockerfile(self, fake_bin):
     make, calls, env = fake_bin
     make('docker')
     assert self.run(env, '--docker', '--tpu', '--tag=v3', self.REG).returncode == 0
     tpu_build = [c for c in calls() if f'{self.REG}/learner-tpu:v3' in c and c[1] == 'build']
-    assert len(tpu_build) == 1
-    assert 'TF_PACKAGE=tensorflow-tpu==2.20.0' in tpu_build[0]
+    assert tpu_build == [['docker', 'build', '--platform=linux/amd64', '-f',
+                          f'{REPO}/docker/learner-tpu.Dockerfile', '-t',
+                          f'{self.REG}/learner-tpu:v3', str(REPO)]]
+
+  def test_project_with_equals(self, fake_bin):
+    make, calls, env = fake_bin
+    make('gcloud')
+    proc = self.run(env, '--project=proj', '--tag=v1', self.REG)
+    assert proc.returncode == 0, proc.stderr
+    assert calls()[0][:5] == ['gcloud', 'builds', 'submit', '--project', 'proj']
 
   def test_docker_failure_stops(self, fake_bin):
     make, calls, env = fake_bin
@@ -332,6 +458,7 @@ class TestBuildImages:
       (['justaname'], 'HOST/PROJECT/REPO'),
       (['--tag', 'bad tag!', REG], 'invalid image tag'),
       (['--bogus', REG], "unknown option '--bogus'"),
+      (['--project=', REG], '--project needs a value'),
       ([REG, REG], 'only one REGISTRY'),
   ])
   def test_errors(self, fake_bin, args, message):
@@ -349,14 +476,7 @@ class TestBuildImages:
     assert steps['learner']['args'][3] == 'docker/learner.Dockerfile'
     assert steps['actor']['args'][3] == 'docker/actor.Dockerfile'
     assert all('DOCKER_BUILDKIT=1' in s['env'] for s in cb['steps'])
-    script = (REPO / 'gcp' / 'build_images.sh').read_text()
-    subs = cb['substitutions']
-    for var, key in (('tf_tpu_package', '_TF_TPU_PACKAGE'),
-                     ('tf_keras_tpu_package', '_TF_KERAS_TPU_PACKAGE'),
-                     ('tf_tpu_find_links', '_TF_TPU_FIND_LINKS')):
-      assert f'{var}="{subs[key]}"' in script
-    learner_doc = (DOCKER / 'learner.Dockerfile').read_text()
-    assert subs['_TF_TPU_PACKAGE'] in learner_doc and subs['_TF_KERAS_TPU_PACKAGE'] in learner_doc
+    assert '-f docker/learner-tpu.Dockerfile' in steps['learner-tpu']['args'][1]
 
 
 @pytest.mark.parametrize('script', SCRIPTS, ids=lambda p: p.name)

@@ -18,6 +18,7 @@ from gcp import entrypoint as ep
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 PY = '/usr/bin/python3'
+RECONNECT = f'--max_reconnect_seconds={ep.CLOUD_RECONNECT_SECONDS}'
 
 # What Vertex AI sets on a 1 learner + 2 actor machine job (extra keys included).
 VERTEX_CLUSTER = {
@@ -146,7 +147,7 @@ class TestPlan:
     assert p.actor_ids == (3, 4, 5)
     assert p.commands == tuple(
         (PY, '-m', 'seed_stac.actor', '--learner_address=cmle-training-workerpool0-abc-0:2222',
-         f'--actor_id={i}', '--foo=1') for i in (3, 4, 5))
+         f'--actor_id={i}', RECONNECT, '--foo=1') for i in (3, 4, 5))
 
   def test_ids_unique_across_machines(self):
     ids = []
@@ -166,7 +167,7 @@ class TestPlan:
                        'task': {'type': 'workerpool1', 'index': 0}})
     p = plan(environ={'CLUSTER_SPEC': spec})
     assert p.commands == ((PY, '-m', 'seed_stac.actor', '--learner_address=localhost:8686',
-                           '--actor_id=0'),)
+                           '--actor_id=0', RECONNECT),)
 
   @pytest.mark.parametrize('task_type, arg, message', [
       ('workerpool0', '--port=1234', r'do not pass --port'),
@@ -262,6 +263,65 @@ class TestPlan:
   def test_broken_env_args(self):
     with pytest.raises(ep.UsageError, match='SEED_STAC_ARGS is not valid shell-quoted'):
       plan('learner', environ={'SEED_STAC_ARGS': "--config='unclosed"})
+
+  def test_image_device_reaches_the_learner_after_its_config(self):
+    env = {'SEED_STAC_DEVICE': 'gpu', 'SEED_STAC_ARGS': '--config=configs/cartpole.py'}
+    p = plan('learner', ['--logdir=/l'], environ=env)
+    assert p.commands[0][-3:] == ('--config=configs/cartpole.py', '--logdir=/l',
+                                  '--config.learner.device=gpu')
+    p = plan(environ=dict(env, CLUSTER_SPEC=cluster_spec('workerpool0', 0)))
+    assert p.commands[0][-1] == '--config.learner.device=gpu'
+    p = plan('local', environ=env)
+    assert p.commands[0][-1] == '--config.learner.device=gpu'
+
+  def test_tpu_device_also_selects_the_tpu_strategy(self):
+    p = plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': 'tpu'})
+    assert p.commands[0][-2:] == ('--config.learner.device=tpu',
+                                  '--config.learner.distribution=tpu')
+    p = plan('learner', ['--config=c.py', '--config.learner.distribution=none'],
+             environ={'SEED_STAC_DEVICE': 'tpu'})
+    assert p.commands[0][-1] == '--config.learner.device=tpu'
+
+  def test_device_on_the_command_line_wins(self):
+    p = plan('learner', ['--config=c.py', '--config.learner.device=cpu'],
+             environ={'SEED_STAC_DEVICE': 'gpu'})
+    assert not any(a.endswith('=gpu') for a in p.commands[0])
+    assert plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': ''}).commands[0][-1] \
+        == '--config=c.py'
+
+  def test_bad_device(self):
+    with pytest.raises(ep.UsageError, match=r"SEED_STAC_DEVICE must be one of .*'GPU'"):
+      plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': 'GPU'})
+
+  def test_device_contract_matches_the_learner(self):
+    from seed_stac.learner import devices  # pylint: disable=import-outside-toplevel
+    assert ep.DEVICES == devices.DEVICES
+
+  def test_vertex_tensorboard_folder(self):
+    env = {'CLUSTER_SPEC': cluster_spec('workerpool0', 0),
+           'AIP_TENSORBOARD_LOG_DIR': 'gs://b/tb/logs'}
+    assert plan(environ=env).commands[0][-1] == '--tensorboard_dir=gs://b/tb/logs'
+    mine = plan(args=['--tensorboard_dir=gs://b/mine'], environ=env).commands[0]
+    assert [a for a in mine if a.startswith('--tensorboard_dir')] == ['--tensorboard_dir=gs://b/mine']
+    actor_env = dict(env, CLUSTER_SPEC=cluster_spec('workerpool1', 0))
+    assert not any('tensorboard' in a for a in plan(environ=actor_env).commands[0])
+
+  def test_actor_reconnect_window_can_be_set(self):
+    p = plan('actor', ['--max_reconnect_seconds=60'], learner_address='h:1', first_actor_id=0)
+    assert [a for a in p.commands[0] if 'reconnect' in a] == ['--max_reconnect_seconds=60']
+
+  def test_indexed_job_actor_ids(self):
+    env = {'JOB_COMPLETION_INDEX': '3'}
+    p = plan('actor', environ=env, learner_address='learner:8686', ip='', actors_per_machine=2)
+    assert p.actor_ids == (6, 7)
+    ids = [i for k in range(4)
+           for i in plan('actor', environ={'JOB_COMPLETION_INDEX': str(k)}, ip='',
+                         learner_address='h:1', actors_per_machine=2).actor_ids]
+    assert sorted(ids) == list(range(8))
+    # An explicit first id still wins.
+    assert plan('actor', environ=env, learner_address='h:1', first_actor_id=40).actor_ids == (40,)
+    with pytest.raises(ep.UsageError, match="JOB_COMPLETION_INDEX must be a non-negative"):
+      plan('actor', environ={'JOB_COMPLETION_INDEX': '-1'}, learner_address='h:1')
 
   def test_strip_separator(self):
     assert ep.strip_separator(['--a', '--', '--v=1', '--']) == ['--a', '--v=1', '--']
@@ -385,8 +445,8 @@ class TestMain:
                       SEED_STAC_TOKEN='t0k', FAKE_EXPECT_TOKEN='t0k')
     assert proc.returncode == 0, proc.stderr
     assert sorted(calls['actor.py']) == [
-        ['--learner_address=localhost:8686', '--actor_id=2', '--v=1'],
-        ['--learner_address=localhost:8686', '--actor_id=3', '--v=1']]
+        ['--learner_address=localhost:8686', '--actor_id=2', RECONNECT, '--v=1'],
+        ['--learner_address=localhost:8686', '--actor_id=3', RECONNECT, '--v=1']]
 
   def test_actor_machine_fails_if_one_actor_fails(self, run):
     spec = json.dumps({'cluster': {'workerpool0': ['localhost:8686'],
@@ -411,8 +471,15 @@ class TestMain:
     assert proc.returncode == 0, proc.stderr
     host = (4 << 16) + 3  # low 21 bits of 10.4.0.3
     assert sorted(calls['actor.py']) == [
-        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host}'],
-        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host + 1}']]
+        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host}', RECONNECT],
+        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host + 1}', RECONNECT]]
+
+  def test_indexed_job_actor_needs_no_address(self, run):
+    proc, calls = run(['--role=actor', '--learner_address=seed-stac-learner:8686'],
+                      JOB_COMPLETION_INDEX='5')
+    assert proc.returncode == 0, proc.stderr
+    assert calls['actor.py'] == [
+        ['--learner_address=seed-stac-learner:8686', '--actor_id=5', RECONNECT]]
 
   def test_no_cluster_env_is_a_clear_error(self, run):
     proc, calls = run(['--config=configs/cartpole.py'])

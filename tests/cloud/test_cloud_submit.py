@@ -54,9 +54,12 @@ class TestBuildJob:
     assert not actors.machine_spec.accelerator_count
     assert actors.container_spec.image_uri == ACTOR_IMAGE
     assert list(actors.container_spec.args) == ['--actors_per_machine=16']
+    env = [('SEED_STAC_TOKEN', 't0k'), ('EXTRA', 'a=b')]
+    # The learner must find its GPU or fail at start (gcp.entrypoint).
+    assert [(e.name, e.value) for e in learner.container_spec.env] == env + [
+        ('SEED_STAC_DEVICE', 'gpu')]
+    assert [(e.name, e.value) for e in actors.container_spec.env] == env
     for pool in (learner, actors):
-      assert [(e.name, e.value) for e in pool.container_spec.env] == [
-          ('SEED_STAC_TOKEN', 't0k'), ('EXTRA', 'a=b')]
       assert pool.disk_spec.boot_disk_size_gb == 100
     assert spec.base_output_directory.output_uri_prefix == 'gs://bucket/runs/pong-1'
     assert spec.scheduling.restart_job_on_worker_restart is False
@@ -96,6 +99,31 @@ class TestBuildJob:
     assert list(spec.worker_pool_specs[0].container_spec.args)[-1] == '--config.learner.lr=1e-3'
     assert list(spec.worker_pool_specs[1].container_spec.args) == [
         '--actors_per_machine=16', '--env_batch=4']
+
+  @pytest.mark.parametrize('overrides, device', [
+      (dict(), 'gpu'),
+      (dict(learner_machine_type='ct5lp-hightpu-4t', learner_accelerator_type='',
+            learner_accelerator_count=0, learner_tpu_topology='2x2'), 'tpu'),
+      (dict(learner_machine_type='cloud-tpu', learner_accelerator_type='TPU_V3',
+            learner_accelerator_count=8), 'tpu'),
+      (dict(learner_machine_type='n2-standard-16', learner_accelerator_type='',
+            learner_accelerator_count=0), 'cpu'),
+      (dict(env=['SEED_STAC_DEVICE=auto']), 'auto'),  # the user's choice wins
+  ])
+  def test_learner_device_follows_its_machine(self, overrides, device):
+    learner = parse_spec(gpu_job(**overrides)).worker_pool_specs[0]
+    assert [e.value for e in learner.container_spec.env if e.name == 'SEED_STAC_DEVICE'] == [
+        device]
+
+  def test_vertex_tensorboard(self):
+    name = 'projects/p/locations/us-central1/tensorboards/123'
+    spec = parse_spec(gpu_job(tensorboard=name, service_account='sa@p.iam.gserviceaccount.com'))
+    assert spec.tensorboard == name
+    assert not parse_spec(gpu_job()).tensorboard
+    with pytest.raises(submit.SpecError, match='--tensorboard needs --service_account'):
+      gpu_job(tensorboard=name)
+    with pytest.raises(submit.SpecError, match='--tensorboard must be a Vertex AI TensorBoard'):
+      gpu_job(tensorboard='my-board', service_account='sa@p.iam.gserviceaccount.com')
 
   def test_unknown_accelerator_is_caught_by_vertex_types(self):
     # Passes our format check; the proto enum is the authority on names.

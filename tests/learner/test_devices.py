@@ -40,3 +40,15 @@ def test_a_gpu_run_on_a_cpu_machine_stops_before_building_anything(tmp_path):
   with pytest.raises(devices.DeviceError, match='finds no GPU'):
     run_learner(config, str(tmp_path / 'run'))
   assert not (tmp_path / 'run').exists()
+
+
+def test_tpu_resolver_for_a_tpu_vm_container():
+  # TF on a TPU VM connects with tpu='local'; '' asks for a TPU name.
+  from seed_stac import agent as agent_lib  # pylint: disable=import-outside-toplevel
+  assert catch.get_config().learner.tpu_name == 'local'
+  resolver = agent_lib.tpu_resolver('local')
+  assert isinstance(resolver, tf.distribute.cluster_resolver.TPUClusterResolver)
+  with pytest.raises(ValueError, match="Please provide a TPU Name"):
+    tf.distribute.cluster_resolver.TPUClusterResolver(tpu='')
+  with pytest.raises(ValueError, match="learner.tpu_name must be 'local'"):
+    agent_lib.tpu_resolver('')

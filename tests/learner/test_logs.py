@@ -28,3 +28,16 @@ def test_columns_that_appear_later_are_added_and_kept_on_resume(tmp_path):
   resumed.write(row(30, **{'main/gamma': 0.97, 'inner_loss': 1.0, 'main/entropy': 0.6}))
   rows = read(tmp_path / 'progress.csv')
   assert [r['inner_loss'] for r in rows] == ['', '1.5', '1.0']
+
+
+def test_tensorboard_events_can_go_to_their_own_folder(tmp_path):
+  # Vertex AI's TensorBoard reads AIP_TENSORBOARD_LOG_DIR, not the logdir.
+  logdir, events = tmp_path / 'run', tmp_path / 'tb'
+  logdir.mkdir()
+  RunLogger(str(logdir), total_frames=100, show_progress=False,
+            summary_dir=str(events)).write(row(10, inner_loss=1.0))
+  assert [p.name for p in logdir.iterdir()] == ['progress.csv']
+  (event_file,) = events.iterdir()
+  assert event_file.name.startswith('events.out.tfevents')
+  RunLogger(str(logdir), total_frames=100, show_progress=False).write(row(20))
+  assert any(p.name.startswith('events.out.tfevents') for p in logdir.iterdir())
