@@ -385,6 +385,9 @@ def actor_commands(python: str, learner_address: str, actor_ids: Sequence[int],
     raise UsageError(f'actor ids must be unique, got {list(actor_ids)}')
   if not has_flag(args, 'max_reconnect_seconds'):
     args = [f'--max_reconnect_seconds={CLOUD_RECONNECT_SECONDS}'] + list(args)
+  if not has_flag(args, 'exit_with_parent'):
+    # Actors end with this process, however it dies (they watch their parent).
+    args = ['--exit_with_parent'] + list(args)
   return [[python, '-m', ACTOR_MODULE, f'--learner_address={learner_address}',
            f'--actor_id={i}'] + list(args) for i in actor_ids]
 

@@ -19,11 +19,14 @@ The same --logdir again resumes from the checkpoint there. The learner's
 SEED_STAC_DEVICE follows its machine (gpu, tpu, or cpu without accelerators),
 so it fails at start rather than train on the CPU of an accelerator machine.
 `--tensorboard=projects/P/locations/R/tensorboards/ID` streams the learner's
-summaries to a Vertex AI TensorBoard (it needs --service_account).
+summaries to a Vertex AI TensorBoard (it needs --service_account). Every
+machine gets SEED_STAC_TOKEN, generated per job unless --env sets it: the
+learner binds its cluster address and serves only actors that present it.
 """
 
 import json
 import re
+import secrets
 import sys
 from typing import Any, Dict, List, Sequence
 
@@ -38,6 +41,7 @@ _ACCELERATOR = re.compile(r'^[A-Z][A-Z0-9_]*$')
 _TOPOLOGY = re.compile(r'^\d+(x\d+){1,2}$')
 _TENSORBOARD = re.compile(r'^projects/[^/]+/locations/[^/]+/tensorboards/[^/]+$')
 DEVICE_ENV = 'SEED_STAC_DEVICE'  # gcp.entrypoint.DEVICE_ENV
+TOKEN_ENV = 'SEED_STAC_TOKEN'  # read by the learner and actor binaries
 # Flags submit.py itself puts on the learner/actor command lines.
 _LEARNER_OWNED = ('config', 'logdir', 'port', 'bind_address')
 _ACTOR_OWNED = ('actors_per_machine', 'learner_address', 'actor_id', 'role')
@@ -138,8 +142,13 @@ def build_job(*, display_name: str, learner_image: str, actor_image: str, config
               env: Sequence[str] = (), extra_learner_args: Sequence[str] = (),
               extra_actor_args: Sequence[str] = (), service_account: str = '',
               network: str = '', spot: bool = False, timeout_hours: float = 0,
-              boot_disk_gb: int = 100, tensorboard: str = '') -> Dict[str, Any]:
+              boot_disk_gb: int = 100, tensorboard: str = '',
+              token: str = '') -> Dict[str, Any]:
   """A Vertex AI CustomJob as a REST/JSON dict (camelCase field names).
+
+  The learner binds its cluster address and refuses to serve it without a
+  shared token: `token` (the binary generates one) goes to every machine as
+  SEED_STAC_TOKEN unless `env` sets that already.
 
   Parses with `aiplatform_v1.CustomJob.from_json`. Raises SpecError naming the
   offending flag for inconsistent requests, before anything is sent.
@@ -168,6 +177,11 @@ def build_job(*, display_name: str, learner_image: str, actor_image: str, config
     raise SpecError('--tensorboard needs --service_account (Vertex AI writes '
                     'TensorBoard logs only for jobs run as a service account)')
   env_vars = parse_env(env)
+  if not any(v['name'] == TOKEN_ENV for v in env_vars):
+    if not token:
+      raise SpecError(f'the learner needs a shared token: pass --env={TOKEN_ENV}=... '
+                      '(the binary generates one otherwise)')
+    env_vars.append({'name': TOKEN_ENV, 'value': token})
   learner_env = env_vars
   if not any(v['name'] == DEVICE_ENV for v in env_vars):
     learner_env = env_vars + [{'name': DEVICE_ENV, 'value': learner_device(
@@ -282,7 +296,8 @@ def main(argv):
         extra_learner_args=[a for a in argv[1:] if a != '--'],
         extra_actor_args=FLAGS.actor_arg, service_account=FLAGS.service_account,
         network=FLAGS.network, spot=FLAGS.spot, timeout_hours=FLAGS.timeout_hours,
-        boot_disk_gb=FLAGS.boot_disk_gb, tensorboard=FLAGS.tensorboard)
+        boot_disk_gb=FLAGS.boot_disk_gb, tensorboard=FLAGS.tensorboard,
+        token=secrets.token_hex(32))
     text = json.dumps(job, indent=2, sort_keys=True) + '\n'
     if FLAGS.dry_run:
       if FLAGS.spec_out:

@@ -52,10 +52,13 @@ class LearnerUnavailableError(RuntimeError):
 
 @dataclasses.dataclass
 class ActorResult:
-  """reason: 'training_done' or 'stopped'. env_steps: summed over envs."""
+  """reason: 'training_done' or 'stopped'. env_steps: summed over envs.
+  actor_id: the id of the last connection (assigned by the learner with
+  auto ids; None before the first handshake)."""
   reason: str
   env_steps: int = 0
   run_ids: List[str] = dataclasses.field(default_factory=list)
+  actor_id: Optional[int] = None
 
 
 class _Envs:
@@ -95,11 +98,11 @@ class _Envs:
 class _Connection:
   """One handshake + stream with a fresh run_id. Cancellable from any thread."""
 
-  def __init__(self, address, actor_id, token):
+  def __init__(self, address, actor_id, token, tls):
     self.run_id = uuid.uuid4().hex
     self._actor_id = actor_id
     self._token = token
-    self._channel = client.open_channel(address)
+    self._channel = client.open_channel(address, tls)
     self._stream = None
     self._cancelled = False
     self._lock = threading.Lock()
@@ -136,10 +139,14 @@ def _first_request(actor_id, run_id, env_ids, observation) -> codec.StepBatch:
       episode_length=np.zeros(num_envs, np.int32))
 
 
-def _serve(connection: _Connection, envs: _Envs, actor_id: int,
-           result: ActorResult, on_connected) -> bool:
+def _serve(connection: _Connection, envs: _Envs, result: ActorResult,
+           on_connected) -> bool:
   """Handshakes and runs the step loop. True when training is done."""
   config = connection.handshake()
+  actor_id = config.actor_id  # the learner's choice with --actor_id=auto
+  if result.actor_id != actor_id:
+    logging.info('Actor id %d (run %s)', actor_id, connection.run_id)
+  result.actor_id = actor_id
   observation = envs.prepare(config, actor_id)
   num_envs = config.env_batch_size
   env_ids = np.arange(actor_id * num_envs, (actor_id + 1) * num_envs,
@@ -191,16 +198,18 @@ class _Backoff:
     return delay
 
 
-def run_actor(learner_address: str, actor_id: int,
+def run_actor(learner_address: str, actor_id: Optional[int],
               token: Optional[str] = None,
               max_reconnect_seconds: float = 300.0,
               stop_event: Optional[threading.Event] = None,
-              max_backoff_seconds: float = 5.0) -> ActorResult:
+              max_backoff_seconds: float = 5.0,
+              tls: Optional[client.TlsTrust] = None) -> ActorResult:
   """Runs until the learner says training is done or `stop_event` is set.
 
   On a lost connection it reconnects with exponential back-off (capped at
   `max_backoff_seconds`), a new run_id, a new handshake and freshly reset
-  envs.
+  envs. actor_id None: the learner assigns one at every handshake. tls: the
+  CA to check a TLS learner with (None: plaintext).
 
   Returns:
     ActorResult with reason 'training_done' or 'stopped'.
@@ -215,21 +224,25 @@ def run_actor(learner_address: str, actor_id: int,
   envs = _Envs()
   try:
     while not stop_event.is_set():
-      connection = _Connection(learner_address, actor_id, token)
-      if _serve_until_stopped(connection, envs, actor_id, result, backoff,
+      connection = _Connection(learner_address, actor_id, token, tls)
+      if _serve_until_stopped(connection, envs, _name(actor_id), result, backoff,
                               stop_event):
         result.reason = 'training_done'
         return result
       if not stop_event.is_set():
         delay = backoff.next_delay()
-        logging.info('Actor %d reconnecting in %.2f s', actor_id, delay)
+        logging.info('Actor %s reconnecting in %.2f s', _name(actor_id), delay)
         stop_event.wait(delay)
     return result
   finally:
     envs.close()
 
 
-def _serve_until_stopped(connection, envs, actor_id, result, backoff,
+def _name(actor_id: Optional[int]) -> str:
+  return 'auto' if actor_id is None else str(actor_id)
+
+
+def _serve_until_stopped(connection, envs, name, result, backoff,
                          stop_event) -> bool:
   """One connection. True: training done; False: reconnect (or stopped)."""
   done = threading.Event()
@@ -245,24 +258,24 @@ def _serve_until_stopped(connection, envs, actor_id, result, backoff,
   watcher = threading.Thread(target=cancel_on_stop, daemon=True)
   watcher.start()
   try:
-    return _serve(connection, envs, actor_id, result, backoff.reset)
+    return _serve(connection, envs, result, backoff.reset)
   except grpc.RpcError as e:
     if stop_event.is_set():
       return False
     if e.code() == grpc.StatusCode.ALREADY_EXISTS:
       # Another live actor holds this id; it may die, so wait and retry
       # (until max_reconnect_seconds) rather than take its place.
-      logging.warning('Actor %d: %s; retrying', actor_id, e.details())
+      logging.warning('Actor %s: %s; retrying', name, e.details())
       return False
     if e.code() not in _TRANSIENT_CODES:
       raise LearnerRejectedError(
-          f'learner rejected actor {actor_id}: {e.code().name}: '
+          f'learner rejected actor {name}: {e.code().name}: '
           f'{e.details()}') from None
-    logging.warning('Actor %d lost the learner: %s: %s', actor_id,
+    logging.warning('Actor %s lost the learner: %s: %s', name,
                     e.code().name, e.details())
     return False
   except EOFError as e:
-    logging.warning('Actor %d: %s', actor_id, e)
+    logging.warning('Actor %s: %s', name, e)
     return False
   finally:
     done.set()
@@ -272,7 +285,9 @@ def _serve_until_stopped(connection, envs, actor_id, result, backoff,
 
 _LEARNER_ADDRESS = flags.DEFINE_string(
     'learner_address', 'localhost:8686', 'Learner gRPC address, HOST:PORT.')
-_ACTOR_ID = flags.DEFINE_integer('actor_id', 0, 'Index of this actor.')
+_ACTOR_ID = flags.DEFINE_string(
+    'actor_id', '0', 'This actor\'s id, a non-negative integer unique among the '
+    'running actors, or "auto": the learner assigns the lowest free id.')
 _TOKEN = flags.DEFINE_string(
     'token', None, 'Shared secret expected by the learner. Defaults to the '
     'SEED_STAC_TOKEN environment variable (which, unlike a flag, does not '
@@ -280,6 +295,12 @@ _TOKEN = flags.DEFINE_string(
 _MAX_RECONNECT_SECONDS = flags.DEFINE_float(
     'max_reconnect_seconds', 300.0,
     'Give up after this long without a learner.')
+_TLS_CA = flags.DEFINE_string(
+    'tls_ca', None, 'PEM file of the CA that signed the learner\'s TLS certificate; '
+    'set it when the learner runs with --tls_cert (connections then use TLS).')
+_TLS_SERVER_NAME = flags.DEFINE_string(
+    'tls_server_name', None, 'Name to expect in the learner\'s certificate when it '
+    'differs from the host in --learner_address (e.g. an IP address).')
 _EXIT_WITH_PARENT = flags.DEFINE_bool(
     'exit_with_parent', False,
     'Stop when the parent process dies, however it dies (set by the local '
@@ -306,13 +327,24 @@ def watch_parent(stop_event: threading.Event, poll_s: float = 0.5,
   return thread
 
 
+def parse_actor_id(text: str) -> Optional[int]:
+  """'auto' -> None (the learner assigns one); else a non-negative integer."""
+  if text.strip() == 'auto':
+    return None
+  if not text.strip().isdigit():
+    raise app.UsageError(f'--actor_id must be a non-negative integer or "auto", got {text!r}')
+  return int(text)
+
+
 def main(argv):
   del argv
   stop_event = threading.Event()
+  actor_id = parse_actor_id(_ACTOR_ID.value)
+  tls = client.TlsTrust.read(_TLS_CA.value, _TLS_SERVER_NAME.value) if _TLS_CA.value else None
 
   def stop(signum, frame):
     del frame
-    logging.info('Actor %d: signal %d, stopping', _ACTOR_ID.value, signum)
+    logging.info('Actor %s: signal %d, stopping', _name(actor_id), signum)
     stop_event.set()
 
   signal.signal(signal.SIGTERM, stop)
@@ -321,15 +353,15 @@ def main(argv):
     watch_parent(stop_event)
   token = _TOKEN.value or os.environ.get('SEED_STAC_TOKEN') or None
   try:
-    result = run_actor(_LEARNER_ADDRESS.value, _ACTOR_ID.value, token=token,
+    result = run_actor(_LEARNER_ADDRESS.value, actor_id, token=token,
                        max_reconnect_seconds=_MAX_RECONNECT_SECONDS.value,
-                       stop_event=stop_event)
+                       stop_event=stop_event, tls=tls)
   except (LearnerRejectedError, LearnerUnavailableError,
           codec.InvalidMessageError) as e:
-    logging.error('Actor %d: %s', _ACTOR_ID.value, e)
+    logging.error('Actor %s: %s', _name(actor_id), e)
     sys.exit(1)
-  logging.info('Actor %d finished (%s) after %d env steps, %d connection(s)',
-               _ACTOR_ID.value, result.reason, result.env_steps,
+  logging.info('Actor %s finished (%s) after %d env steps, %d connection(s)',
+               _name(result.actor_id), result.reason, result.env_steps,
                len(result.run_ids))
 
 

@@ -79,6 +79,11 @@ class ActorState:
     self.core_state = tuple(np.array(s) for s in new_core_state)
     return finished
 
+  @property
+  def partial_steps(self) -> int:
+    """Steps recorded into the unfinished unroll (lost if the actor leaves now)."""
+    return len(self._steps)
+
   def _columns(self) -> List[tuple]:
     stacked = {k: np.stack([s[k] for s in self._steps]) for k in STEP_FIELDS}
     num_envs = stacked['reward'].shape[1]

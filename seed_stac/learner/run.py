@@ -64,12 +64,13 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
                 token: Optional[str] = None,
                 on_ready: Optional[Callable[[int], None]] = None,
                 show_progress: bool = True, train: bool = True,
-                summary_dir: Optional[str] = None) -> dict:
+                summary_dir: Optional[str] = None,
+                tls: Optional[rpc_server.TlsFiles] = None) -> dict:
   """Trains until `config.learner.total_frames`; returns the last log row.
 
   train=False serves inference only and drops the unrolls (benchmarks of
   the runtime itself). summary_dir: where TensorBoard events go (default
-  `logdir`).
+  `logdir`). tls: serve actors over TLS.
   """
   config_lib.validate(config)
   if config.learner.unroll_queue_capacity < config.learner.batch_size:
@@ -95,11 +96,11 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   if restored:
     print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
   return asyncio.run(_serve(config, logdir, address, token, on_ready, show_progress,
-                            spec, agent, frames, checkpointer, train, summary_dir))
+                            spec, agent, frames, checkpointer, train, summary_dir, tls))
 
 
 async def _serve(config, logdir, address, token, on_ready, show_progress, spec, agent,
-                 frames, checkpointer, train, summary_dir) -> dict:
+                 frames, checkpointer, train, summary_dir, tls) -> dict:
   learner = config.learner
   unroll_queue = queue.Queue(maxsize=learner.unroll_queue_capacity)
   training_done = threading.Event()
@@ -110,7 +111,10 @@ async def _serve(config, logdir, address, token, on_ready, show_progress, spec, 
                            fingerprint(config), batcher, agent.network.initial_state(1),
                            learner.unroll_length, unroll_queue if train else None,
                            stats, training_done)
-  server, port = await rpc_server.start_server(service, address, token)
+  max_message_bytes = rpc_server.step_message_bytes(
+      spec.observation_shape, spec.observation_dtype, config.actor.env_batch_size)
+  server, port = await rpc_server.start_server(service, address, token, tls=tls,
+                                               max_message_bytes=max_message_bytes)
   print(f'Learner listening on port {port}; logdir {logdir}', flush=True)
   trainer = Trainer(agent.updater, unroll_queue, learner.batch_size)
   # Log rows before the first step already carry every metaparameter column.

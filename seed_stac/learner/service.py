@@ -8,12 +8,16 @@ turns into INVALID_ARGUMENT for that stream only.
 """
 
 import asyncio
+import collections
+import dataclasses
+import itertools
 import json
 import queue
 import threading
 import time
 from typing import Dict, Optional
 
+from absl import logging
 import numpy as np
 
 from seed_stac.envs.base import EnvSpec
@@ -23,12 +27,18 @@ from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepBatc
 
 
 class EpisodeStats:
-  """Thread-safe counters of environment frames and finished episodes."""
+  """Thread-safe counters of environment frames, finished episodes, and env
+  steps lost in unfinished unrolls of actors that left (`dropped_steps`)."""
 
   def __init__(self, frames: int = 0):
     self._lock = threading.Lock()
     self.frames = frames
+    self.dropped_steps = 0
     self._returns = []
+
+  def add_dropped(self, steps: int):
+    with self._lock:
+      self.dropped_steps += steps
 
   def add(self, frames: int, episode_returns: np.ndarray):
     finished = episode_returns[~np.isnan(episode_returns)]
@@ -42,13 +52,27 @@ class EpisodeStats:
     return returns
 
 
+@dataclasses.dataclass
+class _Slot:
+  """One actor id's holder. `state` is None until its first step: a
+  handshake alone costs a few hundred bytes, however large observations are."""
+  run_id: str
+  handshake_time: float
+  state: Optional[ActorState] = None
+  streaming: bool = False
+
+
 class LearnerService:
   """Implements handshake/step/stream_closed for seed_stac.rpc.server.
 
   An actor id belongs to one live actor: a handshake for an id whose stream
   is open, or that handshook less than `handshake_grace_s` ago and has not
   streamed yet, is refused (ActorIdInUseError -> ALREADY_EXISTS) and the
-  holder keeps its environments. A slot whose stream has closed is free.
+  holder keeps its environments. A slot whose stream has closed is free, and
+  so is one whose handshake is older than `handshake_grace_s` without a
+  stream (released at the next handshake). `handshake(None, run_id)` assigns
+  the lowest free id. An actor's per-env state (frame stacks, the unroll being
+  filled) exists from its first step until its stream closes.
   """
 
   def __init__(self, spec: EnvSpec, env_config: dict, env_batch_size: int,
@@ -67,41 +91,82 @@ class LearnerService:
     self.unroll_queue = unroll_queue
     self.stats = stats
     self.training_done = training_done
-    self._actors: Dict[int, ActorState] = {}
-    self._streaming: Dict[int, bool] = {}
-    self._handshake_times: Dict[int, float] = {}
     self.handshake_grace_s = handshake_grace_s
+    self._slots: Dict[int, _Slot] = {}
+    # Ids handshaken but not yet streaming, oldest first: expired ones are
+    # released from the front, so a flood of handshakes cannot grow forever.
+    self._pending: 'collections.OrderedDict[int, None]' = collections.OrderedDict()
+    # Global env ids are int32 actor_id * E + i.
+    self.max_actor_id = (2**31 - 1) // env_batch_size - 1
 
-  def handshake(self, actor_id: int, run_id: str) -> dict:
-    holder = self._actors.get(actor_id)
-    if holder is not None and holder.run_id != run_id:
-      age = time.monotonic() - self._handshake_times[actor_id]
-      if self._streaming[actor_id] or age < self.handshake_grace_s:
-        raise ActorIdInUseError(
-            f'actor_id: {actor_id} is held by a live actor (run {holder.run_id!r}); '
-            'give each actor its own id')
-    self._streaming[actor_id] = False
-    self._handshake_times[actor_id] = time.monotonic()
-    core = tuple(np.repeat(s, self.env_batch_size, axis=0) for s in self.initial_core_state)
-    self._actors[actor_id] = ActorState(run_id, self.spec, self.env_batch_size, core,
-                                        self.unroll_length)
-    return self._handshake_reply
+  def handshake(self, actor_id: Optional[int], run_id: str) -> dict:
+    """Takes the slot `actor_id` (None: the lowest free id) for `run_id`;
+    returns the handshake reply, including the id to use."""
+    now = time.monotonic()
+    self._release_expired(now)
+    if actor_id is None:
+      actor_id = next(i for i in itertools.count() if i not in self._slots)
+    if actor_id > self.max_actor_id:
+      raise InvalidMessageError(
+          f'actor_id: {actor_id} is too large for {self.env_batch_size} envs per actor '
+          f'(global env ids are int32); at most {self.max_actor_id}')
+    holder = self._slots.get(actor_id)
+    if holder is not None and holder.run_id != run_id and (
+        holder.streaming or now - holder.handshake_time < self.handshake_grace_s):
+      raise ActorIdInUseError(
+          f'actor_id: {actor_id} is held by a live actor (run {holder.run_id!r}); '
+          'give each actor its own id, or use --actor_id=auto')
+    if holder is not None and holder.state is not None:
+      self._count_dropped(actor_id, holder)
+    self._slots[actor_id] = _Slot(run_id, now)
+    self._pending.pop(actor_id, None)
+    self._pending[actor_id] = None
+    return dict(self._handshake_reply, actor_id=actor_id)
+
+  def _release_expired(self, now: float) -> None:
+    while self._pending:
+      actor_id = next(iter(self._pending))
+      if now - self._slots[actor_id].handshake_time < self.handshake_grace_s:
+        return
+      del self._pending[actor_id]
+      del self._slots[actor_id]
+
+  @property
+  def num_slots(self) -> int:
+    """Actor ids held: streaming, or handshaken within the grace period."""
+    return len(self._slots)
 
   def stream_closed(self, actor_id: int, run_id: str) -> None:
-    state = self._actors.get(actor_id)
-    if state is not None and state.run_id == run_id:
-      del self._actors[actor_id]
-      del self._streaming[actor_id]
-      del self._handshake_times[actor_id]
+    slot = self._slots.get(actor_id)
+    if slot is not None and slot.run_id == run_id:
+      if slot.state is not None:
+        self._count_dropped(actor_id, slot)
+      del self._slots[actor_id]
+      self._pending.pop(actor_id, None)
+
+  def _count_dropped(self, actor_id: int, slot: _Slot) -> None:
+    """The unfinished unroll of a departing actor run is lost: count and log it."""
+    steps = slot.state.partial_steps * self.env_batch_size
+    if steps:
+      self.stats.add_dropped(steps)
+      logging.info('Actor %d (run %s) left with an unfinished unroll: %d env steps '
+                   'dropped (%d in all)', actor_id, slot.run_id, steps,
+                   self.stats.dropped_steps)
 
   async def step(self, batch: StepBatch):
-    state = self._actors.get(batch.actor_id)
-    if state is None or state.run_id != batch.run_id:
+    slot = self._slots.get(batch.actor_id)
+    if slot is None or slot.run_id != batch.run_id:
       raise InvalidMessageError(
           f'run_id: {batch.run_id!r} of actor {batch.actor_id} has not handshaken')
     batch.check(self.spec.observation_shape, self.spec.observation_dtype,
                 self.env_batch_size)
-    self._streaming[batch.actor_id] = True
+    if slot.state is None:
+      slot.streaming = True
+      self._pending.pop(batch.actor_id, None)
+      core = tuple(np.repeat(s, self.env_batch_size, axis=0) for s in self.initial_core_state)
+      slot.state = ActorState(slot.run_id, self.spec, self.env_batch_size, core,
+                              self.unroll_length)
+    state = slot.state
     if self.training_done.is_set():
       return np.zeros((batch.num_envs,) + self.spec.action.shape,
                       self.spec.action.dtype), True

@@ -26,24 +26,48 @@ class LearnerConfig:
   """A decoded HandshakeReply.
 
   env_config: {'kind': str, 'name': str, 'seed': int, 'options': dict}.
+  actor_id: the id to use for this run (assigned by the learner when asked).
   """
   env_spec: base.EnvSpec
   env_config: dict
   env_batch_size: int
   config_fingerprint: str
+  actor_id: int
 
 
-def open_channel(address: str) -> grpc.Channel:
+@dataclasses.dataclass(frozen=True)
+class TlsTrust:
+  """How an actor checks a TLS learner: the CA certificate (PEM bytes) that
+  signed the learner's certificate, and optionally the name to expect in it
+  when it differs from the address's host."""
+  ca_certificate: bytes
+  server_name: Optional[str] = None
+
+  @classmethod
+  def read(cls, ca_path: str, server_name: Optional[str] = None) -> 'TlsTrust':
+    with open(ca_path, 'rb') as f:
+      return cls(f.read(), server_name or None)
+
+
+def open_channel(address: str, tls: Optional[TlsTrust] = None) -> grpc.Channel:
   """A fresh channel per connection attempt: no stale connection state."""
-  return grpc.insecure_channel(address, options=server.client_options())
+  if tls is None:
+    return grpc.insecure_channel(address, options=server.client_options())
+  options = server.client_options()
+  if tls.server_name:
+    options += (('grpc.ssl_target_name_override', tls.server_name),)
+  credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca_certificate)
+  return grpc.secure_channel(address, credentials, options=options)
 
 
-def handshake(channel: grpc.Channel, actor_id: int, run_id: str,
+def handshake(channel: grpc.Channel, actor_id: Optional[int], run_id: str,
               token: Optional[str], timeout_s: float) -> LearnerConfig:
-  """Calls Handshake; raises grpc.RpcError, or ValueError on a bad reply."""
+  """Calls Handshake (actor_id None: the learner assigns one); raises
+  grpc.RpcError, or ValueError on a bad reply."""
   stub = pb_grpc.LearnerServiceStub(channel)
   reply = stub.Handshake(
-      pb.HandshakeRequest(actor_id=actor_id, run_id=run_id, token=token or ''),
+      pb.HandshakeRequest(actor_id=actor_id or 0, run_id=run_id, token=token or '',
+                          auto_actor_id=actor_id is None),
       timeout=timeout_s)
   env_config = json.loads(reply.env_config_json)
   missing = {'kind', 'name', 'seed'} - set(env_config)
@@ -53,11 +77,14 @@ def handshake(channel: grpc.Channel, actor_id: int, run_id: str,
   if reply.env_batch_size < 1:
     raise ValueError(f'env_batch_size: must be >= 1, got '
                      f'{reply.env_batch_size}')
+  if actor_id is not None and reply.actor_id != actor_id:
+    raise ValueError(f'actor_id: asked for {actor_id}, the learner answered {reply.actor_id}')
   return LearnerConfig(
       env_spec=base.EnvSpec.from_dict(json.loads(reply.env_spec_json)),
       env_config=env_config,
       env_batch_size=reply.env_batch_size,
-      config_fingerprint=reply.config_fingerprint)
+      config_fingerprint=reply.config_fingerprint,
+      actor_id=reply.actor_id)
 
 
 class StepStream:

@@ -3,9 +3,11 @@
 The handler is the learner's object; this module only does transport. It must
 provide
 
-  handler.handshake(actor_id: int, run_id: str) -> dict with keys
+  handler.handshake(actor_id: Optional[int], run_id: str) -> dict with keys
       env_spec_json: str, env_config_json: str, env_batch_size: int,
-      config_fingerprint: str
+      config_fingerprint: str, and optionally actor_id: int (the id the
+      actor is to use; default the requested one). actor_id None: the actor
+      asked the learner to assign one.
   async handler.step(batch: codec.StepBatch)
       -> (actions: np.ndarray [E] int32 or [E, ...] float32,
           training_done: bool)
@@ -21,15 +23,21 @@ are handled strictly in order; different streams run concurrently. If decoding
 fails or the handler raises `InvalidMessageError`, only that stream is aborted
 with INVALID_ARGUMENT and the error message. With a token configured, calls
 without it fail with UNAUTHENTICATED: Handshake carries it in the request,
-Stream in the `TOKEN_METADATA_KEY` metadata.
+Stream in the `TOKEN_METADATA_KEY` metadata. With `tls` the port is served
+with TLS only (grpc SSL credentials); actors then need the CA certificate.
+Requests larger than `max_message_bytes` (see `step_message_bytes`) fail with
+RESOURCE_EXHAUSTED before they are read into memory.
 """
 
+import dataclasses
 import hmac
+import ipaddress
 from typing import Optional, Tuple
 
 from absl import logging
 from google.protobuf.message import DecodeError
 import grpc
+import numpy as np
 
 from seed_stac.rpc import codec
 from seed_stac.rpc import seed_stac_pb2 as pb
@@ -37,18 +45,66 @@ from seed_stac.rpc import seed_stac_pb2_grpc as pb_grpc
 
 TOKEN_METADATA_KEY = 'x-seed-stac-token'
 
-# Observations of a whole env batch can exceed gRPC's 4 MiB default.
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+# gRPC's default limit; enough for any reply (actions, the handshake's JSON).
+DEFAULT_MESSAGE_BYTES = 4 * 1024 * 1024
+# Per StepRequest beyond its arrays: ids, dtype names, shapes, tags.
+_MESSAGE_SLACK_BYTES = 64 * 1024
 _SERVICE_NAME = pb.DESCRIPTOR.services_by_name['LearnerService'].full_name
-
-_MESSAGE_OPTIONS = (
-    ('grpc.max_send_message_length', MAX_MESSAGE_BYTES),
-    ('grpc.max_receive_message_length', MAX_MESSAGE_BYTES),
-)
 KEEPALIVE_MS = 20_000
 
 
-def server_options():
+@dataclasses.dataclass(frozen=True)
+class TlsFiles:
+  """PEM bytes for a TLS server: its certificate chain and private key."""
+  certificate_chain: bytes
+  private_key: bytes
+
+  @classmethod
+  def read(cls, cert_path: str, key_path: str) -> 'TlsFiles':
+    with open(cert_path, 'rb') as cert, open(key_path, 'rb') as key:
+      return cls(cert.read(), key.read())
+
+
+def step_message_bytes(observation_shape, observation_dtype, env_batch_size: int) -> int:
+  """The largest StepRequest a well-formed actor sends: one observation plus
+  six per-env scalars (env id, reward, two flags, episode return and length)
+  for each of its envs, plus slack for the message's own fields."""
+  observation = int(np.prod(observation_shape, dtype=np.int64)) * np.dtype(
+      observation_dtype).itemsize
+  return env_batch_size * (observation + 4 + 4 + 1 + 1 + 4 + 4) + _MESSAGE_SLACK_BYTES
+
+
+def is_loopback(address: str) -> bool:
+  """True for 'localhost:P', '127.x.y.z:P', '[::1]:P' (reachable from this host only)."""
+  host = address.rpartition(':')[0].strip('[]')
+  if host == 'localhost':
+    return True
+  try:
+    return ipaddress.ip_address(host).is_loopback
+  except ValueError:
+    return False
+
+
+def check_exposure(address: str, token: Optional[str], tls: bool, insecure: bool) -> None:
+  """Refuses to serve a non-loopback address to anyone who can reach it.
+
+  Off loopback, actors must present the shared token unless `insecure`
+  (say, a private Docker network) says otherwise. Raises ValueError naming
+  the fix. A token without TLS travels in plaintext: a warning says so.
+  """
+  if is_loopback(address):
+    return
+  if not token and not insecure:
+    raise ValueError(
+        f'binding {address} (not loopback) without a token would let anyone who can '
+        'reach it feed the learner: set SEED_STAC_TOKEN (or --token) for the learner and '
+        'its actors, or pass --insecure on a private network')
+  if token and not tls:
+    logging.warning('Serving %s with a token but without TLS: the token and the traffic '
+                    'are readable on the network (see --tls_cert/--tls_key)', address)
+
+
+def server_options(max_message_bytes: int = DEFAULT_MESSAGE_BYTES):
   """gRPC server options: message size limits and keepalive.
 
   Both ends ping every KEEPALIVE_MS, so a peer whose host vanished without
@@ -56,7 +112,9 @@ def server_options():
   pings on streams that carry no data for a while (a learner compiling or
   checkpointing), or after two "strikes" it drops healthy actors with GOAWAY.
   """
-  return _MESSAGE_OPTIONS + (
+  return (
+      ('grpc.max_receive_message_length', max_message_bytes),
+      ('grpc.max_send_message_length', DEFAULT_MESSAGE_BYTES),
       ('grpc.keepalive_time_ms', KEEPALIVE_MS),
       ('grpc.keepalive_timeout_ms', KEEPALIVE_MS // 2),
       ('grpc.http2.max_pings_without_data', 0),
@@ -67,8 +125,9 @@ def server_options():
 
 
 def client_options():
-  """gRPC channel options for actors, matching server_options()."""
-  return _MESSAGE_OPTIONS + (
+  """gRPC channel options for actors, matching server_options(): gRPC's
+  default size limits (sending is unlimited, replies are small)."""
+  return (
       ('grpc.keepalive_time_ms', KEEPALIVE_MS),
       ('grpc.keepalive_timeout_ms', KEEPALIVE_MS // 2),
       ('grpc.http2.max_pings_without_data', 0),
@@ -98,7 +157,9 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
       if request.actor_id < 0:
         raise codec.InvalidMessageError(
             f'actor_id: must be >= 0, got {request.actor_id}')
-      reply = self._handler.handshake(request.actor_id, request.run_id)
+      requested = None if request.auto_actor_id else request.actor_id
+      reply = dict(actor_id=request.actor_id)
+      reply.update(self._handler.handshake(requested, request.run_id))
     except codec.InvalidMessageError as e:
       await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
     except codec.ActorIdInUseError as e:
@@ -166,16 +227,22 @@ def _add_servicer(servicer: _Servicer, server: grpc.aio.Server) -> None:
 
 
 async def start_server(handler, address: str = '127.0.0.1:0',
-                       token: Optional[str] = None
+                       token: Optional[str] = None, *,
+                       max_message_bytes: int = DEFAULT_MESSAGE_BYTES,
+                       tls: Optional[TlsFiles] = None
                        ) -> Tuple[grpc.aio.Server, int]:
   """Starts serving `handler` on `address`; returns (server, bound port).
 
   Must be awaited on the event loop that will run the handler. Stop with
   `await server.stop(grace_seconds)`.
   """
-  server = grpc.aio.server(options=server_options())
+  server = grpc.aio.server(options=server_options(max_message_bytes))
   _add_servicer(_Servicer(handler, token), server)
-  port = server.add_insecure_port(address)
+  if tls is None:
+    port = server.add_insecure_port(address)
+  else:
+    credentials = grpc.ssl_server_credentials([(tls.private_key, tls.certificate_chain)])
+    port = server.add_secure_port(address, credentials)
   if port == 0:
     raise OSError(f'could not bind {address}')
   await server.start()

@@ -112,10 +112,11 @@ class ServerThread:
   """Runs `server.start_server(handler, ...)` on a background event loop."""
 
   def __init__(self, handler, address: str = '127.0.0.1:0',
-               token: Optional[str] = None):
+               token: Optional[str] = None, **server_kwargs):
+    """server_kwargs: start_server's keyword options (tls, max_message_bytes)."""
     self._loop = _background_loop()
     self.server, self.port = self.run(
-        server.start_server(handler, address, token))
+        server.start_server(handler, address, token, **server_kwargs))
 
   @property
   def address(self) -> str:

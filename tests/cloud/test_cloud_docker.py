@@ -333,7 +333,8 @@ class TestCompose:
     assert learner['build']['dockerfile'] == 'docker/learner.Dockerfile'
     assert actor['build']['dockerfile'] == 'docker/actor.Dockerfile'
     assert learner['build']['context'] == actor['build']['context'] == '..'  # repo root
-    assert learner['command'][:3] == ['--role=learner', '--port=8686', '--logdir=/logdir']
+    assert learner['command'] == ['--role=learner', '--port=8686', '--logdir=/logdir',
+                                  '--insecure']  # the project's private network
     # --scale actor=N: nothing per-replica may be fixed (names, host ports, ids).
     for key in ('container_name', 'ports', 'hostname'):
       assert key not in actor

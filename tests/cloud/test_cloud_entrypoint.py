@@ -19,6 +19,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 PY = '/usr/bin/python3'
 RECONNECT = f'--max_reconnect_seconds={ep.CLOUD_RECONNECT_SECONDS}'
+# What every actor command gets before the pass-through flags.
+ACTOR_DEFAULTS = ('--exit_with_parent', RECONNECT)
 
 # What Vertex AI sets on a 1 learner + 2 actor machine job (extra keys included).
 VERTEX_CLUSTER = {
@@ -147,7 +149,7 @@ class TestPlan:
     assert p.actor_ids == (3, 4, 5)
     assert p.commands == tuple(
         (PY, '-m', 'seed_stac.actor', '--learner_address=cmle-training-workerpool0-abc-0:2222',
-         f'--actor_id={i}', RECONNECT, '--foo=1') for i in (3, 4, 5))
+         f'--actor_id={i}', *ACTOR_DEFAULTS, '--foo=1') for i in (3, 4, 5))
 
   def test_ids_unique_across_machines(self):
     ids = []
@@ -167,7 +169,7 @@ class TestPlan:
                        'task': {'type': 'workerpool1', 'index': 0}})
     p = plan(environ={'CLUSTER_SPEC': spec})
     assert p.commands == ((PY, '-m', 'seed_stac.actor', '--learner_address=localhost:8686',
-                           '--actor_id=0', RECONNECT),)
+                           '--actor_id=0', *ACTOR_DEFAULTS),)
 
   @pytest.mark.parametrize('task_type, arg, message', [
       ('workerpool0', '--port=1234', r'do not pass --port'),
@@ -445,8 +447,8 @@ class TestMain:
                       SEED_STAC_TOKEN='t0k', FAKE_EXPECT_TOKEN='t0k')
     assert proc.returncode == 0, proc.stderr
     assert sorted(calls['actor.py']) == [
-        ['--learner_address=localhost:8686', '--actor_id=2', RECONNECT, '--v=1'],
-        ['--learner_address=localhost:8686', '--actor_id=3', RECONNECT, '--v=1']]
+        ['--learner_address=localhost:8686', '--actor_id=2', *ACTOR_DEFAULTS, '--v=1'],
+        ['--learner_address=localhost:8686', '--actor_id=3', *ACTOR_DEFAULTS, '--v=1']]
 
   def test_actor_machine_fails_if_one_actor_fails(self, run):
     spec = json.dumps({'cluster': {'workerpool0': ['localhost:8686'],
@@ -471,15 +473,15 @@ class TestMain:
     assert proc.returncode == 0, proc.stderr
     host = (4 << 16) + 3  # low 21 bits of 10.4.0.3
     assert sorted(calls['actor.py']) == [
-        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host}', RECONNECT],
-        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host + 1}', RECONNECT]]
+        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host}', *ACTOR_DEFAULTS],
+        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host + 1}', *ACTOR_DEFAULTS]]
 
   def test_indexed_job_actor_needs_no_address(self, run):
     proc, calls = run(['--role=actor', '--learner_address=seed-stac-learner:8686'],
                       JOB_COMPLETION_INDEX='5')
     assert proc.returncode == 0, proc.stderr
     assert calls['actor.py'] == [
-        ['--learner_address=seed-stac-learner:8686', '--actor_id=5', RECONNECT]]
+        ['--learner_address=seed-stac-learner:8686', '--actor_id=5', *ACTOR_DEFAULTS]]
 
   def test_no_cluster_env_is_a_clear_error(self, run):
     proc, calls = run(['--config=configs/cartpole.py'])

@@ -44,7 +44,7 @@ def container(docs, key):
 
 def container_env(docs, key):
   """The container's environment as Kubernetes sets it: literal values and
-  ConfigMap keys (secrets are left out; the optional token may not exist)."""
+  ConfigMap keys (secrets are left out)."""
   config = docs[CONFIG]['data']
   env = {}
   for e in container(docs, key).get('env', []):
@@ -146,9 +146,12 @@ def test_learner_args_and_env_reach_the_entrypoint():
   assert '--config.learner.device=cpu' in cmd
   names = [e['name'] for e in learner['env']]
   assert len(names) == len(set(names))
-  token = [e for e in learner['env'] if e['name'] == 'SEED_STAC_TOKEN']
-  assert token[0]['valueFrom']['secretKeyRef'] == {'name': 'seed-stac', 'key': 'token',
-                                                   'optional': True}
+  # The token is required on both sides: the learner binds 0.0.0.0 and
+  # refuses to serve it without one (no pod starts without the secret).
+  for key in (LEARNER, ACTOR):
+    (token,) = [e for e in container(docs, key)['env'] if e['name'] == 'SEED_STAC_TOKEN']
+    assert token['valueFrom']['secretKeyRef'] == {'name': 'seed-stac', 'key': 'token'}
+  assert '--insecure' not in cmd
 
 
 def test_actors_are_an_indexed_job():

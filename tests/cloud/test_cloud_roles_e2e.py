@@ -26,7 +26,10 @@ def _entrypoint(args, task_type, port, log_path):
           'task': {'type': task_type, 'index': 0}}
   env = {k: v for k, v in os.environ.items()
          if k not in ('TF_CONFIG', 'SEED_STAC_ARGS', 'SEED_STAC_TOKEN', 'POD_IP')}
-  env.update(CLUSTER_SPEC=json.dumps(spec), TF_CPP_MIN_LOG_LEVEL='3', PYTHONPATH=ROOT)
+  # gcp.submit gives both pools a token: the learner binds 0.0.0.0 and
+  # refuses to serve it without one.
+  env.update(CLUSTER_SPEC=json.dumps(spec), TF_CPP_MIN_LOG_LEVEL='3', PYTHONPATH=ROOT,
+             SEED_STAC_TOKEN='e2e-token')
   log = open(log_path, 'w')
   return subprocess.Popen([sys.executable, '-m', 'gcp.entrypoint'] + args, cwd=ROOT, env=env,
                           stdout=log, stderr=subprocess.STDOUT)

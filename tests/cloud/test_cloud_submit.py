@@ -25,7 +25,7 @@ def gpu_job(**overrides):
             logdir='gs://bucket/runs/pong-1', learner_machine_type='a2-highgpu-1g',
             learner_accelerator_type='NVIDIA_TESLA_A100', learner_accelerator_count=1,
             actor_machines=6, actor_machine_type='n2-standard-16', actors_per_machine=16,
-            env=['SEED_STAC_TOKEN=t0k', 'EXTRA=a=b'])
+            env=['SEED_STAC_TOKEN=t0k', 'EXTRA=a=b'], token='generated-token')
   kw.update(overrides)
   return submit.build_job(**kw)
 
@@ -114,6 +114,17 @@ class TestBuildJob:
     learner = parse_spec(gpu_job(**overrides)).worker_pool_specs[0]
     assert [e.value for e in learner.container_spec.env if e.name == 'SEED_STAC_DEVICE'] == [
         device]
+
+  def test_a_token_always_reaches_both_pools(self):
+    spec = parse_spec(gpu_job(env=['EXTRA=1'], token='generated'))
+    for pool in spec.worker_pool_specs:
+      assert ('SEED_STAC_TOKEN', 'generated') in [(e.name, e.value) for e in pool.container_spec.env]
+    # The user's own token wins over the generated one.
+    spec = parse_spec(gpu_job(token='generated'))
+    assert [e.value for e in spec.worker_pool_specs[1].container_spec.env
+            if e.name == 'SEED_STAC_TOKEN'] == ['t0k']
+    with pytest.raises(submit.SpecError, match='the learner needs a shared token'):
+      gpu_job(env=['EXTRA=1'], token='')
 
   def test_vertex_tensorboard(self):
     name = 'projects/p/locations/us-central1/tensorboards/123'
@@ -224,7 +235,10 @@ class TestCli:
     assert learner.machine_spec.accelerator_type == aiplatform_v1.AcceleratorType.NVIDIA_L4
     assert (actors.replica_count, list(actors.container_spec.args)) == (3, ['--actors_per_machine=4'])
     assert spec.scheduling.strategy == aiplatform_v1.Scheduling.Strategy.SPOT
-    assert [(e.name, e.value) for e in actors.container_spec.env] == [('A', '1')]
+    env = [(e.name, e.value) for e in actors.container_spec.env]
+    assert env[0] == ('A', '1') and env[1][0] == 'SEED_STAC_TOKEN'
+    # A fresh random token per job, the same on both pools.
+    assert len(env[1][1]) == 64 and env[1] in [(e.name, e.value) for e in learner.container_spec.env]
 
   def test_dry_run_to_stdout(self, tmp_path):
     proc = run_cli(['--dry_run'] + BASE_ARGS, tmp_path)

@@ -252,3 +252,31 @@ def test_a_learner_without_actors_says_so_and_checkpoints(tmp_path, processes):
             'a repeated warning')
   learner.send_signal(signal.SIGTERM)
   assert learner.wait(60) == 143
+
+
+@pytest.mark.slow
+def test_auto_actor_ids_need_no_arithmetic(tmp_path, processes):
+  """Two actors started alike (`--actor_id=auto`, as Compose --scale or
+  Kubernetes replicas would) get ids 0 and 1 from the learner and train."""
+  logdir, port = str(tmp_path), _free_port()
+  learner = _learner(logdir, port, 3_000, 1e9, 'auto')
+  actors = [_actor(logdir, port, 'auto', f'auto{k}') for k in range(2)]
+  processes.extend([learner] + actors)
+  assert learner.wait(180) == 0, _read(logdir, 'learner_auto.log')[-2000:]
+  logs = []
+  for k, a in enumerate(actors):
+    assert a.wait(60) == 0, _read(logdir, f'actorauto_auto{k}.log')[-2000:]
+    logs.append(_read(logdir, f'actorauto_auto{k}.log'))
+  assert sorted(l.count('Actor id 0 ') + 2 * l.count('Actor id 1 ') for l in logs) == [1, 2]
+  assert all('finished (training_done)' in l for l in logs)
+
+
+def test_learner_refuses_an_open_address_without_a_token(tmp_path):
+  env = {k: v for k, v in ENV.items() if k != 'SEED_STAC_TOKEN'}
+  proc = subprocess.run(
+      [sys.executable, '-m', 'seed_stac.learner', '--config=configs/catch.py',
+       f'--logdir={tmp_path}', '--bind_address=0.0.0.0', f'--port={_free_port()}'],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  assert proc.returncode != 0
+  assert 'not loopback) without a token' in proc.stderr and '--insecure' in proc.stderr
+  assert not os.path.exists(os.path.join(tmp_path, 'config.json'))  # nothing started
