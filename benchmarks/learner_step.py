@@ -1,12 +1,17 @@
 """Times one learner step of IMPALA, STAC and STACX on the same Atari-shaped
 batch (IMPALA deep network, 84x84x4 uint8) and prints ratios to IMPALA.
 
-  python -m benchmarks.learner_step --batch_size=32 --num_steps=5
+  python -m benchmarks.learner_step --batch_size=32 --num_steps=5 [--jit=false,true]
 
 Each variant is built fresh, warmed up (tracing/compilation excluded), then
 timed as the median of --num_steps steps, all in this one process so the
-ratios compare like with like. Besides the defaults it times the documented
-cost-saving options: the meta-gradient every k steps and on a sub-batch.
+ratios compare like with like. Variants: IMPALA; the exact STAC and STACX
+step (meta-gradient every step on the whole batch) with the second-order term
+in forward mode (the default) and in reverse mode; the configs' default STAC;
+and the cost-saving candidates (the meta-gradient every k steps, on a
+sub-batch). The last lines are `stac_exact_over_impala=`,
+`stacx_exact_over_impala=`, `stac_default_over_impala=` and the reverse-mode
+ratios.
 """
 
 import statistics
@@ -25,7 +30,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer('unroll_length', 20, 'Transitions per unroll (T).')
 flags.DEFINE_integer('num_steps', 5, 'Timed steps per variant (median).')
 flags.DEFINE_integer('warmup_steps', 2, 'Untimed steps per variant.')
-flags.DEFINE_list('jit', ['false', 'true'], 'jit_compile settings to time.')
+flags.DEFINE_list('jit', ['false'], 'jit_compile settings to time (false, true).')
 flags.DEFINE_bool('options', True, 'Also time meta-gradient interval/sub-batch options.')
 
 SPEC = EnvSpec('atari-shaped', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
@@ -48,8 +53,12 @@ def atari_batch(batch_size, unroll_length, seed=0) -> Unroll:
 
 def variants(batch_size):
   yield 'impala', dict(agent='impala')
-  yield 'stac', dict(agent='stac')
-  yield 'stacx', dict(agent='stacx')
+  yield 'stac', dict(agent='stac', second_order='forward')
+  yield 'stac_reverse', dict(agent='stac', second_order='reverse')
+  yield 'stacx', dict(agent='stacx', second_order='forward')
+  yield 'stacx_reverse', dict(agent='stacx', second_order='reverse')
+  if not _default_is_exact():
+    yield 'stac_default', dict(agent='stac', default=True)
   if FLAGS.options:
     yield 'stac_every_4', dict(agent='stac', meta_update_interval=4)
     yield 'stac_every_8', dict(agent='stac', meta_update_interval=8)
@@ -58,12 +67,25 @@ def variants(batch_size):
                                              meta_batch_size=max(1, batch_size // 2))
 
 
-def time_variant(overrides, jit, batch) -> float:
-  from configs import atari
+def _config(agent):
+  from configs import atari  # pylint: disable=import-outside-toplevel
   config = atari.get_config('Pong')
-  config.agent = overrides['agent']
-  config.algo.meta_update_interval = overrides.get('meta_update_interval', 1)
-  config.algo.meta_batch_size = overrides.get('meta_batch_size', 0)
+  config.agent = agent
+  return config
+
+
+def _default_is_exact() -> bool:
+  algo = _config('stac').algo
+  return (algo.meta_update_interval == 1 and not algo.meta_batch_size
+          and algo.second_order == 'forward')
+
+
+def time_variant(overrides, jit, batch) -> float:
+  config = _config(overrides['agent'])
+  if not overrides.get('default'):
+    config.algo.meta_update_interval = overrides.get('meta_update_interval', 1)
+    config.algo.meta_batch_size = overrides.get('meta_batch_size', 0)
+    config.algo.second_order = overrides.get('second_order', 'forward')
   config.learner.jit_compile = jit
   config.learner.batch_size = FLAGS.batch_size
   agent = agent_lib.build_agent(config, SPEC)
@@ -93,8 +115,14 @@ def main(_):
     for name, seconds in results.items():
       print(f'jit_compile={jit!s:5} {name:28s} {seconds * 1000:8.1f} ms/step  '
             f'{seconds / base:5.2f}x impala')
-    print(f'jit_compile={jit}: stac_over_impala={results["stac"] / base:.3f} '
-          f'stacx_over_impala={results["stacx"] / base:.3f}')
+    default = results.get('stac_default', results['stac'])
+    prefix = 'xla_' if jit else ''
+    for line, value in (('stac_exact_over_impala', results['stac']),
+                        ('stacx_exact_over_impala', results['stacx']),
+                        ('stac_default_over_impala', default),
+                        ('stac_reverse_over_impala', results['stac_reverse']),
+                        ('stacx_reverse_over_impala', results['stacx_reverse'])):
+      print(f'{prefix}{line}={value / base:.3f}')
 
 
 if __name__ == '__main__':

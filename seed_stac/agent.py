@@ -133,6 +133,7 @@ def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
       clips=losses.VTraceClips(algo.clip_rho, algo.clip_c, algo.clip_pg_rho),
       lookahead=algo.lookahead, meta_update_interval=algo.meta_update_interval,
       meta_batch_size=algo.meta_batch_size or None,
-      jit_compile=config.learner.jit_compile, loss_reduction=algo.loss_reduction)
+      jit_compile=config.learner.jit_compile, loss_reduction=algo.loss_reduction,
+      second_order=algo.second_order)
   updater = StacUpdater(network, metaparams, optimizer, meta_optimizer, update_config, strategy)
   return Agent(network, metaparams, updater)

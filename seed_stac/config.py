@@ -64,6 +64,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.algo.lookahead = 'optimizer'  # optimizer | sgd
   c.algo.meta_update_interval = 1
   c.algo.meta_batch_size = 0  # 0: whole batch
+  # How the meta-gradient's second-order term is computed (same result):
+  # 'forward', a Jacobian-vector product of the network outputs (cheaper), or
+  # 'reverse', reverse-over-reverse through the inner backward pass.
+  c.algo.second_order = 'forward'  # forward | reverse
   # Reduction of every loss over time and batch. 'sum' is IMPALA's convention,
   # the scale its RMSProp epsilon, initial mean-square and clip 40 are tuned
   # for; 'mean' suits scale-free optimizers (Adam configs).
@@ -134,6 +138,7 @@ _CHOICES = {
     'optimizer.name': ('rmsprop', 'adam', 'sgd'),
     'algo.lookahead': ('optimizer', 'sgd'),
     'algo.loss_reduction': ('sum', 'mean'),
+    'algo.second_order': ('forward', 'reverse'),
     'learner.distribution': ('none', 'mirrored', 'tpu'),
     'learner.device': ('auto', 'cpu', 'gpu', 'tpu'),
 }

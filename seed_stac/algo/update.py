@@ -8,10 +8,17 @@
 4. d L_outer / d eta updates the eta logits with Adam.
 5. theta is updated with clip(g) by the real optimizer; lr decays linearly.
 
-Because the outer tape watches only eta, it records the inner BACKWARD pass
-(the part that depends on eta through the loss weights and V-trace targets)
-but not the inner forward pass, so the second-order term costs about one
-extra backward pass rather than a full Hessian-vector product.
+The second-order term d(theta')/d(eta) is computed one of two ways
+(`UpdateConfig.second_order`), with the same result:
+- 'reverse': the outer tape watches only eta, so it records the inner
+  BACKWARD pass (which depends on eta through the loss weights and V-trace
+  targets) and differentiates it in reverse mode.
+- 'forward': with q = dL_outer/dtheta' and v = (d theta'/d g)^T q (the
+  optimizer's direction and the norm clip, held at this step's statistics),
+  dL_outer/deta = d/deta [v . g(theta; eta)] = d/deta [sum_t dl_t/df_t . (J_t v)]:
+  one Jacobian-vector product of the network outputs f at theta in the
+  direction v (forward mode), then a gradient with respect to eta through the
+  loss head and V-trace only (docs/algorithm.md#the-meta-gradient).
 
 Tuning nothing gives IMPALA: the look-ahead and outer loss are skipped.
 Non-finite gradients skip the whole step and are counted.
@@ -25,7 +32,10 @@ import tensorflow as tf
 from seed_stac.algo import losses
 from seed_stac.algo.metaparams import MetaParameters, head_name
 from seed_stac.algo.vtrace import to_dtype
-from seed_stac.nets.agent import AgentInput, AgentNetwork
+from seed_stac.nets.agent import AgentInput, AgentNetwork, AgentOutput
+
+
+SECOND_ORDER_MODES = ('forward', 'reverse')
 
 
 class Unroll(NamedTuple):
@@ -61,6 +71,9 @@ class UpdateConfig:
   loss_reduction: 'sum' or 'mean' over time and batch, for the inner and the
     outer loss alike (see `losses`). With a strategy, 'sum' is over the whole
     batch, not a replica's slice.
+  second_order: 'forward' (a Jacobian-vector product of the network outputs)
+    or 'reverse' (reverse-over-reverse through the recorded inner backward
+    pass): the same meta-gradient, computed two ways (module docstring).
   """
   learning_rate: float = 6e-4
   total_steps: int = 0  # 0: constant learning rate
@@ -75,6 +88,7 @@ class UpdateConfig:
   meta_batch_size: Optional[int] = None
   jit_compile: bool = False
   loss_reduction: str = 'mean'
+  second_order: str = 'forward'
 
   def __post_init__(self):
     if self.lookahead not in ('optimizer', 'sgd'):
@@ -83,6 +97,9 @@ class UpdateConfig:
       raise ValueError('meta_update_interval must be >= 1')
     if self.meta_batch_size is not None and self.meta_batch_size < 1:
       raise ValueError('meta_batch_size must be >= 1 or None')
+    if self.second_order not in SECOND_ORDER_MODES:
+      raise ValueError(f'second_order must be one of {SECOND_ORDER_MODES}, '
+                       f'got {self.second_order!r}')
     if self.loss_reduction not in losses.REDUCTIONS:
       raise ValueError(f'loss_reduction must be one of {losses.REDUCTIONS}, '
                        f'got {self.loss_reduction!r}')
@@ -176,6 +193,8 @@ class StacUpdater(tf.Module):
   def meta_gradients(self, unroll: Unroll, learning_rate=None):
     """(grads wrt theta, grads wrt eta logits, stats) without applying them."""
     lr = self.learning_rate() if learning_rate is None else learning_rate
+    if self.config.second_order == 'forward':
+      return self._forward_meta_gradients(unroll, lr)
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
     eta = self.metaparams.logit_variables
     with tf.GradientTape(watch_accessed_variables=False) as meta_tape:
@@ -205,6 +224,52 @@ class StacUpdater(tf.Module):
     return outer, lookahead_outputs
 
   # ----- the pieces -----
+
+  def _forward_meta_gradients(self, unroll: Unroll, lr):
+    """meta_gradients with the second-order term in forward mode."""
+    inputs, transitions = split_unroll(unroll, self.config.reward_clip)
+    grads, outputs, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
+    with tf.GradientTape(watch_accessed_variables=False) as lookahead_tape:
+      lookahead_tape.watch(grads)
+      new_theta = self._lookahead_theta(grads, lr)
+    with tf.GradientTape(watch_accessed_variables=False) as outer_tape:
+      outer_tape.watch(new_theta)
+      outer, outer_stats, _ = self._outer_loss(
+          new_theta, outputs, inputs, unroll.core_state, transitions)
+    q = self._cross_replica_mean(outer_tape.gradient(outer, new_theta))
+    # theta' depends on eta through g alone: v = (d theta'/d g)^T q, through
+    # the clip and the optimizer's direction (its statistics held constant).
+    v = lookahead_tape.gradient(new_theta, grads, output_gradients=q,
+                                unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    theta = [tf.identity(w) for w in self.network.trainable_variables]
+    with tf.autodiff.ForwardAccumulator(theta, v) as accumulator:
+      (primal, _), _ = self.network.stateless_call(
+          theta, self.network.non_trainable_variables, inputs, unroll.core_state)
+    tangent = (accumulator.jvp(primal.policy_params), accumulator.jvp(primal.values))
+    eta = self.metaparams.logit_variables
+    with tf.GradientTape(watch_accessed_variables=False) as meta_tape:
+      meta_tape.watch(eta)
+      # d/deta of v . g = sum_t dl_t/df_t . (J_t v), the outputs held fixed.
+      heads = (tf.stop_gradient(outputs.policy_params), tf.stop_gradient(outputs.values))
+      with tf.GradientTape(watch_accessed_variables=False) as head_tape:
+        head_tape.watch(heads)
+        loss, _ = self._inner_loss(AgentOutput(*heads), transitions)
+      d_loss = head_tape.gradient(loss, heads)
+      directional = sum(tf.reduce_sum(d * tf.stop_gradient(j)) for d, j in zip(d_loss, tangent))
+    meta_grads = meta_tape.gradient(directional, eta,
+                                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    meta_grads = self._cross_replica_mean(meta_grads)
+    return grads, meta_grads, dict(stats, **outer_stats)
+
+  def _lookahead_theta(self, grads, lr):
+    """theta' = theta - lr * u(clip(g)), u with this step's statistics as constants."""
+    clipped, _ = self._clip(grads)
+    if self.config.lookahead == 'optimizer':
+      direction = self.optimizer.direction(clipped)
+    else:
+      direction = clipped
+    theta = self.network.trainable_variables
+    return [w - to_dtype(lr, w.dtype) * u for w, u in zip(theta, direction)]
 
   def _inner_loss(self, outputs, transitions):
     total, stats = 0.0, {}
@@ -264,13 +329,12 @@ class StacUpdater(tf.Module):
 
   def _lookahead_outer_loss(self, grads, outputs, inputs, core_state,
                             transitions, lr, target_outputs=None):
-    clipped, _ = self._clip(grads)
-    if self.config.lookahead == 'optimizer':
-      direction = self.optimizer.direction(clipped)
-    else:
-      direction = clipped
-    theta = self.network.trainable_variables
-    new_theta = [w - to_dtype(lr, w.dtype) * u for w, u in zip(theta, direction)]
+    return self._outer_loss(self._lookahead_theta(grads, lr), outputs, inputs, core_state,
+                            transitions, target_outputs)
+
+  def _outer_loss(self, new_theta, outputs, inputs, core_state, transitions,
+                  target_outputs=None):
+    """(L_outer at theta', its stats, theta' main-head outputs)."""
     (new_outputs, _), _ = self.network.stateless_call(
         new_theta, self.network.non_trainable_variables, inputs, core_state)
     main = (new_outputs.policy_params[:, :, 0], new_outputs.values[:, :, 0])

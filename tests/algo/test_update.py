@@ -58,8 +58,12 @@ def assert_meta_gradient_matches(updater, unroll, lr=0.5):
   assert relative.max() < 1e-4, (updater.metaparams.logit_names, analytic, numeric)
 
 
+SECOND_ORDER = pytest.mark.parametrize('second_order', ['forward', 'reverse'])
+
+
+@SECOND_ORDER
 @pytest.mark.parametrize('num_heads,lstm_size', [(1, 0), (3, 0), (3, 4)])
-def test_meta_gradient_matches_finite_difference(float64, num_heads, lstm_size):
+def test_meta_gradient_matches_finite_difference(float64, num_heads, lstm_size, second_order):
   rng = np.random.default_rng(num_heads + lstm_size)
   unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64, lstm_size=lstm_size)
   network = build_network(unroll, DISCRETE, num_heads=num_heads, lstm_size=lstm_size)
@@ -67,33 +71,40 @@ def test_meta_gradient_matches_finite_difference(float64, num_heads, lstm_size):
   updater = build_updater(network, optimizer='sgd', dtype=tf.float64,
                           init_logits={'gamma': 1.0, 'lambda': 0.5, 'alpha': 0.2,
                                        'g_v': 0.3, 'g_p': 0.4, 'g_e': 0.1},
-                          config=UpdateConfig(lookahead='sgd', max_grad_norm=None))
+                          config=UpdateConfig(lookahead='sgd', max_grad_norm=None,
+                                              second_order=second_order))
   assert len(updater.metaparams.logit_variables) == 6 * num_heads
   assert_meta_gradient_matches(updater, unroll)
 
 
-def test_meta_gradient_through_clip_and_rmsprop_direction(float64):
+@SECOND_ORDER
+@pytest.mark.parametrize('num_heads,lstm_size', [(1, 0), (3, 4)])
+def test_meta_gradient_through_clip_and_rmsprop_direction(float64, second_order, num_heads,
+                                                          lstm_size):
   """With decay = 1 RMSProp's statistics are exactly constant, so the
   preconditioned look-ahead and the active norm clip are checked exactly."""
   rng = np.random.default_rng(11)
-  unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64)
-  network = build_network(unroll, DISCRETE)
+  unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64, lstm_size=lstm_size)
+  network = build_network(unroll, DISCRETE, num_heads=num_heads, lstm_size=lstm_size)
   updater = build_updater(
       network, optimizer='rmsprop', optimizer_kwargs={'decay': 1.0}, dtype=tf.float64,
       tie_alpha=False, init_logits={'gamma': 1.0, 'alpha_rho': 0.5, 'alpha_c': -0.5},
-      config=UpdateConfig(lookahead='optimizer', max_grad_norm=0.05))
+      config=UpdateConfig(lookahead='optimizer', max_grad_norm=0.05,
+                          second_order=second_order))
   grads, _, _ = updater.meta_gradients(unroll, 0.1)
   assert tf.linalg.global_norm(grads) > 0.05  # the clip is active
   assert_meta_gradient_matches(updater, unroll, lr=0.1)
 
 
-def test_continuous_actions_meta_gradient(float64):
+@SECOND_ORDER
+def test_continuous_actions_meta_gradient(float64, second_order):
   spec = ActionSpec('continuous', shape=(2,), minimum=(-1., -1.), maximum=(1., 1.))
   unroll = random_unroll(np.random.default_rng(5), 4, 3, (3,), spec, np.float64)
   network = build_network(unroll, spec)
   updater = build_updater(network, optimizer='sgd', dtype=tf.float64,
                           init_logits={'gamma': 1.0, 'alpha': 0.0},
-                          config=UpdateConfig(lookahead='sgd', max_grad_norm=None))
+                          config=UpdateConfig(lookahead='sgd', max_grad_norm=None,
+                                              second_order=second_order))
   assert_meta_gradient_matches(updater, unroll)
 
 
