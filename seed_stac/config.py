@@ -73,6 +73,14 @@ def default_config() -> ml_collections.ConfigDict:
   # for; 'mean' suits scale-free optimizers (Adam configs).
   c.algo.loss_reduction = 'sum'  # sum | mean
 
+  # Run logs (seed_stac/learner/logs.py): CSV, TensorBoard and the progress
+  # line always; Weights & Biases when wandb_project is set
+  # (pip install "seed_stac[wandb]"; offline mode needs no account).
+  c.log = ml_collections.ConfigDict()
+  c.log.wandb_project = ''
+  c.log.wandb_entity = ''
+  c.log.wandb_mode = 'online'  # online | offline
+
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = 'rmsprop'  # rmsprop | adam | sgd
   c.optimizer.learning_rate = 6e-4
@@ -139,6 +147,7 @@ _CHOICES = {
     'algo.lookahead': ('optimizer', 'sgd'),
     'algo.loss_reduction': ('sum', 'mean'),
     'algo.second_order': ('forward', 'reverse'),
+    'log.wandb_mode': ('online', 'offline'),
     'learner.distribution': ('none', 'mirrored', 'tpu'),
     'learner.device': ('auto', 'cpu', 'gpu', 'tpu'),
 }

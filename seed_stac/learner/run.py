@@ -30,7 +30,7 @@ from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner import devices
 from seed_stac.learner.checkpoints import Checkpointer
 from seed_stac.learner.inference import make_inference_fn
-from seed_stac.learner.logs import RunLogger
+from seed_stac.learner import logs
 from seed_stac.learner.service import EpisodeStats, LearnerService
 from seed_stac.learner.training import Trainer
 from seed_stac.rpc import server as rpc_server
@@ -89,18 +89,20 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   resolved = json.loads(config.to_json_best_effort(sort_keys=True))
   with tf.io.gfile.GFile(os.path.join(logdir, 'config.json'), 'w') as f:
     json.dump(dict(resolved, devices=used), f, indent=2, sort_keys=True)
+  logger = logs.RunLogger(logs.make_sinks(config.log, logdir, config.learner.total_frames,
+                                          show_progress, summary_dir, resolved))
   frames = tf.Variable(0, dtype=tf.int64, trainable=False)
   checkpointer = Checkpointer(os.path.join(logdir, 'checkpoints'), frames=frames,
                               **agent.checkpoint_objects())
   restored = checkpointer.restore_latest()
   if restored:
     print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
-  return asyncio.run(_serve(config, logdir, address, token, on_ready, show_progress,
-                            spec, agent, frames, checkpointer, train, summary_dir, tls))
+  return asyncio.run(_serve(config, logdir, address, token, on_ready, logger,
+                            spec, agent, frames, checkpointer, train, tls))
 
 
-async def _serve(config, logdir, address, token, on_ready, show_progress, spec, agent,
-                 frames, checkpointer, train, summary_dir, tls) -> dict:
+async def _serve(config, logdir, address, token, on_ready, logger, spec, agent,
+                 frames, checkpointer, train, tls) -> dict:
   learner = config.learner
   unroll_queue = queue.Queue(maxsize=learner.unroll_queue_capacity)
   training_done = threading.Event()
@@ -131,7 +133,6 @@ async def _serve(config, logdir, address, token, on_ready, show_progress, spec, 
       pass
   if on_ready:
     on_ready(port)
-  logger = RunLogger(logdir, learner.total_frames, show_progress, summary_dir)
   row = await _monitor(learner, stats, trainer, logger, checkpointer, frames, stop)
   if stats.frames >= learner.total_frames:
     training_done.set()

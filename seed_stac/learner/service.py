@@ -147,7 +147,7 @@ class LearnerService:
   def _count_dropped(self, actor_id: int, slot: _Slot) -> None:
     """The unfinished unroll of a departing actor run is lost: count and log it."""
     steps = slot.state.partial_steps * self.env_batch_size
-    if steps:
+    if steps and not self.training_done.is_set():  # at the end every actor leaves so
       self.stats.add_dropped(steps)
       logging.info('Actor %d (run %s) left with an unfinished unroll: %d env steps '
                    'dropped (%d in all)', actor_id, slot.run_id, steps,
