@@ -1,9 +1,12 @@
 """Checkpoints: weights, metaparameters, both optimizers, counters.
 
-tf.train.CheckpointManager writes the data files first and the `checkpoint`
-index last, so a crash mid-write leaves the previous checkpoint as latest:
-restarts never see a half-written one. gs:// paths work through TF's file
-system.
+tf.train.CheckpointManager writes the data files first (shards into
+`ckpt-N_temp/`, then merged into `ckpt-N.*`) and the `checkpoint` index last
+(temp file + rename), so a crash mid-write leaves the previous checkpoint as
+latest: restarts never see a half-written one, and the next save (numbered
+from the restored save counter) overwrites the leftovers.
+tests/learner/test_checkpoints.py SIGKILLs a real learner at those points.
+gs:// paths work through TF's file system.
 """
 
 from typing import Optional

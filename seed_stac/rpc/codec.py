@@ -54,6 +54,10 @@ def encode_tensor(array, out: Optional[pb.Tensor] = None) -> pb.Tensor:
   return out
 
 
+# numpy's own limit is 64; no observation of ours comes close.
+MAX_DIMENSIONS = 32
+
+
 def decode_tensor(msg: pb.Tensor, field: str,
                   expected_dtype=None,
                   expected_shape: Optional[Sequence[Optional[int]]] = None
@@ -76,6 +80,9 @@ def decode_tensor(msg: pb.Tensor, field: str,
         f'{field}: expected dtype {np.dtype(expected_dtype).name}, '
         f'got {msg.dtype}')
   shape = tuple(msg.shape)
+  if len(shape) > MAX_DIMENSIONS:
+    raise InvalidMessageError(
+        f'{field}: {len(shape)} dimensions, at most {MAX_DIMENSIONS}')
   if any(d < 0 for d in shape):
     raise InvalidMessageError(f'{field}: negative dimension in shape {shape}')
   if expected_shape is not None and not _shape_matches(shape, expected_shape):
@@ -87,7 +94,10 @@ def decode_tensor(msg: pb.Tensor, field: str,
     raise InvalidMessageError(
         f'{field}: {len(msg.data)} bytes for shape {shape} {msg.dtype} '
         f'(expected {expected_bytes})')
-  array = np.frombuffer(msg.data, dtype=dtype).reshape(shape)
+  try:
+    array = np.frombuffer(msg.data, dtype=dtype).reshape(shape)
+  except ValueError as e:  # e.g. a zero-size shape whose other dims overflow
+    raise InvalidMessageError(f'{field}: shape {shape} cannot hold the data: {e}') from e
   if dtype.kind == 'b' and array.size and array.view(np.uint8).max() > 1:
     raise InvalidMessageError(f'{field}: bool bytes must be 0 or 1')
   return array
@@ -172,6 +182,11 @@ class StepBatch:
     # One NaN reward would make every batch holding that unroll non-finite
     # and skipped: refuse it at the boundary, naming the environment.
     _require_finite('reward', vectors['reward'])
+    # NaN is the protocol's "no episode ended"; an infinite return is a bug
+    # that would turn the logged mean return infinite.
+    if np.isinf(vectors['episode_return']).any():
+      index = int(np.argmax(np.isinf(vectors['episode_return'])))
+      raise InvalidMessageError(f'episode_return: infinite value at env index {index}')
     if np.issubdtype(observation.dtype, np.floating):
       _require_finite('observation', observation)
     return cls(actor_id=msg.actor_id, run_id=msg.run_id, env_ids=env_ids,

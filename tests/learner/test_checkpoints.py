@@ -1,7 +1,19 @@
 """Checkpoints hold every network weight (torso included), metaparameters,
-both optimizers and counters; a fresh network restores all of them."""
+both optimizers and counters; a fresh network restores all of them. A write
+cut short (a learner SIGKILLed inside one) leaves the previous checkpoint as
+the latest, and a restarted learner resumes from it."""
+
+import csv
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from configs import atari, cartpole
@@ -65,3 +77,239 @@ def test_mirrored_agent_trains_and_checkpoints(tmp_path):
   stats = agent.updater.step(unroll)
   assert np.isfinite(float(stats['outer_loss']))
   Checkpointer(str(tmp_path), **agent.checkpoint_objects()).save()
+
+
+def test_leftovers_of_an_interrupted_write_are_not_the_latest(tmp_path):
+  """What a kill inside save N leaves (ckpt-N_temp/ shards, or ckpt-N files
+  the index does not name yet) is ignored by restore, then overwritten."""
+  directory = str(tmp_path)
+  frames = tf.Variable(0, dtype=tf.int64)
+  checkpointer = Checkpointer(directory, frames=frames)
+  for value in (10, 20):
+    frames.assign(value)
+    second = checkpointer.save()
+  assert second.endswith('ckpt-2')
+  os.makedirs(os.path.join(directory, 'ckpt-3_temp'))
+  with open(os.path.join(directory, 'ckpt-3_temp', 'part-00000-of-00001.index'), 'wb') as f:
+    f.write(b'half')
+  for suffix in ('.index', '.data-00000-of-00001'):
+    with open(os.path.join(directory, 'ckpt-4' + suffix), 'wb') as f:
+      f.write(b'\x00garbage')
+
+  restarted = tf.Variable(0, dtype=tf.int64)
+  resumed = Checkpointer(directory, frames=restarted)
+  assert resumed.restore_latest() == second and int(restarted.numpy()) == 20
+  restarted.assign(30)
+  third = resumed.save()
+  assert third.endswith('ckpt-3') and not os.path.exists(third + '_temp')
+  again = tf.Variable(0, dtype=tf.int64)
+  assert Checkpointer(directory, frames=again).restore_latest() == third
+  assert int(again.numpy()) == 30
+
+
+# Durability: a learner killed while writing a checkpoint. -------------------
+# tf.train.CheckpointManager writes a save's shards to `ckpt-N_temp/`, merges
+# them into `ckpt-N.{index,data-*}`, and only then rewrites the `checkpoint`
+# index file (atomically, temp file + rename) to name ckpt-N as the latest.
+# A kill at any point before that rename must leave ckpt-(N-1) as the latest,
+# loadable, and a restarted learner must resume from it.
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_CHILD_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+_AGENT = 'impala'  # the quickest first learner step; the checkpoint code is the same
+
+# Runs `python -m seed_stac.learner ARGS` with one checkpoint write paused
+# at a chosen point, so that the test can SIGKILL it exactly there:
+#   before_merge: the shards are written to ckpt-N_temp/, not yet merged
+#                 into ckpt-N.* (the middle of the data write);
+#   before_index: ckpt-N.* is complete, the `checkpoint` index not updated.
+# The pause hits the second save that starts after the file ARM exists (so
+# that the previous, complete checkpoint holds training progress), writes the
+# checkpoint prefix to MARKER and sleeps.
+_PAUSED_LEARNER = r'''
+import os, runpy, sys, time
+mode, arm, marker = sys.argv[1:4]
+sys.argv = ['seed_stac.learner'] + sys.argv[4:]
+from tensorflow.python.checkpoint import checkpoint_management
+from tensorflow.python.ops import gen_io_ops
+saves = []
+
+def maybe_pause(prefix):
+  if not os.path.exists(arm) or prefix in saves:
+    return
+  saves.append(prefix)
+  if len(saves) == 2:
+    with open(marker + '.tmp', 'w') as f:
+      f.write(prefix)
+    os.rename(marker + '.tmp', marker)
+    time.sleep(3600)
+
+if mode == 'before_merge':
+  merge = gen_io_ops.merge_v2_checkpoints
+  def merge_v2_checkpoints(checkpoint_prefixes, destination_prefix, *args, **kwargs):
+    maybe_pause(destination_prefix.numpy().decode())
+    return merge(checkpoint_prefixes, destination_prefix, *args, **kwargs)
+  gen_io_ops.merge_v2_checkpoints = merge_v2_checkpoints
+else:
+  record = checkpoint_management.CheckpointManager._record_state
+  def _record_state(self):
+    maybe_pause(self._latest_checkpoint)
+    return record(self)
+  checkpoint_management.CheckpointManager._record_state = _record_state
+runpy.run_module('seed_stac.learner', run_name='__main__', alter_sys=True)
+'''
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _spawn(args, log_path):
+  with open(log_path, 'w') as log:
+    return subprocess.Popen([sys.executable] + args, cwd=ROOT, env=_CHILD_ENV,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _learner_args(logdir, port, checkpoint_interval_s):
+  return [f'--config=configs/catch.py:{_AGENT}', f'--logdir={logdir}', f'--port={port}',
+          '--config.learner.total_frames=100000000', '--config.learner.batch_size=4',
+          '--config.actor.env_batch_size=4', '--config.learner.log_interval_s=0.2',
+          f'--config.learner.checkpoint_interval_s={checkpoint_interval_s}']
+
+
+def _progress(logdir):
+  """progress.csv as [(frames, learner steps)], one per row."""
+  path = os.path.join(logdir, 'progress.csv')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [(float(row['frames']), float(row['learner_steps'])) for row in csv.DictReader(f)]
+
+
+def _wait_for(predicate, timeout_s, what, poll_s=0.1):
+  deadline = time.monotonic() + timeout_s
+  while time.monotonic() < deadline:
+    if predicate():
+      return
+    time.sleep(poll_s)
+  raise AssertionError(f'timed out waiting for {what}')
+
+
+def _read(path):
+  with open(path) as f:
+    return f.read()
+
+
+class _Restorer:
+  """Loads a learner's latest checkpoint into a fresh Catch agent, as
+  `run_learner` does when it starts."""
+
+  def __init__(self):
+    from configs import catch
+    from seed_stac import envs
+    spec = envs.create_environment('catch', 'catch', 0).spec
+    self.agent = agent_lib.build_agent(catch.get_config(_AGENT), spec)
+    self.frames = tf.Variable(0, dtype=tf.int64)
+
+  def restore(self, directory):
+    """Returns (restored path, frames, learner steps)."""
+    path = Checkpointer(directory, frames=self.frames,
+                        **self.agent.checkpoint_objects()).restore_latest()
+    return path, int(self.frames.numpy()), int(self.agent.updater.num_steps.numpy())
+
+
+@pytest.fixture
+def processes():
+  started = []
+  yield started
+  for p in started:
+    if p.poll() is None:
+      p.kill()
+      p.wait()
+
+
+@pytest.mark.slow
+def test_a_learner_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(
+    tmp_path, processes):
+  logdir, port = str(tmp_path), _free_port()
+  directory = os.path.join(logdir, 'checkpoints')
+  actor = _spawn(['-m', 'seed_stac.actor', f'--learner_address=127.0.0.1:{port}',
+                  '--actor_id=0', '--max_reconnect_seconds=120'],
+                 os.path.join(logdir, 'actor.log'))
+  processes.append(actor)
+  restorer = _Restorer()
+  previous = None  # (path, frames, learner steps) restored after the last kill
+
+  def check_resumed(log_path):
+    if previous is None:
+      return
+    _wait_for(lambda: 'Resumed from' in _read(log_path), 120, 'the learner to resume')
+    assert f'Resumed from {previous[0]} at {previous[1]:,} frames' in _read(log_path)
+
+  def wait_for_training(tag, rows_before):
+    """Until this learner (rows from `rows_before` on) has logged more frames
+    and steps than it resumed at."""
+    at_start = previous[1:] if previous else (0, 0)
+    _wait_for(lambda: any(frames > at_start[0] and steps > at_start[1]
+                          for frames, steps in _progress(logdir)[rows_before:]), 120,
+              f'the {tag} learner to train')
+
+  def check_previous_checkpoint_loads(killed_prefix):
+    """The latest is a complete checkpoint older than the one being written,
+    it loads into a fresh agent, and it holds more progress than before."""
+    nonlocal previous
+    path, frames, steps = restorer.restore(directory)
+    assert path and path == tf.train.latest_checkpoint(directory)
+    if killed_prefix is not None:
+      assert path != killed_prefix
+      number = lambda p: int(p.rsplit('-', 1)[1])
+      assert number(path) == number(killed_prefix) - 1
+    assert 0 < frames <= _progress(logdir)[-1][0] + 10_000
+    assert frames % 4 == 0  # whole steps of the actor's 4 envs
+    assert steps > 0
+    if previous is not None:
+      assert frames > previous[1] and steps > previous[2]
+    previous = (path, frames, steps)
+
+  # Kills at the two deterministic points inside a write.
+  for tag, mode in [('first', 'before_merge'), ('second', 'before_index')]:
+    arm, marker = os.path.join(logdir, f'arm_{tag}'), os.path.join(logdir, f'paused_{tag}')
+    log_path = os.path.join(logdir, f'learner_{tag}.log')
+    rows_before = len(_progress(logdir))
+    learner = _spawn(['-c', _PAUSED_LEARNER, mode, arm, marker] +
+                     _learner_args(logdir, port, 0.3), log_path)
+    processes.append(learner)
+    check_resumed(log_path)
+    wait_for_training(tag, rows_before)
+    open(arm, 'w').close()
+    _wait_for(lambda: os.path.exists(marker), 60, 'a paused checkpoint write')
+    learner.send_signal(signal.SIGKILL)
+    learner.wait()
+    killed = _read(marker)
+    if mode == 'before_merge':
+      assert os.listdir(killed + '_temp') and not os.path.exists(killed + '.index')
+    else:
+      assert os.path.exists(killed + '.index')  # complete, but not the latest
+    check_previous_checkpoint_loads(killed)
+
+  # A kill at a random point while the real binary checkpoints continuously.
+  log_path = os.path.join(logdir, 'learner_third.log')
+  rows_before = len(_progress(logdir))
+  learner = _spawn(['-m', 'seed_stac.learner'] + _learner_args(logdir, port, 0.0), log_path)
+  processes.append(learner)
+  check_resumed(log_path)
+  wait_for_training('third', rows_before)
+  # Then kill it at a random time, as soon as a write is under way.
+  deadline = time.monotonic() + random.uniform(0.2, 1.0)
+  while time.monotonic() < deadline or not any(
+      name.endswith('_temp') for name in os.listdir(directory)):
+    if time.monotonic() > deadline + 5:
+      break
+    time.sleep(0.001)
+  learner.send_signal(signal.SIGKILL)
+  learner.wait()
+  print('killed mid-write:', [n for n in os.listdir(directory) if n.endswith('_temp')])
+  check_previous_checkpoint_loads(None)
+  assert actor.poll() is None  # still waiting to reconnect
