@@ -9,6 +9,8 @@ reads flags.
 
 import ml_collections
 
+from seed_stac.algo import names
+
 AGENTS = ('impala', 'stac', 'stacx')
 STACX_HEADS = 3
 
@@ -54,7 +56,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.algo.fixed = ml_collections.ConfigDict(dict(
       gamma=0.99, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0,
       alpha_c=1.0))
-  c.algo.tuned = ('gamma', 'lambda', 'g_v', 'g_p', 'g_e', 'alpha')
+  c.algo.tuned = names.tunable(tie_alpha=True)  # every one (seed_stac/algo/names.py)
   c.algo.tie_alpha = True
   c.algo.init_logits = ml_collections.ConfigDict()  # e.g. {'aux1/gamma': 3.0}
   c.algo.clip_rho = 1.0

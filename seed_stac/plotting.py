@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-METAPARAMETERS = ('gamma', 'lambda', 'g_v', 'g_p', 'g_e', 'alpha_rho', 'alpha_c')
+from seed_stac.algo.names import METAPARAMETERS  # pylint: disable=g-import-not-at-top
 
 
 def read_progress(logdir: str) -> Dict[str, List[float]]:

@@ -12,10 +12,7 @@ import os
 from typing import Dict, List
 
 from seed_stac import plotting
-
-# Logged name -> config key under algo.fixed.
-_FIXED_KEYS = {'gamma': 'gamma', 'lambda': 'lambda_', 'g_v': 'g_v', 'g_p': 'g_p',
-               'g_e': 'g_e', 'alpha_rho': 'alpha_rho', 'alpha_c': 'alpha_c'}
+from seed_stac.algo import names
 
 
 def _finite(values: List[float]) -> List[float]:
@@ -33,16 +30,16 @@ def override_line(columns: Dict[str, List[float]]) -> str:
   """`--config.agent=impala --config.algo.fixed.gamma=...` from the main
   head's last logged values."""
   parts = ['--config.agent=impala']
-  for name, key in _FIXED_KEYS.items():
+  for name in names.METAPARAMETERS:
     values = _finite(columns.get(f'main/{name}', []))
     if values:
-      parts.append(f'--config.algo.fixed.{key}={values[-1]:.6g}')
+      parts.append(f'--config.algo.fixed.{names.field(name)}={values[-1]:.6g}')
   return ' '.join(parts)
 
 
 def _table(columns: Dict[str, List[float]]) -> List[str]:
   rows = ['| metaparameter | start | end | min | max |', '| --- | --- | --- | --- | --- |']
-  for key in sorted(k for k in columns if '/' in k and k.split('/')[-1] in _FIXED_KEYS):
+  for key in sorted(k for k in columns if '/' in k and k.split('/')[-1] in names.METAPARAMETERS):
     values = _finite(columns[key])
     if values:
       rows.append(f'| {key} | {values[0]:.4g} | {values[-1]:.4g} | {min(values):.4g} | '

@@ -17,9 +17,10 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 import tensorflow as tf
 
-HYPERPARAMETER_NAMES = ('gamma', 'lambda_', 'g_v', 'g_p', 'g_e', 'alpha_rho',
-                        'alpha_c')
-LOSS_COEFFICIENTS = ('g_v', 'g_p', 'g_e')
+from seed_stac.algo import names
+
+HYPERPARAMETER_NAMES = names.FIELDS
+LOSS_COEFFICIENTS = names.LOSS_COEFFICIENTS
 DEFAULT_INIT_LOGIT = 4.6
 
 
@@ -40,14 +41,13 @@ def head_name(index: int) -> str:
   return 'main' if index == 0 else f'aux{index}'
 
 
-def _public_name(name: str) -> str:
-  return 'lambda' if name == 'lambda_' else name
+def _public_name(field: str) -> str:
+  return names.METAPARAMETERS[names.FIELDS.index(field)]
 
 
 def tunable_names(tie_alpha: bool) -> List[str]:
   """Names accepted in `tuned`, per head (the logits one head owns)."""
-  names = ['gamma', 'lambda', 'g_v', 'g_p', 'g_e']
-  return names + (['alpha'] if tie_alpha else ['alpha_rho', 'alpha_c'])
+  return list(names.tunable(tie_alpha))
 
 
 def logit(probability: float) -> float:
