@@ -59,8 +59,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from seed_stac.commands import actor_command
+
 LEARNER_MODULE = 'seed_stac.learner'
-ACTOR_MODULE = 'seed_stac.actor'
 LOCAL_MODULE = 'seed_stac.local'
 DEFAULT_PORT = 8686
 ARGS_ENV = 'SEED_STAC_ARGS'
@@ -388,8 +389,7 @@ def actor_commands(python: str, learner_address: str, actor_ids: Sequence[int],
   if not has_flag(args, 'exit_with_parent'):
     # Actors end with this process, however it dies (they watch their parent).
     args = ['--exit_with_parent'] + list(args)
-  return [[python, '-m', ACTOR_MODULE, f'--learner_address={learner_address}',
-           f'--actor_id={i}'] + list(args) for i in actor_ids]
+  return [actor_command(learner_address, i, args, python) for i in actor_ids]
 
 
 def make_plan(role: str, args: Sequence[str], environ: Mapping[str, str], *,

@@ -3,9 +3,9 @@ the binary is seed_stac.local)."""
 
 import os
 import subprocess
-import sys
 from typing import List
 
+from seed_stac.commands import actor_command
 from seed_stac.learner.run import run_learner
 
 
@@ -13,9 +13,7 @@ def start_actors(port: int, num_actors: int) -> List[subprocess.Popen]:
   """Starts actor processes pointed at the learner on loopback; they stop
   when this process dies, even by SIGKILL (`--exit_with_parent`)."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  return [subprocess.Popen([sys.executable, '-m', 'seed_stac.actor',
-                            f'--learner_address=127.0.0.1:{port}', f'--actor_id={i}',
-                            '--exit_with_parent'],
+  return [subprocess.Popen(actor_command(f'127.0.0.1:{port}', i, ['--exit_with_parent']),
                            env=env)
           for i in range(num_actors)]
 

@@ -10,9 +10,9 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
 import time
 
+from seed_stac.commands import actor_command
 from seed_stac.rpc import testing
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -27,9 +27,8 @@ def measure(num_actors: int, env_batch_size: int, seconds: float,
   serving = testing.ServerThread(learner)
   env = dict(os.environ, PYTHONPATH=_REPO)
   actors = [subprocess.Popen(
-      [sys.executable, '-m', 'seed_stac.actor',
-       f'--learner_address={serving.address}', f'--actor_id={i}'],
-      env=env, cwd=_REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+      actor_command(serving.address, i), env=env, cwd=_REPO,
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for i in range(num_actors)]
   try:
     time.sleep(warmup_s)

@@ -420,6 +420,8 @@ class TestMain:
     (pkg / '__init__.py').write_text('')
     for name in ('learner', 'actor', 'local'):
       (pkg / f'{name}.py').write_text(FAKE_BINARY)
+    # The real command builder, which the entrypoint imports.
+    (pkg / 'commands.py').write_text((REPO / 'seed_stac' / 'commands.py').read_text())
     out = tmp_path / 'out'
     out.mkdir()
 
