@@ -12,7 +12,11 @@ import time
 
 import pytest
 
+from gcp import actor_ids
+from gcp import cluster
 from gcp import entrypoint as ep
+from gcp import passthrough
+from gcp import supervise
 
 # conftest.py puts the repository root on sys.path (gcp/ is not installed).
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -49,40 +53,40 @@ def plan(role='auto', args=(), environ=None, **kw):
 class TestParsing:
 
   def test_cluster_spec_learner(self):
-    task = ep.parse_cluster_spec(cluster_spec('workerpool0', 0))
-    assert task == ep.Task('learner', 0, 'cmle-training-workerpool0-abc-0:2222',
+    task = cluster.parse_cluster_spec(cluster_spec('workerpool0', 0))
+    assert task == cluster.Task('learner', 0, 'cmle-training-workerpool0-abc-0:2222',
                            'cmle-training-workerpool0-abc-0:2222', 'CLUSTER_SPEC')
 
   def test_cluster_spec_actor(self):
-    task = ep.parse_cluster_spec(cluster_spec('workerpool1', 1))
+    task = cluster.parse_cluster_spec(cluster_spec('workerpool1', 1))
     assert task.role == 'actor'
     assert task.index == 1
     assert task.learner_address == 'cmle-training-workerpool0-abc-0:2222'
     assert task.own_address == 'cmle-training-workerpool1-abc-1:2222'
 
   def test_tf_config_chief_and_worker(self):
-    chief = ep.parse_tf_config(tf_config('chief', 0))
+    chief = cluster.parse_tf_config(tf_config('chief', 0))
     assert (chief.role, chief.own_address, chief.source) == ('learner', 'chief-0:2222',
                                                              'TF_CONFIG')
-    worker = ep.parse_tf_config(tf_config('worker', 1))
+    worker = cluster.parse_tf_config(tf_config('worker', 1))
     assert (worker.role, worker.index, worker.learner_address) == ('actor', 1, 'chief-0:2222')
 
   def test_tf_config_legacy_master(self):
-    task = ep.parse_tf_config(tf_config('worker', 0, {'master': ['m:1'], 'worker': ['w:2']}))
+    task = cluster.parse_tf_config(tf_config('worker', 0, {'master': ['m:1'], 'worker': ['w:2']}))
     assert task.learner_address == 'm:1'
 
   def test_cluster_spec_wins_over_tf_config(self):
     env = {'CLUSTER_SPEC': cluster_spec('workerpool1', 0), 'TF_CONFIG': tf_config('chief', 0)}
-    assert ep.parse_cluster_env(env).source == 'CLUSTER_SPEC'
+    assert cluster.parse_cluster_env(env).source == 'CLUSTER_SPEC'
 
   def test_empty_cluster_spec_falls_back_to_tf_config(self):
     env = {'CLUSTER_SPEC': '  ', 'TF_CONFIG': tf_config('worker', 0)}
-    task = ep.parse_cluster_env(env)
+    task = cluster.parse_cluster_env(env)
     assert (task.source, task.role) == ('TF_CONFIG', 'actor')
 
   def test_ipv6_and_host_port(self):
-    assert ep.split_host_port('[::1]:2222') == ('::1', 2222)
-    assert ep.split_host_port('localhost:8686') == ('localhost', 8686)
+    assert cluster.split_host_port('[::1]:2222') == ('::1', 2222)
+    assert cluster.split_host_port('localhost:8686') == ('localhost', 8686)
 
   @pytest.mark.parametrize('env, message', [
       ({}, r'neither CLUSTER_SPEC \(Vertex AI\) nor TF_CONFIG is set.*--role=learner'),
@@ -122,13 +126,13 @@ class TestParsing:
        r"exactly one of \['chief', 'master'\]"),
   ])
   def test_errors_name_the_problem(self, env, message):
-    with pytest.raises(ep.ClusterConfigError, match=message):
-      ep.parse_cluster_env(env)
+    with pytest.raises(cluster.ClusterConfigError, match=message):
+      cluster.parse_cluster_env(env)
 
   def test_malformed_cluster_spec_does_not_fall_back(self):
     env = {'CLUSTER_SPEC': '{bad', 'TF_CONFIG': tf_config('chief', 0)}
-    with pytest.raises(ep.ClusterConfigError, match='CLUSTER_SPEC'):
-      ep.parse_cluster_env(env)
+    with pytest.raises(cluster.ClusterConfigError, match='CLUSTER_SPEC'):
+      cluster.parse_cluster_env(env)
 
 
 class TestPlan:
@@ -178,11 +182,11 @@ class TestPlan:
       ('workerpool1', '--actor_id=7', r'do not pass --actor_id'),
   ])
   def test_reserved_flags_rejected_in_cluster_mode(self, task_type, arg, message):
-    with pytest.raises(ep.UsageError, match=message):
+    with pytest.raises(passthrough.UsageError, match=message):
       plan(args=[arg], environ={'CLUSTER_SPEC': cluster_spec(task_type, 0)})
 
   def test_auto_rejects_actor_only_flags(self):
-    with pytest.raises(ep.UsageError, match='only for --role=actor'):
+    with pytest.raises(passthrough.UsageError, match='only for --role=actor'):
       plan(environ={'CLUSTER_SPEC': cluster_spec('workerpool1', 0)}, learner_address='h:1')
 
   def test_explicit_learner_binds_all_interfaces_unless_told(self):
@@ -210,24 +214,24 @@ class TestPlan:
     ids = set()
     base = int(ipaddress.ip_address('10.8.0.0'))
     for offset in range(0, 2**18, 61):
-      ids.update(ep.actor_ids_from_ip(str(ipaddress.ip_address(base + offset)), 8))
+      ids.update(actor_ids.from_ip(str(ipaddress.ip_address(base + offset)), 8))
     assert len(ids) == 8 * len(range(0, 2**18, 61))
     # ...and every id keeps the int32 env ids of the protocol valid.
-    assert max(ids) < 2**ep.ACTOR_ID_BITS
-    assert (max(ids) + 1) * ep.MAX_ENV_BATCH_SIZE <= 2**31 - 1
+    assert max(ids) < 2**actor_ids.ACTOR_ID_BITS
+    assert (max(ids) + 1) * actor_ids.MAX_ENV_BATCH_SIZE <= 2**31 - 1
 
   def test_ipv6_pod_address(self):
-    (i,) = ep.actor_ids_from_ip('2600:1900:4000::a:1f', 1)
-    assert i == 0xa001f & (2**ep.ACTOR_ID_BITS - 1)
+    (i,) = actor_ids.from_ip('2600:1900:4000::a:1f', 1)
+    assert i == 0xa001f & (2**actor_ids.ACTOR_ID_BITS - 1)
 
   def test_own_ip(self):
-    assert ep.own_ip({'POD_IP': ' 10.0.0.5 '}, resolve=None) == '10.0.0.5'
-    assert ep.own_ip({}, resolve=lambda h: '172.18.0.4', hostname='abc') == '172.18.0.4'
+    assert actor_ids.own_ip({'POD_IP': ' 10.0.0.5 '}, resolve=None) == '10.0.0.5'
+    assert actor_ids.own_ip({}, resolve=lambda h: '172.18.0.4', hostname='abc') == '172.18.0.4'
 
     def fail(host):
       raise OSError(f'cannot resolve {host}')
 
-    assert ep.own_ip({}, resolve=fail, hostname='abc') == ''
+    assert actor_ids.own_ip({}, resolve=fail, hostname='abc') == ''
 
   def test_explicit_first_actor_id(self):
     p = plan('actor', learner_address='h:1', first_actor_id=10, actors_per_machine=3)
@@ -245,11 +249,11 @@ class TestPlan:
       (dict(learner_address='h:1', actors_per_machine=0), [], r'actors_per_machine must be >= 1'),
   ])
   def test_explicit_actor_errors(self, kw, args, message):
-    with pytest.raises(ep.UsageError, match=message):
+    with pytest.raises(passthrough.UsageError, match=message):
       plan('actor', args, **kw)
 
   def test_unknown_role(self):
-    with pytest.raises(ep.UsageError, match='--role must be one of'):
+    with pytest.raises(passthrough.UsageError, match='--role must be one of'):
       plan('ps')
 
   def test_env_args_then_command_line(self):
@@ -263,7 +267,7 @@ class TestPlan:
     assert not any('s3cret' in a for a in p.commands[0])
 
   def test_broken_env_args(self):
-    with pytest.raises(ep.UsageError, match='SEED_STAC_ARGS is not valid shell-quoted'):
+    with pytest.raises(passthrough.UsageError, match='SEED_STAC_ARGS is not valid shell-quoted'):
       plan('learner', environ={'SEED_STAC_ARGS': "--config='unclosed"})
 
   def test_image_device_reaches_the_learner_after_its_config(self):
@@ -292,7 +296,7 @@ class TestPlan:
         == '--config=c.py'
 
   def test_bad_device(self):
-    with pytest.raises(ep.UsageError, match=r"SEED_STAC_DEVICE must be one of .*'GPU'"):
+    with pytest.raises(passthrough.UsageError, match=r"SEED_STAC_DEVICE must be one of .*'GPU'"):
       plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': 'GPU'})
 
   def test_device_contract_matches_the_learner(self):
@@ -322,11 +326,11 @@ class TestPlan:
     assert sorted(ids) == list(range(8))
     # An explicit first id still wins.
     assert plan('actor', environ=env, learner_address='h:1', first_actor_id=40).actor_ids == (40,)
-    with pytest.raises(ep.UsageError, match="JOB_COMPLETION_INDEX must be a non-negative"):
+    with pytest.raises(passthrough.UsageError, match="JOB_COMPLETION_INDEX must be a non-negative"):
       plan('actor', environ={'JOB_COMPLETION_INDEX': '-1'}, learner_address='h:1')
 
   def test_strip_separator(self):
-    assert ep.strip_separator(['--a', '--', '--v=1', '--']) == ['--a', '--v=1', '--']
+    assert passthrough.strip_separator(['--a', '--', '--v=1', '--']) == ['--a', '--v=1', '--']
 
 
 class FakeProc:
@@ -349,11 +353,11 @@ class FakeProc:
 class TestRunProcesses:
 
   def test_exit_codes_and_status(self):
-    codes = ep.run_processes([[sys.executable, '-c', 'raise SystemExit(0)'],
+    codes = supervise.run_processes([[sys.executable, '-c', 'raise SystemExit(0)'],
                               [sys.executable, '-c', 'raise SystemExit(3)']])
     assert codes == [0, 3]
-    assert ep.exit_status(codes) == 1
-    assert ep.exit_status([0, 0]) == 0
+    assert supervise.exit_status(codes) == 1
+    assert supervise.exit_status([0, 0]) == 0
 
   def test_start_failure_kills_started_processes(self):
     started = []
@@ -365,7 +369,7 @@ class TestRunProcesses:
       return started[-1]
 
     with pytest.raises(OSError):
-      ep.run_processes([['ok'], ['boom']], popen=popen)
+      supervise.run_processes([['ok'], ['boom']], popen=popen)
     assert len(started) == 1 and started[0].killed
 
   def test_sigterm_is_forwarded_to_children(self, tmp_path):
@@ -385,7 +389,7 @@ class TestRunProcesses:
     before = signal.getsignal(signal.SIGTERM)
     threading.Thread(target=send_sigterm_when_ready, daemon=True).start()
     start = time.time()
-    codes = ep.run_processes([[sys.executable, '-c', child, str(r)] for r in ready])
+    codes = supervise.run_processes([[sys.executable, '-c', child, str(r)] for r in ready])
     assert codes == [7, 7]
     assert time.time() - start < 30
     assert signal.getsignal(signal.SIGTERM) is before  # handler restored
