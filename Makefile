@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 LOGDIR ?= runs/cartpole_stac
 ARGS ?=
 
-.PHONY: train test benchmark clean
+.PHONY: train test lint benchmark clean
 
 $(VENV)/.installed: requirements.txt requirements-actor.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,13 +31,19 @@ train: $(VENV)/.installed
 # build/ and *.egg-info into the source, and shared/ is read-only); its deps
 # come with the pinned packages, so it changes none; -qq hides its setup.py's
 # setuptools deprecation banner.
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed lint
 	if [ -d ../shared/vendor/realworldrl_suite ] && ! $(PY) -c 'import realworldrl_suite' 2>/dev/null; then \
 	  tmp=$$(mktemp -d) && cp -R ../shared/vendor/realworldrl_suite "$$tmp/" && chmod -R u+w "$$tmp" \
 	  && $(PY) -m pip install -qq "$$tmp/realworldrl_suite"; status=$$?; rm -rf "$$tmp"; exit $$status; \
 	fi
 	$(PY) -m pytest -q tests/envs $(ARGS)
 	$(PY) -m pytest -q --ignore=tests/envs $(ARGS)
+
+# pyflakes: unused or undefined names and imports (generated protobuf code
+# excluded). Style is Google's with 2-space indents (.style.yapf); yapf is not
+# enforced.
+lint: $(VENV)/.dev-installed
+	$(PY) -m pyflakes $$(git ls-files '*.py' | grep -v '_pb2')
 
 benchmark: $(VENV)/.installed
 	$(PY) -m benchmarks.learner_step $(ARGS)

@@ -7,7 +7,7 @@ from seed_stac.algo import optimizers
 from seed_stac.algo.metaparams import MetaParameters, tunable_names
 from seed_stac.algo.update import StacUpdater, Unroll, UpdateConfig
 from seed_stac.envs.base import ActionSpec
-from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso, ResNetTorso
+from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso
 
 
 def random_unroll(rng, T, B, obs_shape, action_spec: ActionSpec,

@@ -376,7 +376,7 @@ class TestRunProcesses:
     child = (
         'import signal, sys, time, pathlib\n'
         'signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n'
-        f'pathlib.Path(sys.argv[1]).touch()\n'
+        'pathlib.Path(sys.argv[1]).touch()\n'
         'time.sleep(60)\n')
     ready = [tmp_path / 'a', tmp_path / 'b']
 

@@ -139,8 +139,9 @@ def test_sigterm_checkpoints_and_leaves_actors_waiting(tmp_path, processes):
   assert actor.poll() is None  # still waiting to reconnect, not told to stop
 
 
-def _bad_step(port, actor_id, mutate) -> 'grpc.RpcError':
-  """Handshakes as `actor_id`, sends one mutated first step, returns the error."""
+def _bad_step(port, actor_id, mutate):
+  """Handshakes as `actor_id`, sends one mutated first step, returns the
+  grpc.RpcError."""
   import grpc
   import numpy as np
   from seed_stac.rpc import client, codec
