@@ -21,6 +21,7 @@ from absl import app, flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import step_parts
 from seed_stac import agent as agent_lib
 from seed_stac.algo.update import Unroll
 from seed_stac.envs.base import ActionSpec, EnvSpec
@@ -32,6 +33,8 @@ flags.DEFINE_integer('num_steps', 5, 'Timed steps per variant (median).')
 flags.DEFINE_integer('warmup_steps', 2, 'Untimed steps per variant.')
 flags.DEFINE_list('jit', ['false'], 'jit_compile settings to time (false, true).')
 flags.DEFINE_bool('options', True, 'Also time meta-gradient interval/sub-batch options.')
+flags.DEFINE_bool('parts', False, 'Instead: where the milliseconds go inside the exact '
+                  'IMPALA, STAC and STACX steps (graph mode).')
 
 SPEC = EnvSpec('atari-shaped', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
                frame_stack=4, frames_per_step=4)
@@ -105,8 +108,27 @@ def time_variant(overrides, jit, batch) -> float:
   return statistics.median(times)
 
 
+def print_parts(batch):
+  """Per-part milliseconds of the exact steps, as a Markdown table."""
+  columns = {}
+  for agent in ('impala', 'stac', 'stacx'):
+    config = _config(agent)
+    config.learner.batch_size = FLAGS.batch_size
+    columns[agent] = step_parts.time_parts(agent_lib.build_agent(config, SPEC).updater, batch,
+                                           FLAGS.num_steps)
+  names = list(columns['stacx'])
+  print('| part (ms) | IMPALA | STAC | STACX |')
+  print('| --- | --- | --- | --- |')
+  for name in names:
+    cells = [f"{columns[a][name]:.0f}" if name in columns[a] else '' for a in columns]
+    print(f'| {name} | ' + ' | '.join(cells) + ' |')
+
+
 def main(_):
   batch = atari_batch(FLAGS.batch_size, FLAGS.unroll_length)
+  if FLAGS.parts:
+    print_parts(batch)
+    return
   print(f'batch_size={FLAGS.batch_size} unroll_length={FLAGS.unroll_length} '
         f'num_steps={FLAGS.num_steps} threads={tf.config.threading.get_intra_op_parallelism_threads()}')
   for jit in (j.lower() == 'true' for j in FLAGS.jit):
