@@ -23,6 +23,11 @@ def get_config(arg='Pong'):
   # True: a lost life ends the episode for learning only (discount 0, frame
   # stack restarted); scores and `evaluate` still count whole games.
   c.env.options.terminal_on_life_loss = False
+  # Actors step their envs in one ale_py AtariVectorEnv (C++ threads; the same
+  # frames as the per-game Python adapter, vector=False). num_threads 0: as
+  # many as the envs, at most the CPUs this process may use.
+  c.env.options.vector = True
+  c.env.options.num_threads = 0
   c.network.torso = torso or 'resnet'
   if c.network.torso not in ('resnet', 'nature'):
     raise ValueError(f"configs/atari.py: torso must be 'resnet' or 'nature', got {torso!r}")

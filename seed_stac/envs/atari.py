@@ -1,8 +1,7 @@
-"""Atari 2600 games (ALE via gymnasium + ale-py) with the standard protocol.
+"""Atari 2600 games (ALE, ale-py) with the standard protocol, one game per object.
 
-The protocol is implemented here on a `frameskip=1` ALE env, driving the
-emulator directly (`env.unwrapped.ale`) because gymnasium wrappers cost more
-per frame than the emulator itself:
+The protocol, the same for this per-game adapter and for the vector batch
+(`atari_vector.AtariVectorBatch`, ale_py's C++ `AtariVectorEnv`):
   * action repeat 4; the observation is the max over the last two frames
     (removes sprite flicker);
   * grayscale, area-resized to 84x84: uint8 (84, 84, 1). One frame per step;
@@ -14,25 +13,49 @@ per frame than the emulator itself:
     signal only: the step is `terminated` with `game_continues`, `reset()`
     then continues the same game, and EnvBatch still scores whole games);
   * minimal action set unless `full_action_space`; optional sticky actions
-    (`repeat_action_probability`, applied by ALE per emulator frame);
+    (`repeat_action_probability`, applied by ALE per emulator frame); no
+    automatic FIRE at reset;
   * rewards are raw (unclipped).
+
+This adapter drives the emulator directly (`ale_py.ALEInterface`, one frame
+per `act`) and is written to give, for the same seed and actions, exactly the
+observations, rewards and flags of the vector batch (tests/envs/
+test_atari_vector.py checks it bit for bit): ALE is seeded with `seed` itself
+(`random_seed`, then `loadROM`, as `AtariVectorEnv.reset(seed=...)` does);
+no-op counts come from the same generator (`NoopSampler`: std::mt19937 seeded
+with `seed`, libstdc++'s uniform_int_distribution); the resize is OpenCV's
+INTER_AREA to the bit (`OpenCvAreaResize`). The one difference: on the step
+that reaches `max_episode_frames`, this adapter stops at the cap, while the
+vector env always plays the whole 4-frame step (see atari_vector.py).
+
+Where this per-game adapter is still used, rather than the vector batch:
+  * everything that builds ONE environment (`create_environment`): the
+    learner's spec probe (`SubprocessEnvironment`), `seed_stac.evaluate`
+    (returns and `--video` frames, one episode at a time), tests;
+  * actor batches with the batch option `vector=False`
+    (`create_env_batch('atari', ..., vector=False)`), e.g. to rule out the
+    vector env when debugging, or for an exact frame cap. The vector env
+    supports every option of this adapter, so nothing else requires it.
 """
 
 import functools
+import math
 import numbers
 from typing import Tuple
 
 import ale_py
+from ale_py import roms
 import gymnasium as gym
 import numpy as np
 
 from seed_stac.envs import base
 from seed_stac.envs import checks
-from seed_stac.envs import resize
 
 ACTION_REPEAT = 4
 FRAME_STACK = 4
 OBSERVATION_SHAPE = (84, 84, 1)
+# ALE's `random_seed` and AtariVectorEnv's per-env seeds are C ints.
+MAX_SEED = 2**31 - 1
 _SCREEN_SHAPE = (210, 160)  # Every ALE game renders 210x160.
 
 gym.register_envs(ale_py)
@@ -58,6 +81,131 @@ def game_name(name: str) -> str:
   return game
 
 
+def rom_id(game: str) -> str:
+  """ALE's ROM id of a `game_name`, e.g. 'MsPacman' -> 'ms_pacman'."""
+  return gym.registry[f'ALE/{game}-v5'].kwargs['game']
+
+
+def check_seeds(seed, count: int = 1) -> int:
+  """Returns `seed`; ValueError unless seed..seed+count-1 are valid ALE seeds."""
+  seed = checks.check_seed(seed)
+  if seed + count - 1 > MAX_SEED:
+    what = 'seed' if count == 1 else f'seed + batch_size - 1 (batch_size={count})'
+    raise ValueError(
+        f'Atari: {what} must be <= 2**31 - 1 (ALE seeds are 32-bit signed '
+        f'integers), got seed={seed}')
+  return seed
+
+
+def check_protocol_options(noop_max, max_episode_frames,
+                           repeat_action_probability) -> Tuple[int, int, float]:
+  """The checked (noop_max, max_episode_frames, repeat_action_probability)."""
+  noop_max = checks.check_int('noop_max', noop_max, 0)
+  # The cap must leave room for at least one agent step after the no-ops.
+  max_episode_frames = checks.check_int(
+      f'max_episode_frames (must exceed noop_max={noop_max})',
+      max_episode_frames, noop_max + 1)
+  if isinstance(repeat_action_probability, (bool, np.bool_)) or not (
+      isinstance(repeat_action_probability, numbers.Real) and
+      0.0 <= repeat_action_probability < 1.0):
+    raise ValueError('repeat_action_probability must be in [0, 1), got '
+                     f'{repeat_action_probability!r}')
+  return noop_max, max_episode_frames, float(repeat_action_probability)
+
+
+class NoopSampler:
+  """No-op counts U{0..noop_max}, drawn as ale_py's AtariVectorEnv draws them.
+
+  The vector env (ale-py 0.12, C++) uses `std::mt19937 rng(seed)` and
+  `std::uniform_int_distribution<>(0, n)`, whose libstdc++ implementation
+  (GCC >= 11) is Lemire's multiply-shift with rejection. NumPy's legacy
+  `RandomState(seed)` seeds MT19937 exactly as `std::mt19937(seed)` does
+  (init_genrand), and `random_raw` gives its 32-bit outputs.
+  """
+
+  def __init__(self, seed: int, noop_max: int):
+    key = np.random.RandomState(seed).get_state()[1]
+    self._bits = np.random.MT19937()
+    self._bits.state = {'bit_generator': 'MT19937',
+                        'state': {'key': key, 'pos': 624}}
+    self._range = noop_max + 1
+
+  def __call__(self) -> int:
+    n = self._range
+    product = int(self._bits.random_raw()) * n
+    if product % 2**32 < n:
+      threshold = 2**32 % n
+      while product % 2**32 < threshold:
+        product = int(self._bits.random_raw()) * n
+    return product >> 32
+
+
+def _opencv_area_table(n_in: int, n_out: int):
+  """OpenCV's computeResizeAreaTab for one axis: for each output index, its
+  source indices and float32 weights in OpenCV's order, zero-padded at the end
+  to a common width (index 0, weight 0: adding +0.0 changes no sum)."""
+  scale = 1.0 / (n_out / n_in)  # as cv::resize computes it from the sizes
+  table = []
+  for d in range(n_out):
+    low = d * scale
+    high = low + scale
+    cell = min(scale, n_in - low)
+    first, last = math.ceil(low), math.floor(high)
+    last = min(last, n_in - 1)
+    first = min(first, last)
+    row = []
+    if first - low > 1e-3:
+      row.append((first - 1, (first - low) / cell))
+    row.extend((s, 1.0 / cell) for s in range(first, last))
+    if high - last > 1e-3:
+      row.append((last, min(min(high - last, 1.0), cell) / cell))
+    table.append(row)
+  width = max(len(row) for row in table)
+  index = np.zeros((n_out, width), np.intp)
+  weight = np.zeros((n_out, width), np.float32)
+  for d, row in enumerate(table):
+    for k, (s, w) in enumerate(row):
+      index[d, k], weight[d, k] = s, w
+  return index, weight
+
+
+class OpenCvAreaResize:
+  """uint8 (H, W) -> uint8 `out_shape`, bit-identical to OpenCV's
+  `cv2.resize(..., interpolation=cv2.INTER_AREA)` for non-integer scales
+  (OpenCV 4.10 `ResizeArea_Invoker<uchar, float>`, what AtariVectorEnv uses).
+
+  Same area weights as `resize.AreaResizer`, but summed in float32 in
+  OpenCV's order (rows: sum_k S[x_k] * a_k left to right; then
+  sum_k b_k * row[y_k] top to bottom) and rounded half to even, so no
+  output differs in the last bit. About 100 us per Atari frame.
+  """
+
+  def __init__(self, in_shape: Tuple[int, int], out_shape: Tuple[int, int]):
+    self._in_shape = tuple(in_shape)
+    y_index, y_weight = _opencv_area_table(in_shape[0], out_shape[0])
+    x_index, x_weight = _opencv_area_table(in_shape[1], out_shape[1])
+    self._x_index, self._x_weight = x_index.T.copy(), x_weight.T.copy()
+    self._y = [(y_index[:, k].copy(), y_weight[:, k, None].copy())
+               for k in range(y_index.shape[1])]
+
+  def __call__(self, image: np.ndarray) -> np.ndarray:
+    if image.shape != self._in_shape:
+      raise ValueError(
+          f'expected an image of shape {self._in_shape}, got {image.shape}')
+    # [H, K, out_w]: float32(pixel) * weight, one slice per table column.
+    terms = np.multiply(image[:, self._x_index], self._x_weight,
+                        dtype=np.float32)
+    rows = terms[:, 0]
+    for k in range(1, terms.shape[1]):
+      rows = rows + terms[:, k]
+    (index, weight), *rest = self._y
+    out = rows[index] * weight
+    for index, weight in rest:
+      out += rows[index] * weight
+    np.rint(out, out=out)
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
+
+
 class Atari(base.Environment):
   """One ALE game. `seed` seeds the no-op starts and ALE's sticky actions."""
 
@@ -70,42 +218,30 @@ class Atari(base.Environment):
                repeat_action_probability: float = 0.0,
                terminal_on_life_loss: bool = False):
     game = game_name(name)
-    seed = checks.check_seed(seed)
-    noop_max = checks.check_int('noop_max', noop_max, 0)
-    # The cap must leave room for at least one agent step after the no-ops.
-    max_episode_frames = checks.check_int(
-        f'max_episode_frames (must exceed noop_max={noop_max})',
-        max_episode_frames, noop_max + 1)
-    if not (isinstance(repeat_action_probability, numbers.Real) and
-            0.0 <= repeat_action_probability < 1.0):
-      raise ValueError('repeat_action_probability must be in [0, 1), got '
-                       f'{repeat_action_probability!r}')
-    self._env = gym.make(
-        f'ALE/{game}-v5',
-        frameskip=1,
-        repeat_action_probability=float(repeat_action_probability),
-        full_action_space=bool(full_action_space),
-        # 0 disables ALE's own cap; we count frames ourselves.
-        max_num_frames_per_episode=0,
-        disable_env_checker=True)
-    # Seeds ALE's RNG (sticky actions) once; later resets use reset_game().
-    self._env.reset(seed=seed)
-    self._ale = self._env.unwrapped.ale
-    # Same sets AtariEnv uses, read from the public ALE API.
-    self._action_set = list(self._ale.getLegalActionSet() if full_action_space
-                            else self._ale.getMinimalActionSet())
-    self._rng = np.random.default_rng(seed)
+    seed = check_seeds(seed)
+    noop_max, max_episode_frames, repeat_action_probability = (
+        check_protocol_options(noop_max, max_episode_frames,
+                               repeat_action_probability))
+    # Configured as AtariVectorEnv configures each of its games
+    # (ale/vector/preprocessed_env.cpp): same settings, seed, then ROM.
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    self._ale = ale = ale_py.ALEInterface()
+    ale.setFloat('repeat_action_probability', repeat_action_probability)
+    ale.setInt('random_seed', seed)  # ALE's RNG: sticky actions.
+    ale.loadROM(roms.get_rom_path(rom_id(game)))
+    self._action_set = list(ale.getLegalActionSet() if full_action_space
+                            else ale.getMinimalActionSet())
+    self._noops = NoopSampler(seed, noop_max)
     self._terminal_on_life_loss = bool(terminal_on_life_loss)
     self._lives = 0
     self._life_lost = False
     self._last_observation = None
-    self._noop_max = noop_max
     self._max_episode_frames = max_episode_frames
     self._episode_frames = 0
     self._done = True
     self._screens = np.zeros((2,) + _SCREEN_SHAPE, np.uint8)
     self._pooled = np.zeros(_SCREEN_SHAPE, np.uint8)
-    self._resize = resize.AreaResizer(_SCREEN_SHAPE, OBSERVATION_SHAPE[:2])
+    self._resize = OpenCvAreaResize(_SCREEN_SHAPE, OBSERVATION_SHAPE[:2])
     self.spec = base.EnvSpec(
         name=game,
         observation_shape=OBSERVATION_SHAPE,
@@ -127,7 +263,7 @@ class Atari(base.Environment):
     ale = self._ale
     ale.reset_game()
     self._episode_frames = 0
-    for _ in range(int(self._rng.integers(self._noop_max + 1))):
+    for _ in range(self._noops()):
       ale.act(ale_py.Action.NOOP)
       self._episode_frames += 1
       if ale.game_over(with_truncation=False):  # Rare; start over.
@@ -179,4 +315,4 @@ class Atari(base.Environment):
     return self._resize(frame)[:, :, None]
 
   def close(self) -> None:
-    self._env.close()
+    self._ale = None
