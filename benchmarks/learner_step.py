@@ -7,10 +7,10 @@ Each variant is built fresh, warmed up (tracing/compilation excluded), then
 timed as the median of --num_steps steps, all in this one process so the
 ratios compare like with like. Variants: IMPALA; the exact STAC and STACX
 step (meta-gradient every step on the whole batch) with the second-order term
-in forward mode (the default) and in reverse mode; the configs' default STAC;
+in reverse mode (the default) and in forward mode; the configs' default STAC;
 and the cost-saving candidates (the meta-gradient every k steps, on a
 sub-batch). The last lines are `stac_exact_over_impala=`,
-`stacx_exact_over_impala=`, `stac_default_over_impala=` and the reverse-mode
+`stacx_exact_over_impala=`, `stac_default_over_impala=` and the forward-mode
 ratios.
 """
 
@@ -56,10 +56,10 @@ def atari_batch(batch_size, unroll_length, seed=0) -> Unroll:
 
 def variants(batch_size):
   yield 'impala', dict(agent='impala')
-  yield 'stac', dict(agent='stac', second_order='forward')
-  yield 'stac_reverse', dict(agent='stac', second_order='reverse')
-  yield 'stacx', dict(agent='stacx', second_order='forward')
-  yield 'stacx_reverse', dict(agent='stacx', second_order='reverse')
+  yield 'stac', dict(agent='stac', second_order='reverse')
+  yield 'stac_forward', dict(agent='stac', second_order='forward')
+  yield 'stacx', dict(agent='stacx', second_order='reverse')
+  yield 'stacx_forward', dict(agent='stacx', second_order='forward')
   if not _default_is_exact():
     yield 'stac_default', dict(agent='stac', default=True)
   if FLAGS.options:
@@ -80,7 +80,7 @@ def _config(agent):
 def _default_is_exact() -> bool:
   algo = _config('stac').algo
   return (algo.meta_update_interval == 1 and not algo.meta_batch_size
-          and algo.second_order == 'forward')
+          and algo.second_order == 'reverse')
 
 
 def time_variant(overrides, jit, batch) -> float:
@@ -88,7 +88,7 @@ def time_variant(overrides, jit, batch) -> float:
   if not overrides.get('default'):
     config.algo.meta_update_interval = overrides.get('meta_update_interval', 1)
     config.algo.meta_batch_size = overrides.get('meta_batch_size', 0)
-    config.algo.second_order = overrides.get('second_order', 'forward')
+    config.algo.second_order = overrides.get('second_order', 'reverse')
   config.learner.jit_compile = jit
   config.learner.batch_size = FLAGS.batch_size
   agent = agent_lib.build_agent(config, SPEC)
@@ -109,13 +109,19 @@ def time_variant(overrides, jit, batch) -> float:
 
 
 def print_parts(batch):
-  """Per-part milliseconds of the exact steps, as a Markdown table."""
+  """Per-part milliseconds of the exact steps, as a Markdown table: the parts
+  of the forward-mode meta step, and the whole reverse-mode (default) step."""
   columns = {}
   for agent in ('impala', 'stac', 'stacx'):
     config = _config(agent)
     config.learner.batch_size = FLAGS.batch_size
+    config.algo.second_order = 'forward'
     columns[agent] = step_parts.time_parts(agent_lib.build_agent(config, SPEC).updater, batch,
                                            FLAGS.num_steps)
+    if agent != 'impala':
+      config.algo.second_order = 'reverse'
+      columns[agent]['whole step, reverse mode (default)'] = step_parts.time_step(
+          agent_lib.build_agent(config, SPEC).updater, batch, FLAGS.num_steps)
   names = list(columns['stacx'])
   print('| part (ms) | IMPALA | STAC | STACX |')
   print('| --- | --- | --- | --- |')
@@ -142,8 +148,8 @@ def main(_):
     for line, value in (('stac_exact_over_impala', results['stac']),
                         ('stacx_exact_over_impala', results['stacx']),
                         ('stac_default_over_impala', default),
-                        ('stac_reverse_over_impala', results['stac_reverse']),
-                        ('stacx_reverse_over_impala', results['stacx_reverse'])):
+                        ('stac_forward_over_impala', results['stac_forward']),
+                        ('stacx_forward_over_impala', results['stacx_forward'])):
       print(f'{prefix}{line}={value / base:.3f}')
 
 

@@ -3,7 +3,9 @@ on its own, in graph mode, on the same batch (library for
 `benchmarks.learner_step --parts`; no flags here).
 
 Parts of the exact meta step with the second-order term in forward mode
-(`update.py:_forward_meta_gradients`): the inner gradient at theta (IMPALA's
+(`update.py:_forward_meta_gradients`; pass an updater built with
+second_order='forward', as the reverse mode's second-order term is not a
+separate computation): the inner gradient at theta (IMPALA's
 forward and backward), the look-ahead forward at theta', the outer backward
 with v, the Jacobian-vector product at theta, the eta gradient through the
 loss head, and the updates. 'other' is the whole step minus the parts.
@@ -30,6 +32,13 @@ def _time_ms(fn, steps: int) -> float:
   return statistics.median(times) * 1000
 
 
+def time_step(updater, unroll, steps: int = 5) -> float:
+  """Median ms of the updater's exact step (the meta step when it tunes)."""
+  # pylint: disable=protected-access
+  grads_fn = updater._meta_grads if updater.tunes else updater._plain_grads
+  return _time_ms(tf.function(lambda: updater._apply(*grads_fn(unroll))), steps)
+
+
 def time_parts(updater, unroll, steps: int = 5) -> Dict[str, float]:
   """{part: median ms} for the updater's exact step (IMPALA: two parts)."""
   network = updater.network
@@ -42,12 +51,7 @@ def time_parts(updater, unroll, steps: int = 5) -> Dict[str, float]:
   if updater.tunes:
     parts.update(_meta_parts(updater, network, unroll, inputs, transitions, lr, grads,
                              outputs, steps))
-    whole = tf.function(lambda: updater._apply(  # pylint: disable=protected-access
-        *updater._meta_grads(unroll)))  # pylint: disable=protected-access
-  else:
-    whole = tf.function(lambda: updater._apply(  # pylint: disable=protected-access
-        *updater._plain_grads(unroll)))  # pylint: disable=protected-access
-  parts['whole step'] = _time_ms(whole, steps)
+  parts['whole step'] = time_step(updater, unroll, steps)
   parts['other (updates, clip, stats)'] = parts['whole step'] - sum(
       v for k, v in parts.items() if k != 'whole step')
   return parts

@@ -35,7 +35,7 @@ from seed_stac.algo.vtrace import to_dtype
 from seed_stac.nets.agent import AgentInput, AgentNetwork, AgentOutput
 
 
-SECOND_ORDER_MODES = ('forward', 'reverse')
+SECOND_ORDER_MODES = ('reverse', 'forward')
 
 
 class Unroll(NamedTuple):
@@ -71,9 +71,9 @@ class UpdateConfig:
   loss_reduction: 'sum' or 'mean' over time and batch, for the inner and the
     outer loss alike (see `losses`). With a strategy, 'sum' is over the whole
     batch, not a replica's slice.
-  second_order: 'forward' (a Jacobian-vector product of the network outputs)
-    or 'reverse' (reverse-over-reverse through the recorded inner backward
-    pass): the same meta-gradient, computed two ways (module docstring).
+  second_order: 'reverse' (reverse mode through the recorded inner backward
+    pass) or 'forward' (a Jacobian-vector product of the network outputs):
+    the same meta-gradient, computed two ways (module docstring).
   """
   learning_rate: float = 6e-4
   total_steps: int = 0  # 0: constant learning rate
@@ -88,7 +88,7 @@ class UpdateConfig:
   meta_batch_size: Optional[int] = None
   jit_compile: bool = False
   loss_reduction: str = 'mean'
-  second_order: str = 'forward'
+  second_order: str = 'reverse'
 
   def __post_init__(self):
     if self.lookahead not in ('optimizer', 'sgd'):
