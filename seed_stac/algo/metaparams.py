@@ -19,8 +19,6 @@ import tensorflow as tf
 
 from seed_stac.algo import names
 
-HYPERPARAMETER_NAMES = names.FIELDS
-LOSS_COEFFICIENTS = names.LOSS_COEFFICIENTS
 DEFAULT_INIT_LOGIT = 4.6
 
 
@@ -116,21 +114,21 @@ class MetaParameters(tf.Module):
     if variable is None:
       return getattr(self.fixed, name)
     value = tf.sigmoid(variable)
-    if name in LOSS_COEFFICIENTS:
+    if name in names.LOSS_COEFFICIENTS:
       value = getattr(self.outer, name) * value
     return value
 
   def head(self, head: int) -> Hyperparameters:
     """Hyperparameters of head `head` as differentiable functions of eta."""
     return Hyperparameters(
-        **{name: self._value(head, name) for name in HYPERPARAMETER_NAMES})
+        **{name: self._value(head, name) for name in names.FIELDS})
 
   def as_dict(self) -> Dict[str, tf.Tensor]:
     """Every head's current values by name, e.g. 'main/gamma', 'aux1/lambda'."""
     values = {}
     for head in range(self.num_heads):
       hyperparameters = self.head(head)
-      for name in HYPERPARAMETER_NAMES:
+      for name in names.FIELDS:
         key = f'{head_name(head)}/{_public_name(name)}'
         values[key] = tf.convert_to_tensor(getattr(hyperparameters, name))
     return values

@@ -220,16 +220,6 @@ class _Restorer:
     return path, int(self.frames.numpy()), int(self.agent.updater.num_steps.numpy())
 
 
-@pytest.fixture
-def processes():
-  started = []
-  yield started
-  for p in started:
-    if p.poll() is None:
-      p.kill()
-      p.wait()
-
-
 @pytest.mark.slow
 def test_a_learner_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(
     tmp_path, processes):

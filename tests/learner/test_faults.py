@@ -76,16 +76,6 @@ def _checkpoints(logdir):
   return [n for n in os.listdir(directory) if n.endswith('.index')] if os.path.isdir(directory) else []
 
 
-@pytest.fixture
-def processes():
-  started = []
-  yield started
-  for p in started:
-    if p.poll() is None:
-      p.kill()
-      p.wait()
-
-
 @pytest.mark.slow
 def test_killed_actor_and_killed_learner_recover(tmp_path, processes):
   logdir, port = str(tmp_path), _free_port()
