@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import step_parts
-from seed_stac import agent as agent_lib
+from seed_stac import builder
 from seed_stac.algo.update import Unroll
 from seed_stac.envs.base import ActionSpec, EnvSpec
 
@@ -91,7 +91,7 @@ def time_variant(overrides, jit, batch) -> float:
     config.algo.second_order = overrides.get('second_order', 'reverse')
   config.learner.jit_compile = jit
   config.learner.batch_size = FLAGS.batch_size
-  agent = agent_lib.build_agent(config, SPEC)
+  agent = builder.build_agent(config, SPEC)
   # Warm up past every distinct compiled step (meta and plain).
   interval = config.algo.meta_update_interval
   for _ in range(max(FLAGS.warmup_steps, interval + 1 if interval > 1 else 0)):
@@ -116,12 +116,12 @@ def print_parts(batch):
     config = _config(agent)
     config.learner.batch_size = FLAGS.batch_size
     config.algo.second_order = 'forward'
-    columns[agent] = step_parts.time_parts(agent_lib.build_agent(config, SPEC).updater, batch,
+    columns[agent] = step_parts.time_parts(builder.build_agent(config, SPEC).updater, batch,
                                            FLAGS.num_steps)
     if agent != 'impala':
       config.algo.second_order = 'reverse'
       columns[agent]['whole step, reverse mode (default)'] = step_parts.time_step(
-          agent_lib.build_agent(config, SPEC).updater, batch, FLAGS.num_steps)
+          builder.build_agent(config, SPEC).updater, batch, FLAGS.num_steps)
   names = list(columns['stacx'])
   print('| part (ms) | IMPALA | STAC | STACX |')
   print('| --- | --- | --- | --- |')

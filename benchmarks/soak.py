@@ -177,7 +177,7 @@ async def _actor(index: int, address: str, token: Optional[str], stop: asyncio.E
         call = stub.Stream(metadata=metadata)
         step = envs.reset()
         while not stop.is_set():
-          request = codec.StepBatch(index, run_id, env_ids, **step).to_proto()
+          request = codec.StepMessage(index, run_id, env_ids, **step).to_proto()
           start = time.perf_counter()
           await call.write(request)
           reply = await asyncio.wait_for(call.read(), step_timeout_s)

@@ -18,7 +18,7 @@ from typing import Dict
 import tensorflow as tf
 
 from seed_stac.algo.update import split_unroll
-from seed_stac.nets.agent import AgentOutput
+from seed_stac.nets.network import AgentOutput
 
 
 def _time_ms(fn, steps: int) -> float:

@@ -9,7 +9,7 @@ is step 0 of the next). No gRPC, no actors, no policy lag.
 import numpy as np
 import tensorflow as tf
 
-from seed_stac import agent as agent_lib
+from seed_stac import builder
 from seed_stac.algo.update import Unroll
 from seed_stac.envs import create_environment
 from seed_stac.envs.batch import EnvBatch
@@ -24,7 +24,7 @@ class SyncLoop:
     envs = [create_environment(config.env.kind, config.env.name, seed=config.seed * 1000 + i,
                                **config.env.options) for i in range(self.batch_size)]
     self.envs = EnvBatch(envs)
-    self.agent = agent_lib.build_agent(config, self.envs.spec)
+    self.agent = builder.build_agent(config, self.envs.spec)
     self.infer = make_inference_fn(self.agent.network, config.seed)
     action = self.envs.spec.action
     action_shape = tuple(action.shape) if action.kind == 'continuous' else ()

@@ -100,12 +100,12 @@ def in_process_pong_steps_per_second(num_processes: int, batch_size: int) -> flo
 def impala_inference_rates(batch_sizes):
   """Frames/s of the IMPALA deep network's policy step at each batch size."""
   from configs import atari
-  from seed_stac import agent as agent_lib
+  from seed_stac import builder
   from seed_stac.envs.base import ActionSpec, EnvSpec
   from seed_stac.learner.inference import make_inference_fn
   spec = EnvSpec('pong-shaped', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
                  frame_stack=4, frames_per_step=4)
-  network = agent_lib.build_network(atari.get_config('Pong'), spec)
+  network = builder.build_network(atari.get_config('Pong'), spec)
   infer = make_inference_fn(network, seed=0)
   rates = {}
   for n in batch_sizes:

@@ -20,7 +20,7 @@ Vertex AI, GKE, Docker Compose, or a plain machine:
 
 The images set SEED_STAC_DEVICE (gpu in the GPU learner image, tpu in the TPU
 one), which becomes `--config.learner.device` (and, for tpu,
-`--config.learner.distribution=tpu`) of the learner or local run, so a cloud
+`--config.learner.strategy=tpu`) of the learner or local run, so a cloud
 learner without its accelerator fails at start instead of training on the
 CPU; set it to cpu or auto to run an accelerator image on a CPU on purpose.
 On Vertex AI with a TensorBoard instance, the learner writes its summaries to
@@ -88,8 +88,8 @@ def device_args(environ: Mapping[str, str], args: Sequence[str]) -> List[str]:
   if device not in DEVICES:
     raise passthrough.UsageError(f'{DEVICE_ENV} must be one of {DEVICES}, got {device!r}')
   extra = [f'--config.learner.device={device}']
-  if device == 'tpu' and not passthrough.has_flag(args, 'config.learner.distribution'):
-    extra.append('--config.learner.distribution=tpu')
+  if device == 'tpu' and not passthrough.has_flag(args, 'config.learner.strategy'):
+    extra.append('--config.learner.strategy=tpu')
   return extra
 
 

@@ -126,10 +126,10 @@ class _Connection:
     self._channel.close()
 
 
-def _first_request(actor_id, run_id, env_ids, observation) -> codec.StepBatch:
+def _first_request(actor_id, run_id, env_ids, observation) -> codec.StepMessage:
   """The reset observations: reward 0, no episode ended."""
   num_envs = len(env_ids)
-  return codec.StepBatch(
+  return codec.StepMessage(
       actor_id=actor_id, run_id=run_id, env_ids=env_ids,
       observation=observation,
       reward=np.zeros(num_envs, np.float32),
@@ -164,7 +164,7 @@ def _serve(connection: _Connection, envs: _Envs, result: ActorResult,
     actions, _ = codec.decode_reply(reply, action_spec.dtype, action_shape)
     step = envs.batch.step(actions)
     result.env_steps += num_envs
-    request = codec.StepBatch(
+    request = codec.StepMessage(
         actor_id=actor_id, run_id=connection.run_id, env_ids=env_ids,
         observation=step.observation, reward=step.reward,
         terminated=step.terminated, truncated=step.truncated,

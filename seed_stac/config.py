@@ -106,10 +106,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.learner.batch_timeout_ms = 5.0
   c.learner.unroll_queue_capacity = 64
   c.learner.jit_compile = False
-  c.learner.distribution = 'none'  # none | mirrored (all local GPUs) | tpu
+  c.learner.strategy = 'none'  # tf.distribute: none | mirrored (all local GPUs) | tpu
   # auto | cpu | gpu | tpu: 'gpu'/'tpu' fail at start without such a device.
   c.learner.device = 'auto'
-  # distribution=tpu: the TPU to connect to. 'local' is the TPU VM this
+  # strategy=tpu: the TPU to connect to. 'local' is the TPU VM this
   # process runs on (also inside a container there); else a TPU name.
   c.learner.tpu_name = 'local'
   c.learner.log_interval_s = 10.0
@@ -151,7 +151,7 @@ _CHOICES = {
     'algo.loss_reduction': ('sum', 'mean'),
     'algo.second_order': ('forward', 'reverse'),
     'log.wandb_mode': ('online', 'offline'),
-    'learner.distribution': ('none', 'mirrored', 'tpu'),
+    'learner.strategy': ('none', 'mirrored', 'tpu'),
     'learner.device': ('auto', 'cpu', 'gpu', 'tpu'),
 }
 _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',

@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from seed_stac import agent as agent_lib
+from seed_stac import builder
 from seed_stac.envs.atari_scores import human_normalized_score
 from seed_stac.envs.subprocess_env import SubprocessEnvironment
 from seed_stac.learner.env_state import ActorState
@@ -26,11 +26,11 @@ def load_config(logdir: str) -> ml_collections.ConfigDict:
 
 def restore_network(config, logdir: str, spec):
   """The run's network with the latest checkpoint's weights; (network, path)."""
-  network = agent_lib.build_network(config, spec)
+  network = builder.build_network(config, spec)
   path = tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints'))
   if path is None:
     raise FileNotFoundError(f'no checkpoint under {logdir}/checkpoints')
-  tf.train.Checkpoint(network_weights=agent_lib.network_weights(network)).restore(
+  tf.train.Checkpoint(network_weights=builder.network_weights(network)).restore(
       path).expect_partial()
   return network, path
 

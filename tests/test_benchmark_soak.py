@@ -29,8 +29,8 @@ def test_synthetic_catch_plays_by_the_catch_rules():
   env_ids = np.arange(3, 6, dtype=np.int32)
   ends = []
   for t in range(1, 28):
-    batch = codec.StepBatch(1, 'r', env_ids, **step)
-    batch = codec.StepBatch.from_proto(batch.to_proto())  # what the learner decodes
+    batch = codec.StepMessage(1, 'r', env_ids, **step)
+    batch = codec.StepMessage.from_proto(batch.to_proto())  # what the learner decodes
     batch.check(spec.observation_shape, spec.observation_dtype, 3)
     boards = batch.observation.reshape(3, 10, 5)
     assert (boards.sum(axis=(1, 2)) == 2).all() and boards[:, 9].sum(axis=1).min() == 1

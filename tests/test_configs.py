@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-from seed_stac import agent as agent_lib
+from seed_stac import builder
 from seed_stac import config as config_lib
 from seed_stac.learner.run import environment_spec
 
@@ -38,8 +38,8 @@ def test_config_loads_and_validates(name, agent):
 def test_config_builds_its_network(name):
   config = _config(name, 'stacx')
   spec = environment_spec(config)
-  agent = agent_lib.build_agent(config, spec)
-  inputs = agent_lib.dummy_inputs(spec, batch_size=2, time_steps=3)
+  agent = builder.build_agent(config, spec)
+  inputs = builder.dummy_inputs(spec, batch_size=2, time_steps=3)
   outputs, _ = agent.network(inputs, agent.network.initial_state(2))
   assert outputs.values.shape == (3, 2, 3)
   assert len(agent.metaparams.logit_variables) == 18

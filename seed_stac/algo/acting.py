@@ -4,7 +4,7 @@ from typing import NamedTuple, Tuple
 
 import tensorflow as tf
 
-from seed_stac.nets.agent import AgentInput, AgentNetwork
+from seed_stac.nets.network import AgentInput, AgentNetwork
 
 
 class ActorOutput(NamedTuple):

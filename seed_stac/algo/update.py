@@ -32,7 +32,7 @@ import tensorflow as tf
 from seed_stac.algo import losses
 from seed_stac.algo.metaparams import MetaParameters, head_name
 from seed_stac.algo.vtrace import to_dtype
-from seed_stac.nets.agent import AgentInput, AgentNetwork, AgentOutput
+from seed_stac.nets.network import AgentInput, AgentNetwork, AgentOutput
 
 
 SECOND_ORDER_MODES = ('reverse', 'forward')

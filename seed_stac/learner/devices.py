@@ -26,7 +26,7 @@ class DeviceError(RuntimeError):
   """The requested device kind is not available."""
 
 
-def require(device: str, distribution: str) -> None:
+def require(device: str, strategy: str) -> None:
   """Applies `device` before any TensorFlow op runs; raises DeviceError."""
   if device not in DEVICES:
     raise ValueError(f'learner.device must be one of {DEVICES}, got {device!r}')
@@ -37,8 +37,8 @@ def require(device: str, distribution: str) -> None:
       raise DeviceError(f"learner.device='cpu' could not hide the GPUs: {e}") from e
   elif device == 'gpu' and not tf.config.list_physical_devices('GPU'):
     raise DeviceError(_NO_GPU)
-  elif device == 'tpu' and distribution != 'tpu':
-    raise DeviceError("learner.device='tpu' needs learner.distribution='tpu'")
+  elif device == 'tpu' and strategy != 'tpu':
+    raise DeviceError("learner.device='tpu' needs learner.strategy='tpu'")
 
 
 def check_tpu(device: str) -> None:

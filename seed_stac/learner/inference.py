@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from seed_stac.algo.acting import sample_actions
-from seed_stac.nets.agent import AgentInput, AgentNetwork
+from seed_stac.nets.network import AgentInput, AgentNetwork
 
 
 def make_inference_fn(network: AgentNetwork, seed: int, greedy: bool = False

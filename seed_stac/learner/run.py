@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seed_stac import agent as agent_lib
+from seed_stac import builder
 from seed_stac import config as config_lib
 from seed_stac.envs.base import EnvSpec
 from seed_stac.envs.subprocess_env import SubprocessEnvironment
@@ -31,7 +31,7 @@ from seed_stac.learner import devices
 from seed_stac.learner.checkpoints import Checkpointer
 from seed_stac.learner.inference import make_inference_fn
 from seed_stac.learner import logs
-from seed_stac.learner.service import EpisodeStats, LearnerService
+from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.learner.training import Trainer
 from seed_stac.rpc import server as rpc_server
 
@@ -76,11 +76,11 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   if config.learner.unroll_queue_capacity < config.learner.batch_size:
     raise config_lib.ConfigError(
         'config.learner.unroll_queue_capacity must be >= config.learner.batch_size')
-  devices.require(config.learner.device, config.learner.distribution)
+  devices.require(config.learner.device, config.learner.strategy)
   tf.io.gfile.makedirs(logdir)
   spec = environment_spec(config)
   keras.utils.set_random_seed(config.seed)  # network initialisation
-  agent = agent_lib.build_agent(config, spec)
+  agent = builder.build_agent(config, spec)
   devices.check_tpu(config.learner.device)
   used = devices.describe(agent.updater.strategy)
   print(f"Learner trains on {', '.join(used['train'])}; infers on "
@@ -109,13 +109,13 @@ async def _serve(config, logdir, address, token, on_ready, logger, spec, agent,
   stats = EpisodeStats(frames=int(frames.numpy()))
   batcher = InferenceBatcher(make_inference_fn(agent.network, config.seed),
                              learner.inference_batch_size, learner.batch_timeout_ms)
-  service = LearnerService(spec, env_config_dict(config), config.actor.env_batch_size,
-                           fingerprint(config), batcher, agent.network.initial_state(1),
-                           learner.unroll_length, unroll_queue if train else None,
-                           stats, training_done)
+  hub = ActorHub(spec, env_config_dict(config), config.actor.env_batch_size,
+                 fingerprint(config), batcher, agent.network.initial_state(1),
+                 learner.unroll_length, unroll_queue if train else None,
+                 stats, training_done)
   max_message_bytes = rpc_server.step_message_bytes(
       spec.observation_shape, spec.observation_dtype, config.actor.env_batch_size)
-  server, port = await rpc_server.start_server(service, address, token, tls=tls,
+  server, port = await rpc_server.start_server(hub, address, token, tls=tls,
                                                max_message_bytes=max_message_bytes)
   print(f'Learner listening on port {port}; logdir {logdir}', flush=True)
   trainer = Trainer(agent.updater, unroll_queue, learner.batch_size)

@@ -133,7 +133,7 @@ def _require_finite(field: str, values: np.ndarray) -> None:
 
 
 @dataclasses.dataclass
-class StepBatch:
+class StepMessage:
   """One step of an actor's E environments (a decoded StepRequest).
 
   env_ids: [E] int32, global ids actor_id * E + i.
@@ -165,7 +165,7 @@ class StepBatch:
     return msg
 
   @classmethod
-  def from_proto(cls, msg: pb.StepRequest) -> 'StepBatch':
+  def from_proto(cls, msg: pb.StepRequest) -> 'StepMessage':
     """Decodes and checks dtypes and that every field has leading dim E."""
     env_ids = decode_tensor(msg.env_ids, 'env_ids', np.int32, (None,))
     num_envs = env_ids.shape[0]

@@ -8,7 +8,7 @@ provide
       config_fingerprint: str, and optionally actor_id: int (the id the
       actor is to use; default the requested one). actor_id None: the actor
       asked the learner to assign one.
-  async handler.step(batch: codec.StepBatch)
+  async handler.step(batch: codec.StepMessage)
       -> (actions: np.ndarray [E] int32 or [E, ...] float32,
           training_done: bool)
 
@@ -196,7 +196,7 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
       raise codec.InvalidMessageError(
           f'actor_id/run_id: changed within a stream from {identity} to '
           f'{(request.actor_id, request.run_id)}')
-    batch = codec.StepBatch.from_proto(request)
+    batch = codec.StepMessage.from_proto(request)
     actions, training_done = await self._handler.step(batch)
     return codec.encode_reply(actions, training_done)
 

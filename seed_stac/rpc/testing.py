@@ -20,7 +20,7 @@ from seed_stac.rpc import server
 
 
 class FakeLearner:
-  """Handler answering every StepBatch with random (or zero) actions.
+  """Handler answering every StepMessage with random (or zero) actions.
 
   Args:
     env_config: {'kind', 'name', 'seed', 'options'} sent at handshake.
@@ -33,7 +33,7 @@ class FakeLearner:
   or accept slightly stale values):
     handshakes: [(actor_id, run_id)].
     steps: {(actor_id, run_id): number of StepBatches received}.
-    batches: the last StepBatch per (actor_id, run_id).
+    batches: the last StepMessage per (actor_id, run_id).
     closed: [(actor_id, run_id)] of ended streams.
   """
 

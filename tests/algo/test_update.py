@@ -48,10 +48,10 @@ def finite_difference_meta_gradient(updater, unroll, lr, eps=1e-5):
   return np.array(grads)
 
 
-def assert_meta_gradient_matches(updater, unroll, lr=0.5):
+def assert_meta_gradient_matches(updater, unroll, lr=0.5, eps=1e-5):
   _, meta_grads, _ = updater.meta_gradients(unroll, lr)
   analytic = np.array([g.numpy() for g in meta_grads])
-  numeric = finite_difference_meta_gradient(updater, unroll, lr)
+  numeric = finite_difference_meta_gradient(updater, unroll, lr, eps)
   scale = np.max(np.abs(numeric))
   assert scale > 1e-6, 'meta-gradient is (numerically) zero: nothing tested'
   relative = np.abs(analytic - numeric) / np.maximum(np.abs(numeric), 1e-3 * scale)
@@ -93,7 +93,10 @@ def test_meta_gradient_through_clip_and_rmsprop_direction(float64, second_order,
                           second_order=second_order))
   grads, _, _ = updater.meta_gradients(unroll, 0.1)
   assert tf.linalg.global_norm(grads) > 0.05  # the clip is active
-  assert_meta_gradient_matches(updater, unroll, lr=0.1)
+  # Here the meta-gradients are ~1e-5 and the differences roundoff-bound
+  # below eps = 1e-3: for network seeds 0-2 the worst relative error is
+  # 2-6e-7 at eps 1e-3, up to 8e-6 at 1e-4 and up to 1.6e-4 at 1e-5.
+  assert_meta_gradient_matches(updater, unroll, lr=0.1, eps=1e-3)
 
 
 @SECOND_ORDER

@@ -283,8 +283,8 @@ class TestPlan:
   def test_tpu_device_also_selects_the_tpu_strategy(self):
     p = plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': 'tpu'})
     assert p.commands[0][-2:] == ('--config.learner.device=tpu',
-                                  '--config.learner.distribution=tpu')
-    p = plan('learner', ['--config=c.py', '--config.learner.distribution=none'],
+                                  '--config.learner.strategy=tpu')
+    p = plan('learner', ['--config=c.py', '--config.learner.strategy=none'],
              environ={'SEED_STAC_DEVICE': 'tpu'})
     assert p.commands[0][-1] == '--config.learner.device=tpu'
 

@@ -218,7 +218,7 @@ def test_device_env_per_target(target):
   plan = entrypoint.make_plan('learner', expand(learner['args'], env)[1:], env, python='py')
   cmd = plan.commands[0]
   assert f'--config.learner.device={DEVICES[target]}' in cmd
-  assert ('--config.learner.distribution=tpu' in cmd) == (target == 'tpu')
+  assert ('--config.learner.strategy=tpu' in cmd) == (target == 'tpu')
   assert 'SEED_STAC_DEVICE' not in str(docs[ACTOR])
   # The overlays change the learner's placement, never the Jobs' lifecycle.
   base = render('base')

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from configs import atari, cartpole
-from seed_stac import agent as agent_lib
+from seed_stac import builder
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.evaluation import restore_network
 from seed_stac.learner.checkpoints import Checkpointer
@@ -34,7 +34,7 @@ def _perturb(variables, seed):
 def test_every_network_weight_round_trips(tmp_path):
   config = cartpole.get_config('stacx')
   config.network.lstm_size = 8
-  agent = agent_lib.build_agent(config, CARTPOLE)
+  agent = builder.build_agent(config, CARTPOLE)
   _perturb(agent.network.variables, 0)
   _perturb(agent.metaparams.logit_variables, 1)
   saved = [v.numpy().copy() for v in agent.network.variables]
@@ -46,7 +46,7 @@ def test_every_network_weight_round_trips(tmp_path):
   for restored, expected in zip(network.variables, saved):
     np.testing.assert_array_equal(restored.numpy(), expected)
 
-  fresh = agent_lib.build_agent(config, CARTPOLE)
+  fresh = builder.build_agent(config, CARTPOLE)
   frames = tf.Variable(0, dtype=tf.int64)
   Checkpointer(str(tmp_path / 'checkpoints'), frames=frames,
                **fresh.checkpoint_objects()).restore_latest()
@@ -58,7 +58,7 @@ def test_every_network_weight_round_trips(tmp_path):
 def test_resnet_torso_weights_are_in_the_checkpoint(tmp_path):
   spec = EnvSpec('pong', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
                  frame_stack=4)
-  agent = agent_lib.build_agent(atari.get_config('Pong'), spec)
+  agent = builder.build_agent(atari.get_config('Pong'), spec)
   path = Checkpointer(str(tmp_path), **agent.checkpoint_objects()).save()
   saved = sum(int(np.prod(shape)) for name, shape in tf.train.list_variables(path)
               if name.startswith('network_weights/'))
@@ -66,12 +66,12 @@ def test_resnet_torso_weights_are_in_the_checkpoint(tmp_path):
 
 
 def test_mirrored_agent_trains_and_checkpoints(tmp_path):
-  """config.learner.distribution='mirrored' builds under MirroredStrategy (one
+  """config.learner.strategy='mirrored' builds under MirroredStrategy (one
   replica on this CPU machine; the 2-replica equality is tests/algo/test_distributed.py)."""
   from helpers import random_unroll
   config = cartpole.get_config('stac')
-  config.learner.distribution = 'mirrored'
-  agent = agent_lib.build_agent(config, CARTPOLE)
+  config.learner.strategy = 'mirrored'
+  agent = builder.build_agent(config, CARTPOLE)
   assert isinstance(agent.updater.strategy, tf.distribute.MirroredStrategy)
   unroll = random_unroll(np.random.default_rng(0), 4, 4, (4,), CARTPOLE.action)
   stats = agent.updater.step(unroll)
@@ -210,7 +210,7 @@ class _Restorer:
     from configs import catch
     from seed_stac import envs
     spec = envs.create_environment('catch', 'catch', 0).spec
-    self.agent = agent_lib.build_agent(catch.get_config(_AGENT), spec)
+    self.agent = builder.build_agent(catch.get_config(_AGENT), spec)
     self.frames = tf.Variable(0, dtype=tf.int64)
 
   def restore(self, directory):

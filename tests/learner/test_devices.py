@@ -20,7 +20,7 @@ def test_gpu_without_a_gpu_fails_naming_the_likely_causes():
 def test_cpu_auto_and_bad_values():
   devices.require('cpu', 'none')
   devices.require('auto', 'none')
-  with pytest.raises(devices.DeviceError, match="needs learner.distribution='tpu'"):
+  with pytest.raises(devices.DeviceError, match="needs learner.strategy='tpu'"):
     devices.require('tpu', 'none')
   with pytest.raises(ValueError, match='learner.device must be one of'):
     devices.require('npu', 'none')
@@ -44,11 +44,11 @@ def test_a_gpu_run_on_a_cpu_machine_stops_before_building_anything(tmp_path):
 
 def test_tpu_resolver_for_a_tpu_vm_container():
   # TF on a TPU VM connects with tpu='local'; '' asks for a TPU name.
-  from seed_stac import agent as agent_lib  # pylint: disable=import-outside-toplevel
+  from seed_stac import builder  # pylint: disable=import-outside-toplevel
   assert catch.get_config().learner.tpu_name == 'local'
-  resolver = agent_lib.tpu_resolver('local')
+  resolver = builder.tpu_resolver('local')
   assert isinstance(resolver, tf.distribute.cluster_resolver.TPUClusterResolver)
   with pytest.raises(ValueError, match="Please provide a TPU Name"):
     tf.distribute.cluster_resolver.TPUClusterResolver(tpu='')
   with pytest.raises(ValueError, match="learner.tpu_name must be 'local'"):
-    agent_lib.tpu_resolver('')
+    builder.tpu_resolver('')

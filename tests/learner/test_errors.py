@@ -12,8 +12,8 @@ from configs import catch
 from seed_stac.config import ConfigError
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.learner.run import run_learner
-from seed_stac.learner.service import EpisodeStats, LearnerService
-from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepBatch
+from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
+from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
 
 
 @pytest.mark.parametrize('key,value,message', [
@@ -44,12 +44,12 @@ class _Batcher:
 
 def _service(handshake_grace_s=10.0):
   spec = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3))
-  return LearnerService(spec, {}, 2, 'fp', _Batcher(), (), 3, queue.Queue(10),
+  return ActorHub(spec, {}, 2, 'fp', _Batcher(), (), 3, queue.Queue(10),
                         EpisodeStats(), threading.Event(), handshake_grace_s)
 
 
 def _batch(actor_id, run_id, observation):
-  return StepBatch(actor_id, run_id, np.arange(2, dtype=np.int32) + 2 * actor_id,
+  return StepMessage(actor_id, run_id, np.arange(2, dtype=np.int32) + 2 * actor_id,
                    observation, np.zeros(2, np.float32), np.zeros(2, bool),
                    np.zeros(2, bool), np.full(2, np.nan, np.float32), np.zeros(2, np.int32))
 

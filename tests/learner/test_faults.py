@@ -139,7 +139,7 @@ def _bad_step(port, actor_id, mutate):
   try:
     config = client.handshake(channel, actor_id, f'bad-{actor_id}', None, 30)
     n = config.env_batch_size
-    batch = codec.StepBatch(
+    batch = codec.StepMessage(
         actor_id, f'bad-{actor_id}', np.arange(n, dtype=np.int32) + actor_id * n,
         np.zeros((n,) + config.env_spec.observation_shape, np.float32),
         np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool),

@@ -11,7 +11,7 @@ E = 4
 
 def make_batch(rng, actor_id=2, obs_dtype=np.float32, num_envs=E):
   first = actor_id * num_envs
-  return codec.StepBatch(
+  return codec.StepMessage(
       actor_id=actor_id, run_id='run-a',
       env_ids=np.arange(first, first + num_envs, dtype=np.int32),
       observation=rng.integers(0, 255, (num_envs, 3, 2)).astype(obs_dtype),
@@ -90,7 +90,7 @@ def test_decode_errors_name_the_field(tensor, kwargs, message):
 
 def test_step_batch_round_trip():
   batch = make_batch(np.random.default_rng(1), obs_dtype=np.uint8)
-  decoded = codec.StepBatch.from_proto(wire(batch.to_proto()))
+  decoded = codec.StepMessage.from_proto(wire(batch.to_proto()))
   assert decoded.actor_id == 2 and decoded.run_id == 'run-a'
   assert decoded.num_envs == E
   for field in ('env_ids', 'observation', 'reward', 'terminated', 'truncated',
@@ -121,7 +121,7 @@ def test_step_batch_decode_errors_name_the_field(field, value, message):
   msg = make_batch(np.random.default_rng(2)).to_proto()
   codec.encode_tensor(value, getattr(msg, field))
   with pytest.raises(codec.InvalidMessageError, match=message):
-    codec.StepBatch.from_proto(wire(msg))
+    codec.StepMessage.from_proto(wire(msg))
 
 
 @pytest.mark.parametrize('field, index, bad', [
@@ -135,18 +135,18 @@ def test_non_finite_rewards_and_float_observations_are_refused(field, index, bad
   setattr(batch, field, values)
   with pytest.raises(codec.InvalidMessageError,
                      match=f'{field}: non-finite value \\(NaN or inf\\) at env index {index}'):
-    codec.StepBatch.from_proto(wire(batch.to_proto()))
+    codec.StepMessage.from_proto(wire(batch.to_proto()))
   # NaN episode returns are the protocol's "no episode ended" and pass.
   fine = make_batch(np.random.default_rng(4))
   fine.episode_return = np.full(E, np.nan, np.float32)
-  codec.StepBatch.from_proto(wire(fine.to_proto()))
+  codec.StepMessage.from_proto(wire(fine.to_proto()))
 
 
 def test_step_batch_missing_field_is_an_error():
   msg = make_batch(np.random.default_rng(3)).to_proto()
   msg.ClearField('truncated')
   with pytest.raises(codec.InvalidMessageError, match='truncated: unknown'):
-    codec.StepBatch.from_proto(msg)
+    codec.StepMessage.from_proto(msg)
 
 
 @pytest.mark.parametrize('args, message', [

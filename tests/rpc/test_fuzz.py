@@ -1,7 +1,7 @@
 """Property-based fuzzing of the learner's RPC boundary (hypothesis).
 
 Randomized malformed traffic goes over loopback gRPC to the real
-`LearnerService` (with a real `InferenceBatcher`, a trivial policy and a real
+`ActorHub` (with a real `InferenceBatcher`, a trivial policy and a real
 unroll queue) served by the real `seed_stac.rpc.server.start_server`:
 
   (a) random bytes (and corrupted valid messages) as a Handshake or Stream
@@ -31,7 +31,7 @@ import pytest
 
 from seed_stac import envs as envs_lib
 from seed_stac.learner.batcher import InferenceBatcher
-from seed_stac.learner.service import EpisodeStats, LearnerService
+from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.rpc import client, codec
 from seed_stac.rpc import seed_stac_pb2 as pb
 from seed_stac.rpc import testing
@@ -83,7 +83,7 @@ class _Drain(threading.Thread):
 
 
 class _Learner:
-  """The served LearnerService, a well-formed actor and a raw channel."""
+  """The served ActorHub, a well-formed actor and a raw channel."""
 
   def __init__(self):
     self.spec = envs_lib.create_environment('catch', 'catch', 0).spec
@@ -91,13 +91,13 @@ class _Learner:
     self.stats = EpisodeStats()
     self.batcher = InferenceBatcher(_trivial_policy(self.spec.action.num_actions),
                                     inference_batch_size=4, batch_timeout_ms=1.0)
-    self.service = LearnerService(
+    self.hub = ActorHub(
         self.spec, dict(kind='catch', name='catch', seed=0, options={}), E, 'fuzz',
         self.batcher, (), UNROLL_LENGTH, unrolls, self.stats, threading.Event(),
         handshake_grace_s=1.0)
     self.drain = _Drain(unrolls, self.spec.observation_shape)
     self.drain.start()
-    self.serving = testing.ServerThread(self.service)
+    self.serving = testing.ServerThread(self.hub)
     self.channel = client.open_channel(self.serving.address)
     self.raw_handshake = self.channel.unary_unary(_SERVICE + 'Handshake')
     self.raw_stream = self.channel.stream_stream(_SERVICE + 'Stream')
@@ -115,7 +115,7 @@ class _Learner:
     observation[:, step % observation.shape[1]] = 1.0
     ended = np.full(num_envs, step > 0 and step % 9 == 0)
     reward = np.where(ended, 1.0, 0.0).astype(np.float32)
-    return codec.StepBatch(
+    return codec.StepMessage(
         actor_id, run_id, np.arange(actor_id * E, actor_id * E + num_envs, dtype=np.int32),
         observation, reward, ended, np.zeros(num_envs, bool),
         np.where(ended, 1.0, np.nan).astype(np.float32),
@@ -480,12 +480,10 @@ def test_rejected_streams_leave_no_state_behind(learner):
   learner.good_step()
   assert learner.drain.columns > 0  # the good actor's unrolls did arrive
   assert not learner.drain.bad
-  if not hasattr(learner.service, 'num_slots'):
-    pytest.skip('LearnerService has no num_slots')
-  deadline = learner.service.handshake_grace_s + 0.2
+  deadline = learner.hub.handshake_grace_s + 0.2
   threading.Event().wait(deadline)
   actor_id = learner.fresh_actor()  # releases expired handshakes
-  assert learner.service.num_slots == 2, learner.service.num_slots  # good + this one
+  assert learner.hub.num_slots == 2, learner.hub.num_slots  # good + this one
   stream = client.StepStream(learner.channel, None)
   try:
     stream.exchange(learner.request(actor_id, f'fuzz-{actor_id}'))

@@ -83,7 +83,7 @@ def test_tls_actor_trains_and_plaintext_or_wrong_ca_cannot_connect(tmp_path):
 def test_step_limit_fits_a_full_atari_batch_and_refuses_more():
   shape, num_envs = (84, 84), 32
   limit = server.step_message_bytes(shape, 'uint8', num_envs)
-  full = codec.StepBatch(
+  full = codec.StepMessage(
       7, 'r' * 32, np.arange(num_envs, dtype=np.int32) + 7 * num_envs,
       np.full((num_envs,) + shape, 255, np.uint8), np.zeros(num_envs, np.float32),
       np.zeros(num_envs, bool), np.zeros(num_envs, bool),

@@ -48,7 +48,7 @@ def stub_for(serving):
 
 
 def step_request(actor_id=1, run_id='r1', reward=0.0, obs_dtype=np.float32):
-  return codec.StepBatch(
+  return codec.StepMessage(
       actor_id=actor_id, run_id=run_id,
       env_ids=np.arange(actor_id * E, (actor_id + 1) * E, dtype=np.int32),
       observation=np.zeros((E,) + OBS_SHAPE, obs_dtype),

@@ -75,16 +75,16 @@ def total_learner_steps(config, env_spec: EnvSpec) -> int:
   return max(1, config.learner.total_frames // frames_per_step)
 
 
-def make_strategy(distribution: str, tpu_name: str = 'local'):
+def make_strategy(strategy: str, tpu_name: str = 'local'):
   """None (one device), MirroredStrategy over the local GPUs, or TPUStrategy.
 
   tpu_name: 'local' for the TPU VM this process runs on (the only resolver
   that works inside a TPU VM container; '' asks for a TPU name and fails),
   else the name of a TPU to connect to.
   """
-  if distribution == 'none':
+  if strategy == 'none':
     return None
-  if distribution == 'mirrored':
+  if strategy == 'mirrored':
     return tf.distribute.MirroredStrategy()
   resolver = tpu_resolver(tpu_name)
   tf.config.experimental_connect_to_cluster(resolver)
@@ -103,7 +103,7 @@ def tpu_resolver(tpu_name: str):
 def build_agent(config, env_spec: EnvSpec) -> Agent:
   """Builds everything under the configured tf.distribute strategy's scope."""
   config_lib.validate(config)
-  strategy = make_strategy(config.learner.distribution, config.learner.tpu_name)
+  strategy = make_strategy(config.learner.strategy, config.learner.tpu_name)
   with strategy.scope() if strategy else contextlib.nullcontext():
     return _build_agent(config, env_spec, strategy)
 

@@ -1,6 +1,6 @@
 """The learner's side of the actor protocol (seed_stac.rpc.server handler).
 
-For each StepBatch: check it against the handshake's spec, update that
+For each StepMessage: check it against the handshake's spec, update that
 actor's state (frame stack etc.), get actions from the inference batcher,
 record the step into the actor's unroll and queue finished unrolls for
 training. Any malformed message raises InvalidMessageError, which the server
@@ -23,7 +23,7 @@ import numpy as np
 from seed_stac.envs.base import EnvSpec
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.env_state import ActorState
-from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepBatch
+from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
 
 
 class EpisodeStats:
@@ -62,7 +62,7 @@ class _Slot:
   streaming: bool = False
 
 
-class LearnerService:
+class ActorHub:
   """Implements handshake/step/stream_closed for seed_stac.rpc.server.
 
   An actor id belongs to one live actor: a handshake for an id whose stream
@@ -153,7 +153,7 @@ class LearnerService:
                    'dropped (%d in all)', actor_id, slot.run_id, steps,
                    self.stats.dropped_steps)
 
-  async def step(self, batch: StepBatch):
+  async def step(self, batch: StepMessage):
     slot = self._slots.get(batch.actor_id)
     if slot is None or slot.run_id != batch.run_id:
       raise InvalidMessageError(

@@ -25,7 +25,7 @@ import pytest
 import tensorflow as tf
 
 from configs import atari
-from seed_stac.agent import build_agent
+from seed_stac.builder import build_agent
 from seed_stac.algo.update import Unroll
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.envs.subprocess_env import SubprocessEnvironment

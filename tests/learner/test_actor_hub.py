@@ -1,4 +1,4 @@
-"""seed_stac.learner.service: actor id slots (fixed and assigned), what a
+"""seed_stac.learner.actor_hub: actor id slots (fixed and assigned), what a
 handshake costs, and the env steps an actor's departure loses."""
 
 import asyncio
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from seed_stac.envs.base import ActionSpec, EnvSpec
-from seed_stac.learner.service import EpisodeStats, LearnerService
-from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepBatch
+from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
+from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
 
 ATARI = EnvSpec('atari', (84, 84), 'uint8', ActionSpec('discrete', num_actions=18),
                 frame_stack=4, frames_per_step=4)
@@ -27,13 +27,13 @@ class _Batcher:
 
 
 def _service(spec=CATCH, num_envs=2, unroll_length=3, grace_s=10.0, core=()):
-  return LearnerService(spec, {}, num_envs, 'fp', _Batcher(), core, unroll_length,
+  return ActorHub(spec, {}, num_envs, 'fp', _Batcher(), core, unroll_length,
                         queue.Queue(1000), EpisodeStats(), threading.Event(), grace_s)
 
 
 def _batch(service, actor_id, run_id):
   n, spec = service.env_batch_size, service.spec
-  return StepBatch(actor_id, run_id, np.arange(n, dtype=np.int32) + n * actor_id,
+  return StepMessage(actor_id, run_id, np.arange(n, dtype=np.int32) + n * actor_id,
                    np.zeros((n,) + spec.observation_shape, spec.observation_dtype),
                    np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool),
                    np.full(n, np.nan, np.float32), np.zeros(n, np.int32))
