@@ -126,13 +126,13 @@ def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
   update_config = UpdateConfig(
       learning_rate=opt.learning_rate,
       total_steps=total_learner_steps(config, env_spec) if opt.linear_decay else 0,
-      max_grad_norm=opt.max_grad_norm or None,
+      max_grad_norm=opt.max_grad_norm,
       meta_learning_rate=config.meta_optimizer.learning_rate,
-      meta_max_grad_norm=config.meta_optimizer.max_grad_norm or None,
-      kl_coef=algo.kl_coef, reward_clip=algo.reward_clip or None,
+      meta_max_grad_norm=config.meta_optimizer.max_grad_norm,
+      kl_coef=algo.kl_coef, reward_clip=algo.reward_clip,
       clips=losses.VTraceClips(algo.clip_rho, algo.clip_c, algo.clip_pg_rho),
       lookahead=algo.lookahead, meta_update_interval=algo.meta_update_interval,
-      meta_batch_size=algo.meta_batch_size or None,
+      meta_batch_size=algo.meta_batch_size,
       jit_compile=config.learner.jit_compile, loss_reduction=algo.loss_reduction,
       second_order=algo.second_order)
   updater = StacUpdater(network, metaparams, optimizer, meta_optimizer, update_config, strategy)

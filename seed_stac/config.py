@@ -21,12 +21,12 @@ def default_config() -> ml_collections.ConfigDict:
   c.seed = 0
 
   c.env = ml_collections.ConfigDict()
-  c.env.kind = 'cartpole'  # atari | dmc | rwrl | cartpole | catch | minatar | gym | dm_env
+  c.env.kind = 'cartpole'  # a key of seed_stac/envs/__init__.py _KINDS
   c.env.name = 'CartPole-v1'
   c.env.options = ml_collections.ConfigDict()
 
   c.network = ml_collections.ConfigDict()
-  c.network.torso = 'mlp'  # mlp | resnet | conv | nature (nets/torsos.py TORSOS)
+  c.network.torso = 'mlp'  # a key of nets/torsos.py TORSOS: mlp | resnet | conv | nature
   c.network.mlp_sizes = (256, 256)
   c.network.resnet_channels = (16, 32, 32)
   c.network.resnet_blocks = 2
@@ -89,7 +89,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.optimizer.learning_rate = 6e-4
   c.optimizer.decay = 0.99  # rmsprop
   c.optimizer.epsilon = 0.01  # rmsprop
-  c.optimizer.max_grad_norm = 40.0
+  c.optimizer.max_grad_norm = 40.0  # 0: no clipping
   c.optimizer.linear_decay = True
   c.meta_optimizer = ml_collections.ConfigDict()
   c.meta_optimizer.learning_rate = 1e-3  # Adam on the eta logits
@@ -144,7 +144,6 @@ def use_small_feature_agent(c: ml_collections.ConfigDict) -> ml_collections.Conf
 
 _CHOICES = {
     'agent': AGENTS,
-    'network.torso': ('mlp', 'resnet', 'conv', 'nature'),
     'network.gaussian_scale': ('state', 'global'),
     'optimizer.name': ('rmsprop', 'adam', 'sgd'),
     'algo.lookahead': ('optimizer', 'sgd'),
@@ -157,7 +156,21 @@ _CHOICES = {
 _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',
              'learner.inference_batch_size', 'learner.unroll_queue_capacity',
              'actor.env_batch_size', 'actor.num_actors', 'optimizer.learning_rate',
-             'algo.meta_update_interval', 'learner.idle_warning_s')
+             'algo.meta_update_interval', 'learner.idle_warning_s', 'algo.clip_rho',
+             'algo.clip_c', 'algo.clip_pg_rho')
+# Optional limits: 0 turns each off (the one "off" value, here and in
+# algo/update.py:UpdateConfig).
+_NON_NEGATIVE = ('learner.batch_timeout_ms', 'optimizer.max_grad_norm',
+                 'meta_optimizer.max_grad_norm', 'algo.reward_clip', 'algo.meta_batch_size')
+
+
+def _choices() -> dict:
+  """_CHOICES plus the two registries: environment kinds (seed_stac.envs,
+  numpy only) and torsos (seed_stac.nets.torsos, imported here so that
+  loading a config does not import TensorFlow)."""
+  from seed_stac import envs  # pylint: disable=import-outside-toplevel
+  from seed_stac.nets import torsos  # pylint: disable=import-outside-toplevel
+  return {'env.kind': envs.KINDS, 'network.torso': tuple(torsos.TORSOS), **_CHOICES}
 
 
 def _get(config, key):
@@ -173,14 +186,15 @@ class ConfigError(ValueError):
 
 def validate(config) -> None:
   """Raises ConfigError naming the first bad key."""
-  for key, choices in _CHOICES.items():
+  for key, choices in _choices().items():
     if _get(config, key) not in choices:
       raise ConfigError(f'config.{key}={_get(config, key)!r} is not one of {choices}')
   for key in _POSITIVE:
     if not _get(config, key) > 0:
       raise ConfigError(f'config.{key} must be > 0, got {_get(config, key)!r}')
-  if config.learner.batch_timeout_ms < 0:
-    raise ConfigError('config.learner.batch_timeout_ms must be >= 0')
+  for key in _NON_NEGATIVE:
+    if not _get(config, key) >= 0:
+      raise ConfigError(f'config.{key} must be >= 0 (0: off), got {_get(config, key)!r}')
   for key in ('outer', 'fixed'):
     for name, value in config.algo[key].items():
       upper = float('inf') if name.startswith('g_') else 1.0

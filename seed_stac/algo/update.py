@@ -67,7 +67,9 @@ class UpdateConfig:
     statistics as constants; 'sgd' uses theta - lr * g.
   meta_update_interval: compute the meta-gradient every k-th step (1 = every).
   meta_batch_size: compute it on the first columns of the batch only
-    (None = whole batch, which shares the inner gradient with step 5).
+    (0 = whole batch, which shares the inner gradient with step 5).
+  Off is 0 for every optional limit (max_grad_norm, meta_max_grad_norm,
+  reward_clip, meta_batch_size, total_steps), as in the config.
   loss_reduction: 'sum' or 'mean' over time and batch, for the inner and the
     outer loss alike (see `losses`). With a strategy, 'sum' is over the whole
     batch, not a replica's slice.
@@ -77,15 +79,15 @@ class UpdateConfig:
   """
   learning_rate: float = 6e-4
   total_steps: int = 0  # 0: constant learning rate
-  max_grad_norm: Optional[float] = 40.0
+  max_grad_norm: float = 40.0
   meta_learning_rate: float = 1e-3
-  meta_max_grad_norm: Optional[float] = None
+  meta_max_grad_norm: float = 0.0
   kl_coef: float = 1.0
-  reward_clip: Optional[float] = None
+  reward_clip: float = 0.0
   clips: losses.VTraceClips = losses.VTraceClips()
   lookahead: str = 'optimizer'
   meta_update_interval: int = 1
-  meta_batch_size: Optional[int] = None
+  meta_batch_size: int = 0
   jit_compile: bool = False
   loss_reduction: str = 'mean'
   second_order: str = 'reverse'
@@ -95,8 +97,10 @@ class UpdateConfig:
       raise ValueError(f"lookahead must be 'optimizer' or 'sgd', got {self.lookahead!r}")
     if self.meta_update_interval < 1:
       raise ValueError('meta_update_interval must be >= 1')
-    if self.meta_batch_size is not None and self.meta_batch_size < 1:
-      raise ValueError('meta_batch_size must be >= 1 or None')
+    for name in ('total_steps', 'max_grad_norm', 'meta_max_grad_norm', 'reward_clip',
+                 'meta_batch_size'):
+      if getattr(self, name) < 0:
+        raise ValueError(f'{name} must be >= 0 (0: off), got {getattr(self, name)!r}')
     if self.second_order not in SECOND_ORDER_MODES:
       raise ValueError(f'second_order must be one of {SECOND_ORDER_MODES}, '
                        f'got {self.second_order!r}')
@@ -105,13 +109,14 @@ class UpdateConfig:
                        f'got {self.loss_reduction!r}')
 
 
-def split_unroll(unroll: Unroll, reward_clip: Optional[float] = None
+def split_unroll(unroll: Unroll, reward_clip: float = 0.0
                  ) -> Tuple[AgentInput, losses.Transitions]:
-  """Network inputs for steps 0..T and the T transitions between them."""
+  """Network inputs for steps 0..T and the T transitions between them
+  (rewards clipped to +-reward_clip unless it is 0)."""
   inputs = AgentInput(unroll.observation, unroll.prev_action, unroll.reward,
                       unroll.first)
   reward = unroll.reward[1:]
-  if reward_clip is not None:
+  if reward_clip:
     reward = tf.clip_by_value(reward, -reward_clip, reward_clip)
   transitions = losses.Transitions(
       action=unroll.action[:-1],
@@ -323,7 +328,7 @@ class StacUpdater(tf.Module):
     return self._apply(*tf.nest.map_structure(first, results))
 
   def _clip(self, grads):
-    if self.config.max_grad_norm is None:
+    if not self.config.max_grad_norm:
       return grads, tf.linalg.global_norm(grads)
     return tf.clip_by_global_norm(grads, self.config.max_grad_norm)
 
@@ -351,7 +356,7 @@ class StacUpdater(tf.Module):
     lr = self.learning_rate()
     clipped, grad_norm = self._clip(grads)
     finite = _all_finite(grads + meta_grads)
-    if meta_grads and self.config.meta_max_grad_norm is not None:
+    if meta_grads and self.config.meta_max_grad_norm:
       meta_grads, _ = tf.clip_by_global_norm(meta_grads, self.config.meta_max_grad_norm)
 
     def apply_updates():
@@ -379,7 +384,7 @@ class StacUpdater(tf.Module):
   def _meta_grads(self, unroll: Unroll):
     """(grads, meta_grads, stats). With a strategy, `meta_batch_size` is per replica."""
     size = self.config.meta_batch_size
-    if size is None or size >= unroll.observation.shape[1]:
+    if not size or size >= unroll.observation.shape[1]:
       return self.meta_gradients(unroll)
     # A sub-batch meta-gradient: the full-batch gradient is computed apart.
     _, meta_grads, meta_stats = self.meta_gradients(_batch_slice(unroll, size))

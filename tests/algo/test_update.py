@@ -71,7 +71,7 @@ def test_meta_gradient_matches_finite_difference(float64, num_heads, lstm_size, 
   updater = build_updater(network, optimizer='sgd', dtype=tf.float64,
                           init_logits={'gamma': 1.0, 'lambda': 0.5, 'alpha': 0.2,
                                        'g_v': 0.3, 'g_p': 0.4, 'g_e': 0.1},
-                          config=UpdateConfig(lookahead='sgd', max_grad_norm=None,
+                          config=UpdateConfig(lookahead='sgd', max_grad_norm=0,
                                               second_order=second_order))
   assert len(updater.metaparams.logit_variables) == 6 * num_heads
   assert_meta_gradient_matches(updater, unroll)
@@ -106,7 +106,7 @@ def test_continuous_actions_meta_gradient(float64, second_order):
   network = build_network(unroll, spec)
   updater = build_updater(network, optimizer='sgd', dtype=tf.float64,
                           init_logits={'gamma': 1.0, 'alpha': 0.0},
-                          config=UpdateConfig(lookahead='sgd', max_grad_norm=None,
+                          config=UpdateConfig(lookahead='sgd', max_grad_norm=0,
                                               second_order=second_order))
   assert_meta_gradient_matches(updater, unroll)
 
@@ -227,6 +227,26 @@ def test_bad_config_is_named():
     UpdateConfig(lookahead='adam')
   with pytest.raises(ValueError, match='meta_update_interval'):
     UpdateConfig(meta_update_interval=0)
+  for name in ('max_grad_norm', 'meta_max_grad_norm', 'reward_clip', 'meta_batch_size'):
+    with pytest.raises(ValueError, match=f'{name} must be >= 0 \\(0: off\\)'):
+      UpdateConfig(**{name: -1})
+
+
+def test_zero_means_off():
+  """0 turns the clip, the reward clip and the sub-batch off, as in the config."""
+  unroll = random_unroll(np.random.default_rng(4), 5, 4, (3,), DISCRETE)
+  unroll = unroll._replace(reward=unroll.reward * 10.0)
+  _, transitions = split_unroll(unroll, reward_clip=0.0)
+  np.testing.assert_array_equal(transitions.reward, unroll.reward[1:])
+  _, transitions = split_unroll(unroll, reward_clip=1.0)
+  assert np.abs(transitions.reward).max() == 1.0
+  updater = build_updater(build_network(unroll, DISCRETE),
+                          config=UpdateConfig(max_grad_norm=0, meta_batch_size=0))
+  grads, _, _ = updater.meta_gradients(unroll)
+  clipped, norm = updater._clip(grads)  # pylint: disable=protected-access
+  assert norm.numpy() == pytest.approx(tf.linalg.global_norm(grads).numpy())
+  for g, c in zip(grads, clipped):
+    np.testing.assert_array_equal(g, c)
 
 
 def test_graph_meta_gradient_equals_eager_on_a_conv_net():

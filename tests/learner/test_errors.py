@@ -19,7 +19,11 @@ from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMess
 @pytest.mark.parametrize('key,value,message', [
     ('learner.batch_size', 0, 'config.learner.batch_size'),
     ('agent', 'ppo', 'config.agent'),
-    ('network.torso', 'vit', 'config.network.torso'),
+    ('network.torso', 'vit', r"config.network.torso='vit' is not one of \('mlp', 'conv', 'nature', 'resnet'\)"),
+    ('env.kind', 'procgen', "config.env.kind='procgen' is not one of .*'catch'"),
+    ('optimizer.max_grad_norm', -1.0, r'config.optimizer.max_grad_norm must be >= 0 \(0: off\)'),
+    ('algo.meta_batch_size', -2, r'config.algo.meta_batch_size must be >= 0 \(0: off\)'),
+    ('algo.clip_rho', 0.0, 'config.algo.clip_rho must be > 0'),
 ])
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, message):
   config = catch.get_config()

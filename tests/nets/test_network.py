@@ -174,7 +174,10 @@ def test_nature_torso_has_the_dqn_architecture_and_the_registry_builds_every_tor
   for name in torsos.TORSOS:
     net.torso = name
     assert isinstance(torsos.make_torso(net), keras.layers.Layer)
-  assert set(torsos.TORSOS) == set(config_lib._CHOICES['network.torso'])
+  config = config_lib.default_config()
+  for name in torsos.TORSOS:  # config validation accepts exactly the registry
+    config.network.torso = name
+    config_lib.validate(config)
   net.torso = 'transformer'
   with pytest.raises(ValueError, match="unknown torso 'transformer'"):
     torsos.make_torso(net)
