@@ -68,7 +68,7 @@ def tiny_policy(config):
   per step, which (b) would then measure instead of the runtime; (c) reports
   the real network's cost."""
   config.network.torso = 'mlp'
-  config.network.mlp_sizes = (4,)
+  config.network.mlp.sizes = (4,)
   config.network.lstm_size = 0
   return config
 

@@ -27,12 +27,13 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.network = ml_collections.ConfigDict()
   c.network.torso = 'mlp'  # a key of nets/torsos.py TORSOS: mlp | resnet | conv | nature
-  c.network.mlp_sizes = (256, 256)
-  c.network.resnet_channels = (16, 32, 32)
-  c.network.resnet_blocks = 2
-  c.network.fc_size = 256  # resnet and conv: the hidden layer after the convs
-  # conv: (channels, kernel, stride) per layer, 'valid' padding, ReLU.
-  c.network.conv_layers = ((16, 3, 1),)
+  # Each torso's own settings (nature has none: its sizes are fixed).
+  c.network.mlp = ml_collections.ConfigDict(dict(sizes=(256, 256)))
+  # IMPALA deep: channels per section, residual blocks per section, FC size.
+  c.network.resnet = ml_collections.ConfigDict(dict(channels=(16, 32, 32), blocks=2,
+                                                    fc_size=256))
+  # (channels, kernel, stride) per layer, 'valid' padding, ReLU; then FC.
+  c.network.conv = ml_collections.ConfigDict(dict(layers=((16, 3, 1),), fc_size=256))
   c.network.lstm_size = 0  # 0: feed-forward
   c.network.min_scale = 1e-3  # Gaussian head scale floor
   # Gaussian head: 'state' (an output of the policy layer) or 'global' (one
@@ -129,7 +130,7 @@ def use_small_feature_agent(c: ml_collections.ConfigDict) -> ml_collections.Conf
   configs gym and dm_env): MLP 64-64, Adam 3e-3 on mean losses, batch 16 x
   T 20, 2 actors x 8 envs, 1M frames. Returns `c`, changed in place."""
   c.network.torso = 'mlp'
-  c.network.mlp_sizes = (64, 64)
+  c.network.mlp.sizes = (64, 64)
   c.optimizer.name = 'adam'
   c.algo.loss_reduction = 'mean'
   c.optimizer.learning_rate = 3e-3

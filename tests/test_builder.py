@@ -101,7 +101,7 @@ def test_network_options_from_the_config():
   config = atari.get_config('Pong,impala')
   box = EnvSpec('box', (4,), 'float32', ActionSpec(
       'continuous', shape=(2,), minimum=(-1.0, -1.0), maximum=(1.0, 1.0)))
-  config.network.update(torso='mlp', mlp_sizes=(8,), normalize_observations=True,
+  config.network.update(torso='mlp', mlp=dict(sizes=(8,)), normalize_observations=True,
                         separate_value_torso=True, gaussian_scale='global',
                         initial_scale=0.7)
   network = build_agent(config, box).network

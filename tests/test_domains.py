@@ -35,8 +35,8 @@ def _check(row, logdir, config):
 @pytest.mark.slow
 def test_pong(tmp_path):
   config = _small(atari.get_config('Pong,stac'), 4000)
-  config.network.resnet_channels = (8, 16)  # the IMPALA net is tested elsewhere
-  config.network.fc_size = 64
+  config.network.resnet.channels = (8, 16)  # the IMPALA net is tested elsewhere
+  config.network.resnet.fc_size = 64
   config.env.options.max_episode_frames = 2000  # keeps the evaluation episode short
   logdir = str(tmp_path / 'pong')
   result = _check(run_local(config, logdir, num_actors=2, show_progress=False), logdir, config)

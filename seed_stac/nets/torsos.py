@@ -130,12 +130,12 @@ def nature_torso() -> ConvTorso:
 
 # name -> builder(network config). A new torso is one entry here.
 TORSOS = {
-    'mlp': lambda net: MLPTorso(tuple(net.mlp_sizes)),
-    'conv': lambda net: ConvTorso(tuple(tuple(layer) for layer in net.conv_layers),
-                                  net.fc_size),
+    'mlp': lambda net: MLPTorso(tuple(net.mlp.sizes)),
+    'conv': lambda net: ConvTorso(tuple(tuple(layer) for layer in net.conv.layers),
+                                  net.conv.fc_size),
     'nature': lambda net: nature_torso(),
-    'resnet': lambda net: ResNetTorso(tuple(net.resnet_channels), net.resnet_blocks,
-                                      net.fc_size),
+    'resnet': lambda net: ResNetTorso(tuple(net.resnet.channels), net.resnet.blocks,
+                                      net.resnet.fc_size),
 }
 
 
