@@ -68,7 +68,7 @@ class _Envs:
     self.batch = None
     self._key = None
 
-  def prepare(self, config: client.LearnerConfig, actor_id: int):
+  def prepare(self, config: codec.HandshakeReply, actor_id: int):
     """Returns the batch for `config`, reset; observations [E, ...]."""
     key = (json.dumps(config.env_config, sort_keys=True),
            config.env_batch_size)
@@ -107,7 +107,7 @@ class _Connection:
     self._cancelled = False
     self._lock = threading.Lock()
 
-  def handshake(self) -> client.LearnerConfig:
+  def handshake(self) -> codec.HandshakeReply:
     return client.handshake(self._channel, self._actor_id, self.run_id,
                             self._token, _HANDSHAKE_TIMEOUT_S)
 

@@ -1,6 +1,7 @@
 """Tests for seed_stac.actor against a fake learner over loopback gRPC."""
 
 import asyncio
+import dataclasses
 import os
 import signal
 import socket
@@ -294,9 +295,7 @@ class OtherSpecLearner(testing.FakeLearner):
 
   def handshake(self, actor_id, run_id):
     reply = super().handshake(actor_id, run_id)
-    reply['env_spec_json'] = reply['env_spec_json'].replace(
-        '"frame_stack": 1', '"frame_stack": 4')
-    return reply
+    return dataclasses.replace(reply, env_spec=dataclasses.replace(reply.env_spec, frame_stack=4))
 
 
 def test_env_spec_mismatch_is_fatal():

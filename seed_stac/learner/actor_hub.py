@@ -11,7 +11,6 @@ import asyncio
 import collections
 import dataclasses
 import itertools
-import json
 import queue
 import threading
 import time
@@ -23,7 +22,8 @@ import numpy as np
 from seed_stac.envs.base import EnvSpec
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.env_state import ActorState
-from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
+from seed_stac.rpc.codec import (ActorIdInUseError, HandshakeReply, InvalidMessageError,
+                                 StepMessage)
 
 
 class EpisodeStats:
@@ -76,14 +76,12 @@ class ActorHub:
   """
 
   def __init__(self, spec: EnvSpec, env_config: dict, env_batch_size: int,
-               config_fingerprint: str, batcher: InferenceBatcher,
+               batcher: InferenceBatcher,
                initial_core_state, unroll_length: int,
                unroll_queue: Optional[queue.Queue], stats: EpisodeStats,
                training_done: threading.Event, handshake_grace_s: float = 10.0):
     self.spec = spec
-    self._handshake_reply = dict(
-        env_spec_json=json.dumps(spec.to_dict()), env_config_json=json.dumps(env_config),
-        env_batch_size=env_batch_size, config_fingerprint=config_fingerprint)
+    self._handshake_reply = HandshakeReply(spec, env_config, env_batch_size, actor_id=0)
     self.env_batch_size = env_batch_size
     self.batcher = batcher
     self.initial_core_state = [np.asarray(s) for s in initial_core_state]
@@ -99,7 +97,7 @@ class ActorHub:
     # Global env ids are int32 actor_id * E + i.
     self.max_actor_id = (2**31 - 1) // env_batch_size - 1
 
-  def handshake(self, actor_id: Optional[int], run_id: str) -> dict:
+  def handshake(self, actor_id: Optional[int], run_id: str) -> HandshakeReply:
     """Takes the slot `actor_id` (None: the lowest free id) for `run_id`;
     returns the handshake reply, including the id to use."""
     now = time.monotonic()
@@ -121,7 +119,7 @@ class ActorHub:
     self._slots[actor_id] = _Slot(run_id, now)
     self._pending.pop(actor_id, None)
     self._pending[actor_id] = None
-    return dict(self._handshake_reply, actor_id=actor_id)
+    return dataclasses.replace(self._handshake_reply, actor_id=actor_id)
 
   def _release_expired(self, now: float) -> None:
     while self._pending:

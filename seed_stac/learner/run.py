@@ -7,7 +7,6 @@ the end and on SIGTERM, and tells actors to stop at `total_frames`.
 """
 
 import asyncio
-import hashlib
 import json
 import math
 import os
@@ -54,10 +53,6 @@ def environment_spec(config) -> EnvSpec:
     return env.spec
   finally:
     env.close()
-
-
-def fingerprint(config) -> str:
-  return hashlib.sha256(config.to_json(sort_keys=True).encode()).hexdigest()[:16]
 
 
 def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
@@ -110,7 +105,7 @@ async def _serve(config, logdir, address, token, on_ready, logger, spec, agent,
   batcher = InferenceBatcher(make_inference_fn(agent.network, config.seed),
                              learner.inference_batch_size, learner.batch_timeout_ms)
   hub = ActorHub(spec, env_config_dict(config), config.actor.env_batch_size,
-                 fingerprint(config), batcher, agent.network.initial_state(1),
+                 batcher, agent.network.initial_state(1),
                  learner.unroll_length, unroll_queue if train else None,
                  stats, training_done)
   max_message_bytes = rpc_server.step_message_bytes(

@@ -7,32 +7,17 @@ retries; the caller decides which `grpc.RpcError`s are transient.
 """
 
 import dataclasses
-import json
 import queue
 from typing import Optional
 
 import grpc
 
-from seed_stac.envs import base
+from seed_stac.rpc import codec
 from seed_stac.rpc import seed_stac_pb2 as pb
 from seed_stac.rpc import seed_stac_pb2_grpc as pb_grpc
 from seed_stac.rpc import server
 
 _END = object()  # Queue sentinel: half-closes the request stream.
-
-
-@dataclasses.dataclass(frozen=True)
-class LearnerConfig:
-  """A decoded HandshakeReply.
-
-  env_config: {'kind': str, 'name': str, 'seed': int, 'options': dict}.
-  actor_id: the id to use for this run (assigned by the learner when asked).
-  """
-  env_spec: base.EnvSpec
-  env_config: dict
-  env_batch_size: int
-  config_fingerprint: str
-  actor_id: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,30 +46,19 @@ def open_channel(address: str, tls: Optional[TlsTrust] = None) -> grpc.Channel:
 
 
 def handshake(channel: grpc.Channel, actor_id: Optional[int], run_id: str,
-              token: Optional[str], timeout_s: float) -> LearnerConfig:
+              token: Optional[str], timeout_s: float) -> codec.HandshakeReply:
   """Calls Handshake (actor_id None: the learner assigns one); raises
-  grpc.RpcError, or ValueError on a bad reply."""
+  grpc.RpcError, or codec.InvalidMessageError (a ValueError) on a bad reply."""
   stub = pb_grpc.LearnerServiceStub(channel)
   reply = stub.Handshake(
       pb.HandshakeRequest(actor_id=actor_id or 0, run_id=run_id, token=token or '',
                           auto_actor_id=actor_id is None),
       timeout=timeout_s)
-  env_config = json.loads(reply.env_config_json)
-  missing = {'kind', 'name', 'seed'} - set(env_config)
-  if missing:
-    raise ValueError(f'env_config_json: missing {sorted(missing)}')
-  env_config.setdefault('options', {})
-  if reply.env_batch_size < 1:
-    raise ValueError(f'env_batch_size: must be >= 1, got '
-                     f'{reply.env_batch_size}')
-  if actor_id is not None and reply.actor_id != actor_id:
-    raise ValueError(f'actor_id: asked for {actor_id}, the learner answered {reply.actor_id}')
-  return LearnerConfig(
-      env_spec=base.EnvSpec.from_dict(json.loads(reply.env_spec_json)),
-      env_config=env_config,
-      env_batch_size=reply.env_batch_size,
-      config_fingerprint=reply.config_fingerprint,
-      actor_id=reply.actor_id)
+  decoded = codec.HandshakeReply.from_proto(reply)
+  if actor_id is not None and decoded.actor_id != actor_id:
+    raise codec.InvalidMessageError(
+        f'actor_id: asked for {actor_id}, the learner answered {decoded.actor_id}')
+  return decoded
 
 
 class StepStream:

@@ -11,11 +11,13 @@ into INVALID_ARGUMENT for the offending stream only.
 """
 
 import dataclasses
+import json
 import math
 from typing import Optional, Sequence
 
 import numpy as np
 
+from seed_stac.envs.base import EnvSpec
 from seed_stac.rpc import seed_stac_pb2 as pb
 
 # Only fixed-size numeric dtypes: anything else (object, str, void) cannot be
@@ -216,6 +218,45 @@ class StepMessage:
       raise InvalidMessageError(
           f'env_ids: expected {first}..{first + env_batch_size - 1} for '
           f'actor {self.actor_id}')
+
+
+@dataclasses.dataclass(frozen=True)
+class HandshakeReply:
+  """The learner's answer to a handshake: what an actor needs to serve it.
+
+  env_config: {'kind': str, 'name': str, 'seed': int, 'options': dict}.
+  env_batch_size: E, environments per actor.
+  actor_id: the id the actor uses for this run (the requested one, or the
+    learner's choice when the actor asked for one).
+  """
+  env_spec: EnvSpec
+  env_config: dict
+  env_batch_size: int
+  actor_id: int
+
+  def to_proto(self) -> pb.HandshakeReply:
+    return pb.HandshakeReply(
+        env_spec_json=json.dumps(self.env_spec.to_dict()),
+        env_config_json=json.dumps(self.env_config, sort_keys=True),
+        env_batch_size=self.env_batch_size, actor_id=self.actor_id)
+
+  @classmethod
+  def from_proto(cls, msg: pb.HandshakeReply) -> 'HandshakeReply':
+    """Decodes and checks; raises InvalidMessageError naming the field."""
+    try:
+      env_config = json.loads(msg.env_config_json)
+      env_spec = EnvSpec.from_dict(json.loads(msg.env_spec_json))
+    except (ValueError, TypeError, KeyError) as e:
+      raise InvalidMessageError(f'handshake reply: undecodable JSON: {e}') from e
+    if not isinstance(env_config, dict):
+      raise InvalidMessageError('env_config_json: not a JSON object')
+    missing = {'kind', 'name', 'seed'} - set(env_config)
+    if missing:
+      raise InvalidMessageError(f'env_config_json: missing {sorted(missing)}')
+    env_config.setdefault('options', {})
+    if msg.env_batch_size < 1:
+      raise InvalidMessageError(f'env_batch_size: must be >= 1, got {msg.env_batch_size}')
+    return cls(env_spec, env_config, msg.env_batch_size, msg.actor_id)
 
 
 def encode_reply(actions: np.ndarray, training_done: bool) -> pb.StepReply:

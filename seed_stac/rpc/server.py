@@ -3,11 +3,9 @@
 The handler is the learner's object; this module only does transport. It must
 provide
 
-  handler.handshake(actor_id: Optional[int], run_id: str) -> dict with keys
-      env_spec_json: str, env_config_json: str, env_batch_size: int,
-      config_fingerprint: str, and optionally actor_id: int (the id the
-      actor is to use; default the requested one). actor_id None: the actor
-      asked the learner to assign one.
+  handler.handshake(actor_id: Optional[int], run_id: str)
+      -> codec.HandshakeReply (its actor_id is the id the actor is to use).
+      actor_id None: the actor asked the learner to assign one.
   async handler.step(batch: codec.StepMessage)
       -> (actions: np.ndarray [E] int32 or [E, ...] float32,
           training_done: bool)
@@ -158,13 +156,12 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
         raise codec.InvalidMessageError(
             f'actor_id: must be >= 0, got {request.actor_id}')
       requested = None if request.auto_actor_id else request.actor_id
-      reply = dict(actor_id=request.actor_id)
-      reply.update(self._handler.handshake(requested, request.run_id))
+      reply = self._handler.handshake(requested, request.run_id)
     except codec.InvalidMessageError as e:
       await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
     except codec.ActorIdInUseError as e:
       await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(e))
-    return pb.HandshakeReply(**reply)
+    return reply.to_proto()
 
   async def Stream(self, request_iterator, context):
     metadata = dict(context.invocation_metadata() or ())

@@ -8,15 +8,13 @@ talk to it over real loopback gRPC.
 
 import asyncio
 import collections
-import hashlib
-import json
 import threading
 from typing import Optional
 
 import numpy as np
 
 from seed_stac import envs as envs_lib
-from seed_stac.rpc import server
+from seed_stac.rpc import codec, server
 
 
 class FakeLearner:
@@ -55,14 +53,10 @@ class FakeLearner:
     self.closed = []
     self.step_event = threading.Event()  # Set on every step.
 
-  def handshake(self, actor_id: int, run_id: str) -> dict:
+  def handshake(self, actor_id: Optional[int], run_id: str) -> codec.HandshakeReply:
     self.handshakes.append((actor_id, run_id))
-    config_json = json.dumps(self.env_config, sort_keys=True)
-    return dict(
-        env_spec_json=json.dumps(self.spec.to_dict()),
-        env_config_json=config_json,
-        env_batch_size=self.env_batch_size,
-        config_fingerprint=hashlib.sha256(config_json.encode()).hexdigest())
+    return codec.HandshakeReply(self.spec, self.env_config, self.env_batch_size,
+                                actor_id=actor_id or 0)
 
   async def step(self, batch):
     batch.check(self.spec.observation_shape, self.spec.observation_dtype,

@@ -27,8 +27,8 @@ class _Batcher:
 
 
 def _service(spec=CATCH, num_envs=2, unroll_length=3, grace_s=10.0, core=()):
-  return ActorHub(spec, {}, num_envs, 'fp', _Batcher(), core, unroll_length,
-                        queue.Queue(1000), EpisodeStats(), threading.Event(), grace_s)
+  return ActorHub(spec, {}, num_envs, _Batcher(), core, unroll_length,
+                  queue.Queue(1000), EpisodeStats(), threading.Event(), grace_s)
 
 
 def _batch(service, actor_id, run_id):
@@ -41,13 +41,13 @@ def _batch(service, actor_id, run_id):
 
 def test_assigned_ids_are_the_lowest_free_ones():
   service = _service()
-  assert [service.handshake(None, f'r{i}')['actor_id'] for i in range(3)] == [0, 1, 2]
-  assert service.handshake(5, 'fixed')['actor_id'] == 5
-  assert service.handshake(None, 'r3')['actor_id'] == 3
+  assert [service.handshake(None, f'r{i}').actor_id for i in range(3)] == [0, 1, 2]
+  assert service.handshake(5, 'fixed').actor_id == 5
+  assert service.handshake(None, 'r3').actor_id == 3
   for actor_id, run_id in ((1, 'r1'), (5, 'fixed')):
     asyncio.run(service.step(_batch(service, actor_id, run_id)))
   service.stream_closed(1, 'r1')  # a departed actor frees its id
-  assert service.handshake(None, 'r4')['actor_id'] == 1
+  assert service.handshake(None, 'r4').actor_id == 1
   with pytest.raises(ActorIdInUseError, match='--actor_id=auto'):
     service.handshake(5, 'intruder')
 

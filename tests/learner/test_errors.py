@@ -48,8 +48,8 @@ class _Batcher:
 
 def _service(handshake_grace_s=10.0):
   spec = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3))
-  return ActorHub(spec, {}, 2, 'fp', _Batcher(), (), 3, queue.Queue(10),
-                        EpisodeStats(), threading.Event(), handshake_grace_s)
+  return ActorHub(spec, {}, 2, _Batcher(), (), 3, queue.Queue(10),
+                  EpisodeStats(), threading.Event(), handshake_grace_s)
 
 
 def _batch(actor_id, run_id, observation):

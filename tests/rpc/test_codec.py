@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.rpc import codec
 from seed_stac.rpc import seed_stac_pb2 as pb
 
@@ -88,7 +89,7 @@ def test_decode_errors_name_the_field(tensor, kwargs, message):
     codec.decode_tensor(tensor, 'observation', **kwargs)
 
 
-def test_step_batch_round_trip():
+def test_step_message_round_trip():
   batch = make_batch(np.random.default_rng(1), obs_dtype=np.uint8)
   decoded = codec.StepMessage.from_proto(wire(batch.to_proto()))
   assert decoded.actor_id == 2 and decoded.run_id == 'run-a'
@@ -117,7 +118,7 @@ def test_step_batch_round_trip():
      r'env_ids: expected shape \(\?,\), got \(4, 1\)'),
     ('env_ids', np.zeros(0, np.int32), 'env_ids: empty batch'),
 ])
-def test_step_batch_decode_errors_name_the_field(field, value, message):
+def test_step_message_decode_errors_name_the_field(field, value, message):
   msg = make_batch(np.random.default_rng(2)).to_proto()
   codec.encode_tensor(value, getattr(msg, field))
   with pytest.raises(codec.InvalidMessageError, match=message):
@@ -142,7 +143,7 @@ def test_non_finite_rewards_and_float_observations_are_refused(field, index, bad
   codec.StepMessage.from_proto(wire(fine.to_proto()))
 
 
-def test_step_batch_missing_field_is_an_error():
+def test_step_message_missing_field_is_an_error():
   msg = make_batch(np.random.default_rng(3)).to_proto()
   msg.ClearField('truncated')
   with pytest.raises(codec.InvalidMessageError, match='truncated: unknown'):
@@ -179,3 +180,33 @@ def test_reply_round_trip_and_validation():
     codec.decode_reply(msg, np.float32, (E,))
   with pytest.raises(codec.InvalidMessageError, match='action: expected shape'):
     codec.decode_reply(msg, np.int32, (E, 2))
+
+
+CATCH_SPEC = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3))
+CATCH_CONFIG = {'kind': 'catch', 'name': 'catch', 'seed': 0, 'options': {'rows': 10}}
+
+
+def test_handshake_reply_round_trip():
+  reply = codec.HandshakeReply(CATCH_SPEC, CATCH_CONFIG, env_batch_size=4, actor_id=7)
+  wire = pb.HandshakeReply.FromString(reply.to_proto().SerializeToString())
+  assert codec.HandshakeReply.from_proto(wire) == reply
+
+
+@pytest.mark.parametrize('change,message', [
+    (dict(env_config_json='{"kind": "catch"}'), r"env_config_json: missing \['name', 'seed'\]"),
+    (dict(env_config_json='[1, 2]'), 'env_config_json: not a JSON object'),
+    (dict(env_spec_json='{not json'), 'handshake reply: undecodable JSON'),
+    (dict(env_batch_size=0), 'env_batch_size: must be >= 1, got 0'),
+])
+def test_handshake_reply_errors_name_the_field(change, message):
+  wire = codec.HandshakeReply(CATCH_SPEC, CATCH_CONFIG, 4, 0).to_proto()
+  for field, value in change.items():
+    setattr(wire, field, value)
+  with pytest.raises(codec.InvalidMessageError, match=message):
+    codec.HandshakeReply.from_proto(wire)
+
+
+def test_handshake_reply_without_options_gets_empty_options():
+  config = {'kind': 'catch', 'name': 'catch', 'seed': 3}
+  wire = codec.HandshakeReply(CATCH_SPEC, config, 4, 0).to_proto()
+  assert codec.HandshakeReply.from_proto(wire).env_config['options'] == {}

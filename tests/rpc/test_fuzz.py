@@ -92,7 +92,7 @@ class _Learner:
     self.batcher = InferenceBatcher(_trivial_policy(self.spec.action.num_actions),
                                     inference_batch_size=4, batch_timeout_ms=1.0)
     self.hub = ActorHub(
-        self.spec, dict(kind='catch', name='catch', seed=0, options={}), E, 'fuzz',
+        self.spec, dict(kind='catch', name='catch', seed=0, options={}), E,
         self.batcher, (), UNROLL_LENGTH, unrolls, self.stats, threading.Event(),
         handshake_grace_s=1.0)
     self.drain = _Drain(unrolls, self.spec.observation_shape)

@@ -86,7 +86,7 @@ def test_handshake_returns_handler_config(learner):
   assert json.loads(reply.env_config_json)['kind'] == 'catch'
   assert json.loads(reply.env_spec_json)['observation_shape'] == [50]
   assert reply.env_batch_size == E
-  assert len(reply.config_fingerprint) == 64
+  assert reply.actor_id == 3
 
 
 @pytest.mark.parametrize('token', ['', 'wrong'])
