@@ -14,7 +14,7 @@ import itertools
 import queue
 import threading
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -27,29 +27,36 @@ from seed_stac.rpc.codec import (ActorIdInUseError, HandshakeReply, InvalidMessa
 
 
 class EpisodeStats:
-  """Thread-safe counters of environment frames, finished episodes, and env
-  steps lost in unfinished unrolls of actors that left (`dropped_steps`)."""
+  """Thread-safe counters of environment frames, finished episodes (return
+  and length in agent steps), and env steps lost in unfinished unrolls of
+  actors that left (`dropped_steps`)."""
 
   def __init__(self, frames: int = 0):
     self._lock = threading.Lock()
     self.frames = frames
     self.dropped_steps = 0
     self._returns = []
+    self._lengths = []
 
   def add_dropped(self, steps: int):
     with self._lock:
       self.dropped_steps += steps
 
-  def add(self, frames: int, episode_returns: np.ndarray):
-    finished = episode_returns[~np.isnan(episode_returns)]
+  def add(self, frames: int, episode_returns: np.ndarray, episode_lengths: np.ndarray):
+    """episode_returns: [E] float32, NaN where no episode ended;
+    episode_lengths: [E] int32, read where an episode ended."""
+    ended = ~np.isnan(episode_returns)
     with self._lock:
       self.frames += frames
-      self._returns.extend(finished.tolist())
+      self._returns.extend(episode_returns[ended].tolist())
+      self._lengths.extend(episode_lengths[ended].tolist())
 
-  def take_returns(self):
+  def take_episodes(self) -> Tuple[List[float], List[int]]:
+    """(returns, lengths) of the episodes finished since the last call."""
     with self._lock:
-      returns, self._returns = self._returns, []
-    return returns
+      taken = self._returns, self._lengths
+      self._returns, self._lengths = [], []
+    return taken
 
 
 @dataclasses.dataclass
@@ -174,7 +181,8 @@ class ActorHub:
     outputs = await self.batcher.submit(inputs)
     core = tuple(outputs[f'core_{i}'] for i in range(len(state.core_state)))
     columns = state.act(outputs['action'], outputs['log_prob'], core)
-    self.stats.add(batch.num_envs * self.spec.frames_per_step, batch.episode_return)
+    self.stats.add(batch.num_envs * self.spec.frames_per_step, batch.episode_return,
+                   batch.episode_length)
     if self.unroll_queue is not None:  # None: inference only (benchmarks)
       for column in columns or ():
         await self._enqueue(column)

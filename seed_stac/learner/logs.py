@@ -1,7 +1,7 @@
 """Run logs: one row of scalars per interval, fanned out to sinks.
 
 A row is a flat {name: float} with `frames`, `learner_steps`, `fps`,
-`episode_return` and `episodes`, then every training stat and metaparameter
+`episode_return`, `episode_length` (mean agent steps) and `episodes`, then every training stat and metaparameter
 (NaN: no value this interval). A sink is anything with `write(row)` and
 `close()`; `RunLogger` sends each row to all of its sinks. The standard ones:
 `CsvSink` (logdir/progress.csv, the file `seed_stac.plot`, `report` and the
@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Protocol, Sequence
 import tensorflow as tf
 
 Row = Dict[str, float]
-_HEAD = ('frames', 'learner_steps', 'fps', 'episode_return', 'episodes')
+_HEAD = ('frames', 'learner_steps', 'fps', 'episode_return', 'episode_length', 'episodes')
 WANDB_MODES = ('online', 'offline')
 
 

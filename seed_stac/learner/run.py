@@ -188,7 +188,7 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop) 
   last_log = last_checkpoint = time.monotonic()
   last_frames = stats.frames
   idle = IdleWatch(learner.idle_warning_s, stats.frames, last_log)
-  returns = []
+  returns, lengths = [], []
   row = {}
   while not stop.is_set() and trainer.error is None:
     await asyncio.sleep(0.05)
@@ -202,11 +202,14 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop) 
                       'waiting at %d frames, checkpoint current', idle.idle_s(now), stats.frames)
     done = stats.frames >= learner.total_frames
     if now - last_log >= learner.log_interval_s or done:
-      returns = stats.take_returns() or returns
+      finished = stats.take_episodes()
+      if finished[0]:  # else the row repeats the last finished episodes
+        returns, lengths = finished
       row = dict(trainer.latest_stats, frames=stats.frames,
                  learner_steps=trainer.latest_stats.get('learner_steps', 0.0),
                  fps=(stats.frames - last_frames) / max(now - last_log, 1e-9),
                  episode_return=float(np.mean(returns)) if returns else math.nan,
+                 episode_length=float(np.mean(lengths)) if lengths else math.nan,
                  episodes=float(len(returns)))
       logger.write(row)
       last_log, last_frames = now, stats.frames

@@ -108,3 +108,13 @@ def test_a_departing_actor_loses_only_its_unfinished_unroll(caplog):
   assert 'Actor 1 (run leaves) left with an unfinished unroll: 6 env steps dropped' in caplog.text
   assert service.unroll_queue.qsize() == 4  # what was finished stays queued
   asyncio.run(service.step(_batch(service, 0, 'stays')))
+
+
+def test_episode_stats_keep_return_and_length_of_finished_episodes_only():
+  stats = EpisodeStats()
+  stats.add(4, np.array([np.nan, 2.5, np.nan, -1.0], np.float32),
+            np.array([0, 7, 0, 3], np.int32))
+  stats.add(4, np.full(4, np.nan, np.float32), np.zeros(4, np.int32))
+  assert stats.frames == 8
+  assert stats.take_episodes() == ([2.5, -1.0], [7, 3])
+  assert stats.take_episodes() == ([], [])

@@ -21,6 +21,7 @@ def test_local_run_logs_checkpoints_and_resumes(tmp_path):
   logdir = str(tmp_path / 'run')
   row = run_local(config, logdir, num_actors=2)
   assert row['frames'] >= 3000 and row['learner_steps'] > 0
+  assert row['episode_length'] == 9  # every Catch episode is rows - 1 agent steps
   with open(os.path.join(logdir, 'config.json')) as f:
     written = json.load(f)
   assert written['learner']['total_frames'] == 3000

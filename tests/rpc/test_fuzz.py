@@ -462,7 +462,7 @@ def test_an_infinite_episode_return_never_reaches_the_logged_returns(learner, va
   actor_id = learner.fresh_actor()
   request = learner.request(actor_id, f'fuzz-{actor_id}', step=9)  # an episode end
   codec.encode_tensor(np.array([1.0, value], np.float32), request.episode_return)
-  learner.stats.take_returns()
+  learner.stats.take_episodes()
   stream = client.StepStream(learner.channel, None)
   try:
     stream.exchange(request)
@@ -471,7 +471,7 @@ def test_an_infinite_episode_return_never_reaches_the_logged_returns(learner, va
   finally:
     stream.cancel()
   learner.good_step()
-  assert np.isfinite(learner.stats.take_returns()).all()
+  assert np.isfinite(learner.stats.take_episodes()[0]).all()
 
 
 def test_rejected_streams_leave_no_state_behind(learner):
