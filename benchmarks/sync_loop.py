@@ -53,7 +53,7 @@ class SyncLoop:
       self._step(self.last_row[6])
     while True:
       out = self.infer(dict(observation=self.obs, prev_action=self.prev_action,
-                            reward=self.reward, first=self.first))
+                            reward=self.reward, first=self.first, core=()))
       rows.append((self.obs, self.prev_action, self.reward, self.first, self.terminated,
                    self.truncated, out['action'], out['log_prob']))
       if len(rows) == self.unroll_length + 1:

@@ -111,7 +111,7 @@ def impala_inference_rates(batch_sizes):
   for n in batch_sizes:
     inputs = dict(observation=np.zeros((n,) + spec.stacked_observation_shape, np.uint8),
                   prev_action=np.zeros(n, np.int32), reward=np.zeros(n, np.float32),
-                  first=np.zeros(n, bool))
+                  first=np.zeros(n, bool), core=())
     for _ in range(3):
       infer(inputs)
     calls, start = 0, time.perf_counter()

@@ -46,10 +46,9 @@ def play(env, infer, spec, initial_core_state, episodes: int,
   while len(returns) < episodes:
     inputs = state.observe(observation[None], np.array([reward], np.float32),
                            np.array([done]), np.array([False]))
-    inputs.update({f'core_{i}': s for i, s in enumerate(state.core_state)})
+    inputs['core'] = state.core_state
     outputs = infer(inputs)
-    core = tuple(outputs[f'core_{i}'] for i in range(len(state.core_state)))
-    state.act(outputs['action'], outputs['log_prob'], core)
+    state.act(outputs['action'], outputs['log_prob'], outputs['core'])
     if video_frames is not None and not returns:
       video_frames.append(observation)
     step = env.step(outputs['action'][0])
@@ -80,7 +79,7 @@ def random_inference_fn(spec, seed: int):
       high = np.broadcast_to(np.asarray(action.maximum, np.float32), action.shape)
       sample = rng.uniform(low, high, (size,) + tuple(action.shape)).astype(np.float32)
       log_prob = np.full(size, -np.sum(np.log(high - low)), np.float32)
-    return dict(action=sample, log_prob=log_prob)
+    return dict(action=sample, log_prob=log_prob, core=inputs['core'])
 
   return run
 

@@ -177,10 +177,9 @@ class ActorHub:
                       self.spec.action.dtype), True
     inputs = state.observe(batch.observation, batch.reward, batch.terminated,
                            batch.truncated)
-    inputs.update({f'core_{i}': s for i, s in enumerate(state.core_state)})
+    inputs['core'] = state.core_state
     outputs = await self.batcher.submit(inputs)
-    core = tuple(outputs[f'core_{i}'] for i in range(len(state.core_state)))
-    columns = state.act(outputs['action'], outputs['log_prob'], core)
+    columns = state.act(outputs['action'], outputs['log_prob'], outputs['core'])
     self.stats.add(batch.num_envs * self.spec.frames_per_step, batch.episode_return,
                    batch.episode_length)
     if self.unroll_queue is not None:  # None: inference only (benchmarks)

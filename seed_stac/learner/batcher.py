@@ -10,6 +10,10 @@ not fit in the current one, are split across batches.
 
 Inference runs in a single worker thread, one batch at a time, so the event
 loop keeps serving streams while the model computes.
+
+Inputs and outputs are nests of arrays (`tf.nest`: dicts, tuples, named
+tuples), e.g. {'observation': ..., 'core': (c, h)} with the recurrent state
+as a tuple; rows are batched leaf by leaf.
 """
 
 import asyncio
@@ -17,11 +21,13 @@ import collections
 import concurrent.futures
 import dataclasses
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
+import tensorflow as tf
 
-Arrays = Dict[str, np.ndarray]
+Arrays = Dict[str, np.ndarray]  # flattened: leaf path ('core/0') -> array
+Nest = Any  # a tf.nest structure whose leaves are [n, ...] arrays
 
 
 @dataclasses.dataclass
@@ -54,7 +60,7 @@ class InferenceBatcher:
   """Batches `submit()` calls into fixed-size calls of `infer_fn`.
 
   Args:
-    infer_fn: dict of [inference_batch_size, ...] arrays -> dict of
+    infer_fn: nest of [inference_batch_size, ...] arrays -> nest of
       [inference_batch_size, ...] arrays (numpy, or anything np.asarray takes,
       e.g. eager tf.Tensors). Row i of the outputs must depend on row i of the
       inputs only. Called from a worker thread.
@@ -62,7 +68,7 @@ class InferenceBatcher:
     batch_timeout_ms: longest a pending row waits for the batch to fill.
   """
 
-  def __init__(self, infer_fn: Callable[[Arrays], Arrays],
+  def __init__(self, infer_fn: Callable[[Nest], Nest],
                inference_batch_size: int, batch_timeout_ms: float):
     if inference_batch_size < 1:
       raise ValueError('inference_batch_size must be >= 1')
@@ -75,7 +81,9 @@ class InferenceBatcher:
     self._pending_rows = 0
     self._wakeup: Optional[asyncio.Event] = None
     self._task: Optional[asyncio.Task] = None
-    self._signature = None  # {key: (trailing shape, dtype)} of the 1st submit.
+    self._signature = None  # {leaf: (trailing shape, dtype)} of the 1st submit.
+    self._structure = None  # the 1st submission's nest (leaves: None)
+    self._output_structure = None
     self._executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix='inference')
     self._stats = BatcherStats(batch_size=inference_batch_size)
@@ -85,8 +93,8 @@ class InferenceBatcher:
   def stats(self) -> BatcherStats:
     return dataclasses.replace(self._stats)
 
-  async def submit(self, inputs: Arrays) -> Arrays:
-    """Runs inference on `inputs` (each [n, ...]); returns outputs [n, ...].
+  async def submit(self, inputs: Nest) -> Nest:
+    """Runs inference on `inputs` (leaves [n, ...]); returns outputs [n, ...].
 
     Raises ValueError if the inputs are inconsistent (with each other or with
     earlier submissions), and whatever infer_fn raised for a batch holding
@@ -101,16 +109,25 @@ class InferenceBatcher:
     self._pending_rows += rows
     self._wakeup.set()
     try:
-      return await request.future
+      outputs = await request.future
+      return tf.nest.pack_sequence_as(self._output_structure, _unflatten(outputs))
     finally:
       if not request.future.done():  # Caller cancelled: free its rows.
         request.future.cancel()
 
-  def _check(self, inputs: Arrays):
-    """Validates inputs; returns (inputs as numpy arrays, row count n)."""
-    if not inputs:
-      raise ValueError('inputs must be a non-empty dict')
-    arrays = {k: np.asarray(v) for k, v in inputs.items()}
+  def _check(self, inputs: Nest):
+    """Validates inputs; returns (flattened numpy leaves, row count n)."""
+    if not tf.nest.flatten(inputs):
+      raise ValueError('inputs must be a non-empty nest of arrays')
+    if self._structure is None:
+      self._structure = tf.nest.map_structure(lambda _: None, inputs)
+    else:
+      try:
+        tf.nest.assert_same_structure(inputs, self._structure)
+      except (ValueError, TypeError) as e:
+        raise ValueError(f'inputs do not have the structure of the first submission: '
+                         f'{e}') from e
+    arrays = _flatten(inputs)
     if any(a.ndim == 0 for a in arrays.values()):
       raise ValueError('every input needs a leading batch dimension')
     counts = {a.shape[0] for a in arrays.values()}
@@ -211,7 +228,9 @@ class InferenceBatcher:
 
   def _infer(self, batch: Arrays) -> Arrays:
     """Worker thread: runs infer_fn and checks the output batch size."""
-    outputs = {k: np.asarray(v) for k, v in self._infer_fn(batch).items()}
+    nest = self._infer_fn(tf.nest.pack_sequence_as(self._structure, _unflatten(batch)))
+    self._output_structure = tf.nest.map_structure(lambda _: None, nest)
+    outputs = _flatten(nest)
     for key, value in outputs.items():
       if value.ndim == 0 or value.shape[0] != self._batch_size:
         raise ValueError(f'infer_fn output {key!r} has shape {value.shape}, '
@@ -244,6 +263,29 @@ class InferenceBatcher:
     self._pending.clear()
     self._pending_rows = 0
     self._executor.shutdown(wait=True)
+
+
+def _paths(nest: Nest, prefix: str = ''):
+  """Leaf paths in tf.nest.flatten's order (dict keys sorted)."""
+  if isinstance(nest, dict):
+    for key in sorted(nest):
+      yield from _paths(nest[key], f'{prefix}{key}/')
+  elif isinstance(nest, (list, tuple)):
+    fields = getattr(nest, '_fields', None)
+    for i, value in enumerate(nest):
+      yield from _paths(value, f'{prefix}{fields[i] if fields else i}/')
+  else:
+    yield prefix[:-1]
+
+
+def _flatten(nest: Nest) -> Arrays:
+  """{leaf path: numpy array}, in tf.nest.flatten's order."""
+  return {path: np.asarray(leaf)
+          for path, leaf in zip(_paths(nest), tf.nest.flatten(nest))}
+
+
+def _unflatten(arrays: Arrays) -> list:
+  return list(arrays.values())
 
 
 def _concat(parts: List[Arrays]) -> Arrays:

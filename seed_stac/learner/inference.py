@@ -1,8 +1,7 @@
 """The batched policy step served to actors (docs/architecture.md#batched-inference)."""
 
-from typing import Callable, Dict
+from typing import Callable
 
-import numpy as np
 import tensorflow as tf
 
 from seed_stac.algo.acting import sample_actions
@@ -10,17 +9,18 @@ from seed_stac.nets.network import AgentInput, AgentNetwork
 
 
 def make_inference_fn(network: AgentNetwork, seed: int, greedy: bool = False
-                      ) -> Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]:
+                      ) -> Callable[[dict], dict]:
   """Returns infer(inputs) for fixed-size batches of N environments.
 
-  inputs: observation [N, *stacked_obs], prev_action [N, ...], reward [N]
-    float32, first [N] bool, core_0..core_k [N, lstm] float32.
-  outputs: action [N, ...], log_prob [N] float32, core_0..core_k.
+  inputs: a dict: observation [N, *stacked_obs], prev_action [N, ...],
+    reward [N] float32, first [N] bool, core: the recurrent state, a tuple of
+    [N, lstm] float32 (() for a feed-forward network).
+  outputs: a dict: action [N, ...], log_prob [N] float32, core (the new
+    state, same structure).
   The batcher pads to a fixed N, so this traces once. greedy: take the
   policy's mode (evaluation) instead of sampling.
   """
   generator = tf.random.Generator.from_seed(seed)
-  num_core = len(network.initial_state(1))
 
   @tf.function
   def infer(observation, prev_action, reward, first, core_state):
@@ -29,12 +29,11 @@ def make_inference_fn(network: AgentNetwork, seed: int, greedy: bool = False
     out, new_state = sample_actions(network, inputs, core_state, seed_pair, greedy)
     return out.action, out.log_prob, new_state
 
-  def run(inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    core_state = tuple(inputs[f'core_{i}'] for i in range(num_core))
+  def run(inputs: dict) -> dict:
     action, log_prob, new_state = infer(inputs['observation'], inputs['prev_action'],
-                                        inputs['reward'], inputs['first'], core_state)
-    outputs = dict(action=action.numpy(), log_prob=log_prob.numpy())
-    outputs.update({f'core_{i}': s.numpy() for i, s in enumerate(new_state)})
-    return outputs
+                                        inputs['reward'], inputs['first'],
+                                        tuple(inputs['core']))
+    return dict(action=action.numpy(), log_prob=log_prob.numpy(),
+                core=tuple(s.numpy() for s in new_state))
 
   return run

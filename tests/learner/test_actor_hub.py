@@ -23,7 +23,8 @@ CATCH = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3)
 class _Batcher:
   async def submit(self, inputs):
     n = len(inputs['reward'])
-    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32))
+    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32),
+                core=inputs['core'])
 
 
 def _service(spec=CATCH, num_envs=2, unroll_length=3, grace_s=10.0, core=()):

@@ -43,7 +43,8 @@ def test_unknown_environment_fails_at_start_listing_choices(tmp_path):
 class _Batcher:
   async def submit(self, inputs):
     n = len(inputs['reward'])
-    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32))
+    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32),
+                core=inputs['core'])
 
 
 def _service(handshake_grace_s=10.0):

@@ -55,7 +55,7 @@ def _trivial_policy(num_actions):
   def infer(batch):
     n = len(batch['reward'])
     return dict(action=(np.arange(n) % num_actions).astype(np.int32),
-                log_prob=np.full(n, -math.log(num_actions), np.float32))
+                log_prob=np.full(n, -math.log(num_actions), np.float32), core=batch['core'])
   return infer
 
 
