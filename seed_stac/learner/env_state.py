@@ -63,8 +63,9 @@ class ActorState:
           new_core_state: Tuple[np.ndarray, ...]) -> Optional[List[tuple]]:
     """Records the agent's reply; returns finished unroll columns, if any.
 
-    Each column is (dict field -> [T + 1, ...] array, core_state tuple of
-    [...] arrays) for one environment. The last step of an unroll is kept as
+    Each column is (dict field -> list of T + 1 per-step rows [...], core_state
+    tuple of [...] arrays) for one environment. The rows are views of the
+    recorded steps: the trainer copies them once, into the batch. The last step of an unroll is kept as
     the first of the next, with the recurrent state from before it.
     """
     step = dict(self._pending, action=action, behaviour_log_prob=log_prob)
@@ -85,7 +86,6 @@ class ActorState:
     return len(self._steps)
 
   def _columns(self) -> List[tuple]:
-    stacked = {k: np.stack([s[k] for s in self._steps]) for k in STEP_FIELDS}
-    num_envs = stacked['reward'].shape[1]
-    return [({k: v[:, i] for k, v in stacked.items()},
+    num_envs = len(self._steps[0]['reward'])
+    return [({k: [s[k][i] for s in self._steps] for k in STEP_FIELDS},
              tuple(s[i] for s in self._unroll_core_state)) for i in range(num_envs)]

@@ -13,11 +13,20 @@ from seed_stac.learner.env_state import STEP_FIELDS
 
 
 def stack_columns(columns) -> Unroll:
-  """B columns (fields [T + 1, ...], core [...]) -> time-major Unroll [T + 1, B]."""
-  fields = {k: tf.constant(np.stack([c[0][k] for c in columns], axis=1))
-            for k in STEP_FIELDS}
+  """B columns (each field T + 1 rows [...], core [...]) -> time-major Unroll
+  [T + 1, B, ...]: each row is copied once, straight into its batch slot."""
+  fields = {k: tf.constant(_time_major([c[0][k] for c in columns])) for k in STEP_FIELDS}
   core = tuple(tf.constant(np.stack(parts)) for parts in zip(*(c[1] for c in columns)))
   return Unroll(**fields, core_state=core)
+
+
+def _time_major(columns) -> np.ndarray:
+  """B sequences of T + 1 rows -> one [T + 1, B, ...] array."""
+  first = np.asarray(columns[0][0])
+  out = np.empty((len(columns[0]), len(columns)) + first.shape, first.dtype)
+  for b, rows in enumerate(columns):
+    np.stack(rows, out=out[:, b])
+  return out
 
 
 class Trainer(threading.Thread):
