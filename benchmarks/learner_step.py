@@ -65,6 +65,7 @@ def variants(batch_size):
   if FLAGS.options:
     yield 'stac_every_4', dict(agent='stac', meta_update_interval=4)
     yield 'stac_every_8', dict(agent='stac', meta_update_interval=8)
+    yield 'stac_every_16', dict(agent='stac', meta_update_interval=16)
     yield 'stac_subbatch_quarter', dict(agent='stac', meta_batch_size=max(1, batch_size // 4))
     yield 'stac_every_4_subbatch_half', dict(agent='stac', meta_update_interval=4,
                                              meta_batch_size=max(1, batch_size // 2))
@@ -96,10 +97,11 @@ def time_variant(overrides, jit, batch) -> float:
   interval = config.algo.meta_update_interval
   for _ in range(max(FLAGS.warmup_steps, interval + 1 if interval > 1 else 0)):
     agent.updater.step(batch)
-  # With an interval k, time whole cycles of k steps so the ratio is the mean.
+  # With an interval k, time whole cycles of k steps so the ratio is the mean;
+  # at least --num_steps steps in all (one cycle of 8 or 16 is enough).
   cycle = interval if config.agent != 'impala' else 1
   times = []
-  for _ in range(FLAGS.num_steps):
+  for _ in range(-(-FLAGS.num_steps // cycle)):
     start = time.perf_counter()
     for _ in range(cycle):
       stats = agent.updater.step(batch)
