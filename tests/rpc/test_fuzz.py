@@ -75,6 +75,7 @@ class _Drain(threading.Thread):
       except queue.Empty:
         continue
       self.columns += 1
+      fields = {k: np.stack(rows) for k, rows in fields.items()}  # [T + 1, ...]
       if (fields['observation'].shape[-len(self.obs_shape):] != self.obs_shape or
           not np.isfinite(fields['observation']).all() or
           not np.isfinite(fields['reward']).all() or
