@@ -229,7 +229,8 @@ class InferenceBatcher:
   def _infer(self, batch: Arrays) -> Arrays:
     """Worker thread: runs infer_fn and checks the output batch size."""
     nest = self._infer_fn(tf.nest.pack_sequence_as(self._structure, _unflatten(batch)))
-    self._output_structure = tf.nest.map_structure(lambda _: None, nest)
+    if self._output_structure is None:  # fixed by the model: derive it once
+      self._output_structure = tf.nest.map_structure(lambda _: None, nest)
     outputs = _flatten(nest)
     for key, value in outputs.items():
       if value.ndim == 0 or value.shape[0] != self._batch_size:
