@@ -30,7 +30,8 @@ class SyncLoop:
     action_shape = tuple(action.shape) if action.kind == 'continuous' else ()
     action_dtype = np.float32 if action.kind == 'continuous' else np.int32
     b = self.batch_size
-    self.obs = self.envs.reset()
+    self.frame_stack = self.envs.spec.frame_stack
+    self.obs = self._stack(self.envs.reset(), np.ones(self.batch_size, bool))
     self.prev_action = np.zeros((b,) + action_shape, action_dtype)
     self.reward, self.first = np.zeros(b, np.float32), np.ones(b, bool)
     self.terminated, self.truncated = np.zeros(b, bool), np.zeros(b, bool)
@@ -43,8 +44,21 @@ class SyncLoop:
     ended = step.terminated | step.truncated
     mask = ended.reshape((-1,) + (1,) * (action.ndim - 1))
     self.prev_action = np.where(mask, 0, action).astype(action.dtype)
-    self.obs, self.reward, self.first = step.observation, step.reward, ended
+    self.obs = self._stack(step.observation, ended)
+    self.reward, self.first = step.reward, ended
     self.terminated, self.truncated = step.terminated, step.truncated
+
+  def _stack(self, observation, first):
+    """[B, S, ...] frame stacks as the learner keeps them (env_state.py), or
+    the observation itself when the spec stacks one frame."""
+    if self.frame_stack == 1:
+      return observation
+    frame = observation[:, None]
+    if first.all():
+      return np.repeat(frame, self.frame_stack, axis=1)
+    frames = np.concatenate([self.obs[:, 1:], frame], axis=1)
+    frames[first] = frame[first]
+    return frames
 
   def unroll(self) -> Unroll:
     rows = []

@@ -1,6 +1,7 @@
-"""Runtime throughput on loopback, all measured in this one run:
+"""Runtime and training throughput on loopback, all measured in this one run:
 
-  python -m benchmarks.throughput --num_actors=2 --seconds=20
+  python -m benchmarks.throughput            # about 13 minutes on 2 cores
+  python -m benchmarks.throughput --parts=ceiling,d --train_seconds=30
 
 (a) transport ceiling: env steps/s through the real learner (gRPC, batcher,
     per-env state, a tiny MLP policy) with Catch, training off.
@@ -9,16 +10,28 @@
     with random actions (the same environment code, no learner).
 (c) the IMPALA deep network's inference rate on this CPU (frames/s) at the
     batch sizes the batcher forms.
+ceiling: `ceiling_fps`, emulator frames/s of random Pong play through one
+    ale_py `AtariVectorEnv` with as many threads as this process has CPUs:
+    what the machine could do with no network at all.
+(d) end-to-end training: `train_fps_<torso>_<agent>` (emulator frames/s of
+    `seed_stac.local --config=configs/atari.py:Pong,<agent>,<torso>`, the
+    config's batch, `--train_actors` actors, after `--warmup_steps` learner
+    steps) and `train_fraction_<torso>_<agent>` = train_fps / ceiling_fps,
+    which carries over between machines where absolute rates do not.
 
-Rates come from the learner's own per-interval fps log, median over the
-second half of the intervals, so start-up (building environments) and
+Rates (a), (b) come from the learner's own per-interval fps log, median over
+the second half of the intervals; (d) is the mean over the intervals after
+warm-up (training admits frames in bursts of one batch), so start-up (building environments) and
 shutdown are excluded; the in-process rate also excludes building them.
 """
 
 import csv
 import multiprocessing
 import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -30,8 +43,14 @@ flags.DEFINE_integer('catch_env_batch_size', 64, 'Envs per actor for (a).')
 flags.DEFINE_integer('atari_env_batch_size', 32, 'Envs per actor for (b).')
 flags.DEFINE_float('seconds', 40.0, 'Approximate length of each runtime measurement.')
 flags.DEFINE_integer('atari_inference_batch_size', 64, 'Inference batch for (b).')
-flags.DEFINE_list('parts', ['a', 'b', 'c'], 'Which measurements to run.')
+flags.DEFINE_list('parts', ['a', 'b', 'c', 'ceiling', 'd'], 'Which measurements to run.')
 flags.DEFINE_list('inference_batch_sizes', ['8', '16', '32', '64'], 'Batch sizes for (c).')
+flags.DEFINE_integer('ceiling_envs', 16, 'Envs of the vector env for the ceiling.')
+flags.DEFINE_list('torsos', ['nature', 'resnet'], 'Torsos for (d).')
+flags.DEFINE_list('agents', ['impala', 'stac'], 'Agents for (d).')
+flags.DEFINE_integer('train_actors', 2, 'Actor processes for (d).')
+flags.DEFINE_integer('warmup_steps', 3, '(d): learner steps before measuring (tracing, first batches).')
+flags.DEFINE_float('train_seconds', 90.0, '(d): seconds measured after warm-up, per torso and agent.')
 FLAGS = flags.FLAGS
 
 _LOG_INTERVAL_S = 2.0
@@ -122,6 +141,66 @@ def impala_inference_rates(batch_sizes):
   return rates
 
 
+def ceiling_frames_per_second(num_envs: int, seconds: float) -> float:
+  """Emulator frames/s of random Pong play through one AtariVectorEnv with
+  one thread per CPU of this process (building it excluded)."""
+  from seed_stac import envs
+  from seed_stac.envs import atari_vector
+  threads = atari_vector.default_num_threads(os.cpu_count() or 1)
+  batch = envs.create_env_batch('atari', 'Pong', 0, num_envs, num_threads=threads)
+  batch.reset()
+  rng = np.random.default_rng(0)
+  num_actions = batch.spec.action.num_actions
+  steps, start = 0, time.perf_counter()
+  while time.perf_counter() - start < seconds:
+    batch.step(rng.integers(0, num_actions, num_envs).astype(np.int32))
+    steps += num_envs
+  rate = steps * batch.spec.frames_per_step / (time.perf_counter() - start)
+  batch.close()
+  return rate
+
+
+def _read_progress(path: str):
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [row for row in csv.DictReader(f) if row.get('fps')]
+
+
+def training_frames_per_second(agent: str, torso: str, num_actors: int,
+                               warmup_steps: int, seconds: float) -> float:
+  """Emulator frames/s of real Pong training (`seed_stac.local`, its own
+  process), averaged over the log intervals that start after `warmup_steps`
+  learner steps, once `seconds` of them are logged. RuntimeError if the run
+  stops first or never warms up."""
+  interval_s = 5.0
+  with tempfile.TemporaryDirectory() as logdir:
+    command = [sys.executable, '-m', 'seed_stac.local',
+               f'--config=configs/atari.py:Pong,{agent},{torso}', f'--logdir={logdir}',
+               f'--num_actors={num_actors}', f'--config.learner.log_interval_s={interval_s}',
+               '--config.learner.checkpoint_interval_s=1e9']
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+    deadline = time.time() + 20 * seconds + 600
+    try:
+      while time.time() < deadline and process.poll() is None:
+        time.sleep(interval_s)
+        rows = _read_progress(os.path.join(logdir, 'progress.csv'))
+        # A row's fps covers the interval before it: skip the first warm one.
+        warm = [float(r['fps']) for r in rows if float(r['learner_steps'] or 0) >= warmup_steps][1:]
+        if len(warm) * interval_s >= seconds:
+          return statistics.fmean(warm)
+      error = process.stderr.read().decode()[-2000:] if process.poll() is not None else ''
+      raise RuntimeError(f'{agent}/{torso}: no {seconds:.0f} s of training logged; {error}')
+    finally:
+      if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+          process.wait(60)
+        except subprocess.TimeoutExpired:
+          process.kill()
+
+
 def main(_):
   from configs import atari, catch
   n = FLAGS.num_actors
@@ -133,7 +212,18 @@ def main(_):
   if 'c' in FLAGS.parts:
     rates = impala_inference_rates([int(b) for b in FLAGS.inference_batch_sizes])
     print('(c) impala_resnet_inference_frames_per_s ' +
-          ' '.join(f'batch{b}={r:,.0f}' for b, r in rates.items()))
+          ' '.join(f'batch{b}={r:,.0f}' for b, r in rates.items()), flush=True)
+  if 'ceiling' in FLAGS.parts or 'd' in FLAGS.parts:
+    ceiling = ceiling_frames_per_second(FLAGS.ceiling_envs, FLAGS.seconds / 2)
+    print(f'ceiling_fps={ceiling:.0f} (random Pong, AtariVectorEnv, {FLAGS.ceiling_envs} envs, '
+          f'{os.cpu_count()} threads)', flush=True)
+  if 'd' in FLAGS.parts:
+    for torso in FLAGS.torsos:
+      for agent in FLAGS.agents:
+        fps = training_frames_per_second(agent, torso, FLAGS.train_actors,
+                                         FLAGS.warmup_steps, FLAGS.train_seconds)
+        print(f'(d) train_fps_{torso}_{agent}={fps:.0f} '
+              f'train_fraction_{torso}_{agent}={fps / ceiling:.3f}', flush=True)
 
 
 def measure_transport_ceiling(catch, n):
@@ -142,7 +232,8 @@ def measure_transport_ceiling(catch, n):
   config.learner.inference_batch_size = n * FLAGS.catch_env_batch_size
   ceiling = runtime_steps_per_second(config, n, 30_000)
   print(f'(a) transport_ceiling_env_steps_per_s={ceiling:,.0f} '
-        f'(catch, {n} actors x {FLAGS.catch_env_batch_size} envs, 4-unit MLP, training off)')
+        f'(catch, {n} actors x {FLAGS.catch_env_batch_size} envs, 4-unit MLP, training off)',
+        flush=True)
 
 
 def measure_atari_ratio(atari, n):
@@ -155,7 +246,7 @@ def measure_atari_ratio(atari, n):
         f'pong_steps_per_s_in_process={in_process:,.0f} '
         f'atari_transport_ratio={through_learner / in_process:.3f} '
         f'({n} actors x {FLAGS.atari_env_batch_size} envs, '
-        f'inference batch {config.learner.inference_batch_size})')
+        f'inference batch {config.learner.inference_batch_size})', flush=True)
 
 
 if __name__ == '__main__':

@@ -3,7 +3,7 @@
 import numpy as np
 
 from benchmarks.sync_loop import SyncLoop
-from configs import catch
+from configs import atari, catch
 
 
 def test_unrolls_chain_and_carry_each_transition_once():
@@ -28,3 +28,22 @@ def test_unrolls_chain_and_carry_each_transition_once():
   np.testing.assert_array_equal(np.abs(rewards[1:]) == 1, ended[1:])
   stats = loop.agent.updater.step(second)
   assert int(stats['learner_steps']) == 1
+
+
+def test_atari_observations_are_frame_stacks_as_the_learner_keeps_them():
+  config = atari.get_config('Breakout,impala,nature')
+  config.env.options.vector = False
+  config.env.options.terminal_on_life_loss = True
+  config.learner.update(batch_size=2, unroll_length=40)
+  loop = SyncLoop(config)
+  unroll = loop.unroll()
+  frames = unroll.observation.numpy()  # [T + 1, B, 4, 84, 84, 1]
+  first = unroll.first.numpy()
+  assert frames.shape[:3] == (41, 2, 4) and first[0].all()
+  for t in range(frames.shape[0]):
+    for b in range(2):
+      if first[t, b]:  # a new episode: the stack is its first frame 4 times
+        assert all((frames[t, b, i] == frames[t, b, -1]).all() for i in range(3))
+      else:  # oldest frame dropped, newest appended
+        np.testing.assert_array_equal(frames[t, b, :-1], frames[t - 1, b, 1:])
+  assert not (frames[1:, :, -1] == frames[:-1, :, -1]).all()
