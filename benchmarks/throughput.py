@@ -51,6 +51,7 @@ flags.DEFINE_list('agents', ['impala', 'stac'], 'Agents for (d).')
 flags.DEFINE_integer('train_actors', 2, 'Actor processes for (d).')
 flags.DEFINE_integer('warmup_steps', 3, '(d): learner steps before measuring (tracing, first batches).')
 flags.DEFINE_float('train_seconds', 90.0, '(d): seconds measured after warm-up, per torso and agent.')
+flags.DEFINE_list('train_set', [], "(d): config overrides, e.g. 'env.options.num_threads=1'.")
 FLAGS = flags.FLAGS
 
 _LOG_INTERVAL_S = 2.0
@@ -168,17 +169,18 @@ def _read_progress(path: str):
 
 
 def training_frames_per_second(agent: str, torso: str, num_actors: int,
-                               warmup_steps: int, seconds: float) -> float:
+                               warmup_steps: int, seconds: float, overrides=()) -> float:
   """Emulator frames/s of real Pong training (`seed_stac.local`, its own
   process), averaged over the log intervals that start after `warmup_steps`
   learner steps, once `seconds` of them are logged. RuntimeError if the run
-  stops first or never warms up."""
+  stops first or never warms up. overrides: 'key=value' config settings."""
   interval_s = 5.0
   with tempfile.TemporaryDirectory() as logdir:
     command = [sys.executable, '-m', 'seed_stac.local',
                f'--config=configs/atari.py:Pong,{agent},{torso}', f'--logdir={logdir}',
                f'--num_actors={num_actors}', f'--config.learner.log_interval_s={interval_s}',
-               '--config.learner.checkpoint_interval_s=1e9']
+               '--config.learner.checkpoint_interval_s=1e9'] + [
+                   f'--config.{setting}' for setting in overrides]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
     deadline = time.time() + 20 * seconds + 600
@@ -221,7 +223,7 @@ def main(_):
     for torso in FLAGS.torsos:
       for agent in FLAGS.agents:
         fps = training_frames_per_second(agent, torso, FLAGS.train_actors,
-                                         FLAGS.warmup_steps, FLAGS.train_seconds)
+                                         FLAGS.warmup_steps, FLAGS.train_seconds, FLAGS.train_set)
         print(f'(d) train_fps_{torso}_{agent}={fps:.0f} '
               f'train_fraction_{torso}_{agent}={fps / ceiling:.3f}', flush=True)
 

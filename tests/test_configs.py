@@ -64,3 +64,17 @@ def test_gym_config_picks_the_network_from_the_observation_space():
   assert images.network.torso == 'nature' and images.algo.loss_reduction == 'sum'
   unregistered = gym_config.get_config('mypkg/NotYetRegistered-v0')
   assert unregistered.network.torso == 'mlp'
+
+
+def test_atari_agent_and_torso_in_either_order():
+  from configs import atari
+  a, b = atari.get_config('Breakout,impala,nature'), atari.get_config('Breakout,nature,impala')
+  assert a.to_dict() == b.to_dict()
+  assert (a.agent, a.network.torso, a.optimizer.name, a.algo.loss_reduction) == (
+      'impala', 'nature', 'adam', 'mean')
+  paper = atari.get_config('Breakout')
+  assert (paper.agent, paper.network.torso, paper.optimizer.name, paper.algo.loss_reduction,
+          paper.learner.batch_size) == ('stac', 'resnet', 'rmsprop', 'sum', 32)
+  for bad in ('Breakout,impala,stac', 'Breakout,nature,resnet', 'Breakout,convnet', ''):
+    with pytest.raises(ValueError, match='GAME\\[,AGENT\\]\\[,TORSO\\]'):
+      atari.get_config(bad)
