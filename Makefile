@@ -39,11 +39,15 @@ test: $(VENV)/.dev-installed lint
 	$(PY) -m pytest -q tests/envs $(ARGS)
 	$(PY) -m pytest -q --ignore=tests/envs $(ARGS)
 
-# pyflakes: unused or undefined names and imports (generated protobuf code
-# excluded). Style is Google's with 2-space indents (.style.yapf); yapf is not
-# enforced.
+# pyflakes: unused or undefined names and imports; pycodestyle: the layout
+# rules our Google style with 2-space indents shares with PEP 8 (lines of at
+# most 100 columns, no tabs or trailing whitespace, as in .style.yapf; the
+# indentation checks assume 4 spaces and are off). Generated protobuf code is
+# excluded. `yapf -i FILE` formats a file (.style.yapf) but is not enforced.
+LINT_FILES = $$(git ls-files '*.py' | grep -v '_pb2')
 lint: $(VENV)/.dev-installed
-	$(PY) -m pyflakes $$(git ls-files '*.py' | grep -v '_pb2')
+	$(PY) -m pyflakes $(LINT_FILES)
+	$(PY) -m pycodestyle --max-line-length=100 --select=E101,E501,E9,W191,W291,W293,W391,W6 $(LINT_FILES)
 
 benchmark: $(VENV)/.installed
 	$(PY) -m benchmarks.learner_step $(ARGS)

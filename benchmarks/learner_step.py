@@ -138,7 +138,8 @@ def main(_):
     print_parts(batch)
     return
   print(f'batch_size={FLAGS.batch_size} unroll_length={FLAGS.unroll_length} '
-        f'num_steps={FLAGS.num_steps} threads={tf.config.threading.get_intra_op_parallelism_threads()}')
+        f'num_steps={FLAGS.num_steps} '
+        f'threads={tf.config.threading.get_intra_op_parallelism_threads()}')
   for jit in (j.lower() == 'true' for j in FLAGS.jit):
     results = {name: time_variant(o, jit, batch) for name, o in variants(FLAGS.batch_size)}
     base = results['impala']

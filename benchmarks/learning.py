@@ -9,8 +9,9 @@ ROOT/{config}_{arg}_{agent}_s{seed}. A run whose progress reached the budget
 is skipped, an interrupted one resumes from its checkpoint: interrupt the
 harness and start it again with the same flags to continue. Then writes to
 OUT: `summary.md` and `summary.csv` (a row per config and agent, see
-`summarise`; runs short of the budget are only named), and per config `{name}_returns.png` (mean over seeds with a
-band of one standard deviation) and `{name}_metaparameters.png`.
+`summarise`; runs short of the budget are only named), and per config
+`{name}_returns.png` (mean over seeds with a band of one standard deviation)
+and `{name}_metaparameters.png`.
 
 `--set=KEY=VALUE` overrides a config key in every run, e.g. a poor discount
 for both agents: `--set=algo.fixed.gamma=0.9 --set=algo.init_logits.gamma=2.197`

@@ -100,7 +100,8 @@ def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[
 
 def _fmt(value) -> str:
   if isinstance(value, float):
-    return 'nan' if math.isnan(value) else (f'{value:,.0f}' if abs(value) >= 1000 else f'{value:.2f}')
+    return 'nan' if math.isnan(value) else (f'{value:,.0f}' if abs(value) >= 1000
+                                            else f'{value:.2f}')
   return str(value)
 
 
@@ -158,7 +159,8 @@ def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
   if not groups:
     return []
   name = config.replace(':', '_')
-  paths = [os.path.join(out, f'{name}_returns.png'), os.path.join(out, f'{name}_metaparameters.png')]
+  paths = [os.path.join(out, f'{name}_returns.png'),
+           os.path.join(out, f'{name}_metaparameters.png')]
   fig, ax = plt.subplots(figsize=(7, 4.5))
   plot_band(ax, groups, 'episode_return')
   ax.set(xlabel='environment frames', ylabel='mean episode return', title=config)

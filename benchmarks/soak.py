@@ -109,7 +109,8 @@ class SyntheticCatch:
 
 
 def percentile_ms(latencies_s: Sequence[float], q: float) -> float:
-  return float(np.percentile(np.asarray(latencies_s) * 1e3, q)) if len(latencies_s) else float('nan')
+  return (float(np.percentile(np.asarray(latencies_s) * 1e3, q)) if len(latencies_s)
+          else float('nan'))
 
 
 def read_rss_mb(pid: int) -> Dict[str, float]:
@@ -355,7 +356,8 @@ def _define_flags():
   from absl import flags
   flags.DEFINE_integer('streams', 256, 'Concurrent actor streams (distinct actor ids).')
   flags.DEFINE_float('seconds', 60.0, 'Measured time, after every stream got its first reply.')
-  flags.DEFINE_integer('env_batch_size', 2, 'Environments per stream (config.actor.env_batch_size).')
+  flags.DEFINE_integer('env_batch_size', 2,
+                       'Environments per stream (config.actor.env_batch_size).')
   flags.DEFINE_string('config', 'configs/catch.py', "The learner's --config.")
   flags.DEFINE_multi_string('learner_flag', None, 'Extra learner flag, e.g. '
                             '--learner_flag=--config.learner.inference_batch_size=128.')

@@ -163,8 +163,9 @@ def make_plan(role: str, args: Sequence[str], environ: Mapping[str, str], *,
   learner_args = args + device_args(environ, args) + tensorboard_args(environ, args)
   if role == 'auto':
     if learner_address or first_actor_id >= 0:
-      raise passthrough.UsageError('--learner_address and --first_actor_id are only for --role=actor; '
-                       'with --role=auto they come from CLUSTER_SPEC/TF_CONFIG')
+      raise passthrough.UsageError(
+          '--learner_address and --first_actor_id are only for --role=actor; '
+          'with --role=auto they come from CLUSTER_SPEC/TF_CONFIG')
     task = cluster.parse_cluster_env(environ)
     if task.role == 'learner':
       _, port = cluster.split_host_port(task.own_address, f'{task.source} learner entry')

@@ -47,7 +47,8 @@ def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
     raise config_lib.ConfigError(
         f'config.network.normalize_observations needs float32 observations; '
         f'{env_spec.name} has {env_spec.observation_dtype}')
-  network = AgentNetwork(torsos.make_torso(net), env_spec.action, num_heads=config_lib.num_heads(config),
+  network = AgentNetwork(torsos.make_torso(net), env_spec.action,
+                         num_heads=config_lib.num_heads(config),
                          lstm_size=net.lstm_size, min_scale=net.min_scale,
                          reward_clip=config.algo.reward_clip,
                          gaussian_scale=net.gaussian_scale, initial_scale=net.initial_scale,

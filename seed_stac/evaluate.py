@@ -19,7 +19,8 @@ _LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory with config.json an
 _EPISODES = flags.DEFINE_integer('episodes', 10, 'Episodes to play.')
 _GREEDY = flags.DEFINE_bool('greedy', False, "Take the policy's mode instead of sampling.")
 _SEED = flags.DEFINE_integer('seed', 12345, 'Seed of the evaluation environment and sampling.')
-_VIDEO = flags.DEFINE_string('video', None, 'Write the first episode as an animated GIF (pixel envs).')
+_VIDEO = flags.DEFINE_string('video', None,
+                             'Write the first episode as an animated GIF (pixel envs).')
 _POLICY = flags.DEFINE_enum('policy', 'checkpoint', ['checkpoint', 'random'],
                             "'random': a uniform random policy on the run's environment "
                             '(the baseline; default output LOGDIR/evaluation_random.json).')

@@ -14,7 +14,8 @@ from seed_stac.launch import run_local
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/cartpole.py',
                                           'Config file (configs/*.py[:arg]).')
 _LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory; resumes if it has a checkpoint.')
-_NUM_ACTORS = flags.DEFINE_integer('num_actors', None, 'Actor processes (default: config.actor.num_actors).')
+_NUM_ACTORS = flags.DEFINE_integer('num_actors', None,
+                                   'Actor processes (default: config.actor.num_actors).')
 flags.mark_flag_as_required('logdir')
 
 

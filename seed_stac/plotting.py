@@ -1,7 +1,8 @@
 """Learning curves and self-tuned values of one or more runs as PNGs (the
-binary is seed_stac.plot). Writes `returns.png` (mean episode return against frames, runs overlaid) and
-`metaparameters.png` (every metaparameter against frames: a column per head,
-a row per metaparameter, runs overlaid; the paper's view of self-tuning).
+binary is seed_stac.plot). Writes `returns.png` (mean episode return against
+frames, runs overlaid) and `metaparameters.png` (every metaparameter against
+frames: a column per head, a row per metaparameter, runs overlaid; the paper's
+view of self-tuning).
 """
 
 import collections

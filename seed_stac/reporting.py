@@ -66,7 +66,8 @@ def write_report(logdir: str, out: str = None) -> str:
       f"- agent: {config.get('agent')}; environment: {env.get('kind')}:{env.get('name')}",
       f"- frames: {int(columns['frames'][-1]):,}; final mean return (last 10% of logs): "
       f'{final_return(columns):.4g}',
-      f"- self-tuned: {', '.join(tuned) if tuned else 'nothing (IMPALA: the values below are fixed)'}",
+      '- self-tuned: '
+      f"{', '.join(tuned) if tuned else 'nothing (IMPALA: the values below are fixed)'}",
       '', '![returns](returns.png)', '', '![metaparameters](metaparameters.png)', '',
       *_table(columns), '',
       "To train plain IMPALA with the main head's final values:", '', '```',

@@ -37,7 +37,8 @@ def test_statistics_match_brute_force():
   keep = [i for i in range(50) if not np.isnan(returns[i])]
   last = frames[keep[-1]]
   expected_final = np.mean([returns[i] for i in keep if frames[i] >= 0.9 * last])
-  area = sum((returns[a] + returns[b]) / 2 * (frames[b] - frames[a]) for a, b in zip(keep, keep[1:]))
+  area = sum((returns[a] + returns[b]) / 2 * (frames[b] - frames[a])
+             for a, b in zip(keep, keep[1:]))
   expected_auc = area / (frames[keep[-1]] - frames[keep[0]])
   threshold = float(np.quantile(returns[keep], 0.8))
   expected_first = next(frames[i] for i in keep if returns[i] >= threshold)

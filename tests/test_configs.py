@@ -52,7 +52,8 @@ def test_rwrl_without_the_package_says_how_to_install():
     pytest.skip('realworldrl_suite is installed')
   except ImportError:
     pass
-  with pytest.raises(ImportError, match='pip install git\\+https://github.com/google-research/realworldrl_suite'):
+  with pytest.raises(ImportError, match='pip install git\\+https://github.com/'
+                                        'google-research/realworldrl_suite'):
     environment_spec(_config('rwrl', 'stac'))
 
 

@@ -65,5 +65,6 @@ def test_random_policy_samples_inside_the_action_bounds():
   np.testing.assert_allclose(actions.mean(0), [0, 2], atol=0.1)
   np.testing.assert_allclose(outputs['log_prob'], -np.log(2 * 4))
   discrete = EnvSpec('d', (3,), 'float32', ActionSpec('discrete', num_actions=4))
-  counts = np.bincount(random_inference_fn(discrete, 0)({'reward': np.zeros(4000), 'core': ()})['action'])
+  counts = np.bincount(
+      random_inference_fn(discrete, 0)({'reward': np.zeros(4000), 'core': ()})['action'])
   assert counts.shape == (4,) and counts.min() > 850

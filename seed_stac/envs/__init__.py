@@ -17,7 +17,8 @@ import inspect
 from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 from seed_stac.envs import checks
-from seed_stac.envs.base import ActionSpec, EnvSpec, Environment, Step  # pylint: disable=g-multiple-import
+from seed_stac.envs.base import (  # pylint: disable=g-multiple-import
+    ActionSpec, EnvSpec, Environment, Step)
 from seed_stac.envs.batch import BatchStep, EnvBatch  # pylint: disable=g-multiple-import
 
 

@@ -10,10 +10,13 @@ from seed_stac.learner.run import run_learner
 from seed_stac.rpc import server
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py[:arg]).')
-_LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory (local or gs://); resumes if it has a checkpoint.')
+_LOGDIR = flags.DEFINE_string('logdir', None,
+                              'Run directory (local or gs://); resumes if it has a checkpoint.')
 _PORT = flags.DEFINE_integer('port', 8686, 'Port to serve actors on.')
-_BIND = flags.DEFINE_string('bind_address', '127.0.0.1', 'Interface to bind; 0.0.0.0 for cloud runs.')
-_TOKEN = flags.DEFINE_string('token', None, 'Shared token actors must present (or $SEED_STAC_TOKEN).')
+_BIND = flags.DEFINE_string('bind_address', '127.0.0.1',
+                            'Interface to bind; 0.0.0.0 for cloud runs.')
+_TOKEN = flags.DEFINE_string('token', None,
+                             'Shared token actors must present (or $SEED_STAC_TOKEN).')
 _INSECURE = flags.DEFINE_bool(
     'insecure', False, 'Allow a non-loopback --bind_address without a token (only on a '
     'network nobody else can reach, e.g. a private Docker network).')

@@ -65,8 +65,9 @@ class ActorState:
 
     Each column is (dict field -> list of T + 1 per-step rows [...], core_state
     tuple of [...] arrays) for one environment. The rows are views of the
-    recorded steps: the trainer copies them once, into the batch. The last step of an unroll is kept as
-    the first of the next, with the recurrent state from before it.
+    recorded steps: the trainer copies them once, into the batch. The last step
+    of an unroll is kept as the first of the next, with the recurrent state
+    from before it.
     """
     step = dict(self._pending, action=action, behaviour_log_prob=log_prob)
     finished = None

@@ -1,13 +1,14 @@
 """Run logs: one row of scalars per interval, fanned out to sinks.
 
 A row is a flat {name: float} with `frames`, `learner_steps`, `fps`,
-`episode_return`, `episode_length` (mean agent steps) and `episodes`, then every training stat and metaparameter
-(NaN: no value this interval). A sink is anything with `write(row)` and
-`close()`; `RunLogger` sends each row to all of its sinks. The standard ones:
-`CsvSink` (logdir/progress.csv, the file `seed_stac.plot`, `report` and the
-benchmarks read), `TensorBoardSink`, `TerminalSink` (a progress line) and
-`WandbSink` (Weights & Biases, optional: `pip install seed_stac[wandb]`).
-`make_sinks` builds them from the config's `log` section.
+`episode_return`, `episode_length` (mean agent steps) and `episodes`, then
+every training stat and metaparameter (NaN: no value this interval). A sink is
+anything with `write(row)` and `close()`; `RunLogger` sends each row to all of
+its sinks. The standard ones: `CsvSink` (logdir/progress.csv, the file
+`seed_stac.plot`, `report` and the benchmarks read), `TensorBoardSink`,
+`TerminalSink` (a progress line) and `WandbSink` (Weights & Biases, optional:
+`pip install seed_stac[wandb]`). `make_sinks` builds them from the config's
+`log` section.
 """
 
 import csv

@@ -1,5 +1,6 @@
 """The learner step: meta-gradient vs finite differences, IMPALA equivalence,
-KL at lr = 0, skipping non-finite steps, options (docs/algorithm.md#properties-the-tests-check, items 6-8)."""
+KL at lr = 0, skipping non-finite steps, options
+(docs/algorithm.md#properties-the-tests-check, items 6-8)."""
 
 import json
 import os

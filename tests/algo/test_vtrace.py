@@ -1,4 +1,5 @@
-"""Leaky V-trace against brute-force references (docs/algorithm.md#properties-the-tests-check, items 1-4)."""
+"""Leaky V-trace against brute-force references
+(docs/algorithm.md#properties-the-tests-check, items 1-4)."""
 
 import numpy as np
 import pytest

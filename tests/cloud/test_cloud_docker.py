@@ -367,7 +367,8 @@ class TestRunLocal:
 
   def test_build_and_up_with_learner_args(self, fake_bin, tmp_path):
     make, calls, env = fake_bin
-    make('docker', 'if [ "$2" = "-f" ]; then printf "%s" "$SEED_STAC_ARGS" > "$(dirname "$0")/../args"; fi')
+    make('docker',
+         'if [ "$2" = "-f" ]; then printf "%s" "$SEED_STAC_ARGS" > "$(dirname "$0")/../args"; fi')
     args = ['--config=configs/atari.py:Pong', '--config.env.name=Space Invaders']
     proc = self.run(env, '-n', '3', '--gpu', '--', *args)
     assert proc.returncode == 0, proc.stderr

@@ -308,7 +308,8 @@ class TestPlan:
            'AIP_TENSORBOARD_LOG_DIR': 'gs://b/tb/logs'}
     assert plan(environ=env).commands[0][-1] == '--tensorboard_dir=gs://b/tb/logs'
     mine = plan(args=['--tensorboard_dir=gs://b/mine'], environ=env).commands[0]
-    assert [a for a in mine if a.startswith('--tensorboard_dir')] == ['--tensorboard_dir=gs://b/mine']
+    assert [a for a in mine
+            if a.startswith('--tensorboard_dir')] == ['--tensorboard_dir=gs://b/mine']
     actor_env = dict(env, CLUSTER_SPEC=cluster_spec('workerpool1', 0))
     assert not any('tensorboard' in a for a in plan(environ=actor_env).commands[0])
 

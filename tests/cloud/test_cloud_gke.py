@@ -64,8 +64,8 @@ def expand(args, env):
 
 def jobspec_description(field):
   version = K8S_VERSIONS[0]
-  schema = kv.schema_contents(f'kubernetes-json-schema/v{version}-local-strict/jobspec-batch-v1.json',
-                              version)
+  schema = kv.schema_contents(
+      f'kubernetes-json-schema/v{version}-local-strict/jobspec-batch-v1.json', version)
   return schema['properties'][field]['description']
 
 
@@ -120,7 +120,8 @@ def test_learner_is_a_job_of_one_pod_behind_the_service():
   # The headless Service selects exactly the learner pod, by its labels.
   assert svc['spec']['clusterIP'] == 'None'
   assert svc['spec']['selector'].items() <= template_labels.items()
-  assert not svc['spec']['selector'].items() <= actors['spec']['template']['metadata']['labels'].items()
+  assert not (svc['spec']['selector'].items()
+              <= actors['spec']['template']['metadata']['labels'].items())
   (port,) = svc['spec']['ports']
   assert port['port'] == entrypoint.DEFAULT_PORT
   learner = container(docs, LEARNER)
@@ -236,7 +237,8 @@ def test_gpu_overlay():
   assert learner['resources']['requests']['cpu'] == '4'  # base values kept by the merge
   assert learner['args'][0] == '--role=learner'
   assert spec['nodeSelector']['cloud.google.com/gke-accelerator'].startswith('nvidia-')
-  assert {'key': 'nvidia.com/gpu', 'operator': 'Exists', 'effect': 'NoSchedule'} in spec['tolerations']
+  assert {'key': 'nvidia.com/gpu', 'operator': 'Exists',
+          'effect': 'NoSchedule'} in spec['tolerations']
   assert learner['image'].endswith('/seed-stac/learner:latest')
   assert container(docs, ACTOR)['image'].endswith('/seed-stac/actor:latest')
   # The env patch merged by name: the base's ConfigMap and secret refs are kept.
@@ -254,13 +256,15 @@ def test_tpu_overlay():
   assert learner['resources']['requests']['google.com/tpu'] == '4'
   assert spec['nodeSelector']['cloud.google.com/gke-tpu-accelerator'] == 'tpu-v5-lite-podslice'
   assert spec['nodeSelector']['cloud.google.com/gke-tpu-topology'] == '2x2'
-  assert {'key': 'google.com/tpu', 'operator': 'Exists', 'effect': 'NoSchedule'} in spec['tolerations']
+  assert {'key': 'google.com/tpu', 'operator': 'Exists',
+          'effect': 'NoSchedule'} in spec['tolerations']
   assert learner['image'].endswith('/seed-stac/learner-tpu:latest')
   assert 'nodeSelector' not in pod_spec(docs, ACTOR)
   assert 'nvidia.com/gpu' not in str(docs)
 
 
-@pytest.mark.skipif(shutil.which('kubectl') is None, reason='kubectl (embedded kustomize) not installed')
+@pytest.mark.skipif(shutil.which('kubectl') is None,
+                    reason='kubectl (embedded kustomize) not installed')
 @pytest.mark.parametrize('target', sorted(TARGETS))
 def test_renderer_matches_kubectl_kustomize(target):
   out = subprocess.run(['kubectl', 'kustomize', str(TARGETS[target])], capture_output=True,

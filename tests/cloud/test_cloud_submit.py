@@ -88,7 +88,8 @@ class TestBuildJob:
         'cloud-tpu', aiplatform_v1.AcceleratorType.TPU_V3, 8)
 
   def test_options(self):
-    spec = parse_spec(gpu_job(spot=True, timeout_hours=48, service_account='sa@p.iam.gserviceaccount.com',
+    spec = parse_spec(gpu_job(spot=True, timeout_hours=48,
+                              service_account='sa@p.iam.gserviceaccount.com',
                               network='projects/1/global/networks/default',
                               extra_learner_args=['--config.learner.lr=1e-3'],
                               extra_actor_args=['--env_batch=4']))
@@ -118,7 +119,8 @@ class TestBuildJob:
   def test_a_token_always_reaches_both_pools(self):
     spec = parse_spec(gpu_job(env=['EXTRA=1'], token='generated'))
     for pool in spec.worker_pool_specs:
-      assert ('SEED_STAC_TOKEN', 'generated') in [(e.name, e.value) for e in pool.container_spec.env]
+      assert ('SEED_STAC_TOKEN', 'generated') in [(e.name, e.value)
+                                                  for e in pool.container_spec.env]
     # The user's own token wins over the generated one.
     spec = parse_spec(gpu_job(token='generated'))
     assert [e.value for e in spec.worker_pool_specs[1].container_spec.env
@@ -233,12 +235,14 @@ class TestCli:
         '--config=configs/atari.py:Pong', '--config.learner.batch_size=32',
         '--logdir=gs://bucket/runs/pong-1', '--config.learner.lr=0.001']
     assert learner.machine_spec.accelerator_type == aiplatform_v1.AcceleratorType.NVIDIA_L4
-    assert (actors.replica_count, list(actors.container_spec.args)) == (3, ['--actors_per_machine=4'])
+    assert (actors.replica_count, list(actors.container_spec.args)) == (
+        3, ['--actors_per_machine=4'])
     assert spec.scheduling.strategy == aiplatform_v1.Scheduling.Strategy.SPOT
     env = [(e.name, e.value) for e in actors.container_spec.env]
     assert env[0] == ('A', '1') and env[1][0] == 'SEED_STAC_TOKEN'
     # A fresh random token per job, the same on both pools.
-    assert len(env[1][1]) == 64 and env[1] in [(e.name, e.value) for e in learner.container_spec.env]
+    assert len(env[1][1]) == 64 and env[1] in [(e.name, e.value)
+                                               for e in learner.container_spec.env]
 
   def test_dry_run_to_stdout(self, tmp_path):
     proc = run_cli(['--dry_run'] + BASE_ARGS, tmp_path)

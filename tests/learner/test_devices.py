@@ -12,7 +12,8 @@ pytestmark = pytest.mark.skipif(bool(tf.config.list_physical_devices('GPU')),
 
 
 def test_gpu_without_a_gpu_fails_naming_the_likely_causes():
-  with pytest.raises(devices.DeviceError, match="learner.device='gpu' but TensorFlow finds no GPU") as error:
+  with pytest.raises(devices.DeviceError,
+                     match="learner.device='gpu' but TensorFlow finds no GPU") as error:
     devices.require('gpu', 'none')
   assert 'nvidia-smi' in str(error.value) and 'cuDNN 9.3' in str(error.value)
 

@@ -19,7 +19,8 @@ from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMess
 @pytest.mark.parametrize('key,value,message', [
     ('learner.batch_size', 0, 'config.learner.batch_size'),
     ('agent', 'ppo', 'config.agent'),
-    ('network.torso', 'vit', r"config.network.torso='vit' is not one of \('mlp', 'conv', 'nature', 'resnet'\)"),
+    ('network.torso', 'vit',
+     r"config.network.torso='vit' is not one of \('mlp', 'conv', 'nature', 'resnet'\)"),
     ('env.kind', 'procgen', "config.env.kind='procgen' is not one of .*'catch'"),
     ('optimizer.max_grad_norm', -1.0, r'config.optimizer.max_grad_norm must be >= 0 \(0: off\)'),
     ('algo.meta_batch_size', -2, r'config.algo.meta_batch_size must be >= 0 \(0: off\)'),
@@ -83,7 +84,8 @@ def test_a_live_actor_id_cannot_be_taken_over():
   good = np.zeros((2, 50), np.float32)
   service.handshake(0, 'first')
   asyncio.run(service.step(_batch(0, 'first', good)))
-  with pytest.raises(ActorIdInUseError, match="actor_id: 0 is held by a live actor \\(run 'first'\\)"):
+  with pytest.raises(ActorIdInUseError,
+                     match="actor_id: 0 is held by a live actor \\(run 'first'\\)"):
     service.handshake(0, 'intruder')
   # The holder keeps its slot and environments.
   asyncio.run(service.step(_batch(0, 'first', good)))

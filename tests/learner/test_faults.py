@@ -73,7 +73,8 @@ def _read(logdir, name):
 
 def _checkpoints(logdir):
   directory = os.path.join(logdir, 'checkpoints')
-  return [n for n in os.listdir(directory) if n.endswith('.index')] if os.path.isdir(directory) else []
+  return ([n for n in os.listdir(directory) if n.endswith('.index')]
+          if os.path.isdir(directory) else [])
 
 
 @pytest.mark.slow
@@ -181,7 +182,8 @@ def test_malformed_messages_get_invalid_argument_and_the_run_goes_on(tmp_path, p
     return batch.to_proto()
 
   for actor_id, mutate, field in [(5, wrong_shape, 'observation'), (6, wrong_dtype, 'observation'),
-                                  (7, garbage_bytes, 'observation'), (8, unknown_env_ids, 'env_ids')]:
+                                  (7, garbage_bytes, 'observation'),
+                                  (8, unknown_env_ids, 'env_ids')]:
     error = _bad_step(port, actor_id, mutate)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in error.details(), error.details()

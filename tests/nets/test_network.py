@@ -134,7 +134,8 @@ def test_lstm_core_sees_the_clipped_reward():
   raw = AgentNetwork(MLPTorso((8,)), DISCRETE, lstm_size=8)
   raw(inputs, unroll.core_state)
   raw.set_weights(clipped.get_weights())
-  assert not np.allclose(raw(big, unroll.core_state)[0].values, raw(one, unroll.core_state)[0].values)
+  assert not np.allclose(raw(big, unroll.core_state)[0].values,
+                         raw(one, unroll.core_state)[0].values)
 
 
 def test_global_gaussian_scale_is_one_learned_value_per_head_and_dimension():
@@ -195,7 +196,8 @@ def test_separate_value_torso_keeps_the_value_loss_out_of_the_policy_features():
     assert grad is None
   for grad in tape.gradient(policy_sum, network.value_torso.trainable_variables):
     assert grad is None
-  assert all(g is not None for g in tape.gradient(value_sum, network.value_torso.trainable_variables))
+  assert all(g is not None
+             for g in tape.gradient(value_sum, network.value_torso.trainable_variables))
   with pytest.raises(ValueError, match='feed-forward'):
     AgentNetwork(MLPTorso((8,)), DISCRETE, lstm_size=4, value_torso=MLPTorso((8,)))
 
