@@ -28,15 +28,14 @@ shutdown are excluded; the in-process rate also excludes building them.
 import csv
 import multiprocessing
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 from absl import app, flags
 import numpy as np
+
+from benchmarks import frame_rates
 
 flags.DEFINE_integer('num_actors', 4, 'Actor processes for (a) and (b).')
 flags.DEFINE_integer('catch_env_batch_size', 64, 'Envs per actor for (a).')
@@ -144,67 +143,6 @@ def impala_inference_rates(batch_sizes):
   return rates
 
 
-def ceiling_frames_per_second(num_envs: int, seconds: float) -> float:
-  """Emulator frames/s of random Pong play through one AtariVectorEnv with
-  one thread per CPU of this process (building it excluded)."""
-  from seed_stac import envs
-  from seed_stac.envs import atari_vector
-  threads = atari_vector.default_num_threads(os.cpu_count() or 1)
-  batch = envs.create_env_batch('atari', 'Pong', 0, num_envs, num_threads=threads)
-  batch.reset()
-  rng = np.random.default_rng(0)
-  num_actions = batch.spec.action.num_actions
-  steps, start = 0, time.perf_counter()
-  while time.perf_counter() - start < seconds:
-    batch.step(rng.integers(0, num_actions, num_envs).astype(np.int32))
-    steps += num_envs
-  rate = steps * batch.spec.frames_per_step / (time.perf_counter() - start)
-  batch.close()
-  return rate
-
-
-def _read_progress(path: str):
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [row for row in csv.DictReader(f) if row.get('fps')]
-
-
-def training_frames_per_second(agent: str, torso: str, num_actors: int,
-                               warmup_steps: int, seconds: float, overrides=()) -> float:
-  """Emulator frames/s of real Pong training (`seed_stac.local`, its own
-  process), averaged over the log intervals that start after `warmup_steps`
-  learner steps, once `seconds` of them are logged. RuntimeError if the run
-  stops first or never warms up. overrides: 'key=value' config settings."""
-  interval_s = 5.0
-  with tempfile.TemporaryDirectory() as logdir:
-    command = [sys.executable, '-m', 'seed_stac.local',
-               f'--config=configs/atari.py:Pong,{agent},{torso}', f'--logdir={logdir}',
-               f'--num_actors={num_actors}', f'--config.learner.log_interval_s={interval_s}',
-               '--config.learner.checkpoint_interval_s=1e9'] + [
-                   f'--config.{setting}' for setting in overrides]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-    deadline = time.time() + 20 * seconds + 600
-    try:
-      while time.time() < deadline and process.poll() is None:
-        time.sleep(interval_s)
-        rows = _read_progress(os.path.join(logdir, 'progress.csv'))
-        # A row's fps covers the interval before it: skip the first warm one.
-        warm = [float(r['fps']) for r in rows if float(r['learner_steps'] or 0) >= warmup_steps][1:]
-        if len(warm) * interval_s >= seconds:
-          return statistics.fmean(warm)
-      error = process.stderr.read().decode()[-2000:] if process.poll() is not None else ''
-      raise RuntimeError(f'{agent}/{torso}: no {seconds:.0f} s of training logged; {error}')
-    finally:
-      if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-          process.wait(60)
-        except subprocess.TimeoutExpired:
-          process.kill()
-
-
 def main(_):
   from configs import atari, catch
   n = FLAGS.num_actors
@@ -218,13 +156,13 @@ def main(_):
     print('(c) impala_resnet_inference_frames_per_s ' +
           ' '.join(f'batch{b}={r:,.0f}' for b, r in rates.items()), flush=True)
   if 'ceiling' in FLAGS.parts or 'd' in FLAGS.parts:
-    ceiling = ceiling_frames_per_second(FLAGS.ceiling_envs, FLAGS.seconds / 2)
+    ceiling = frame_rates.ceiling_frames_per_second(FLAGS.ceiling_envs, FLAGS.seconds / 2)
     print(f'ceiling_fps={ceiling:.0f} (random Pong, AtariVectorEnv, {FLAGS.ceiling_envs} envs, '
           f'{os.cpu_count()} threads)', flush=True)
   if 'd' in FLAGS.parts:
     for torso in FLAGS.torsos:
       for agent in FLAGS.agents:
-        fps = training_frames_per_second(agent, torso, FLAGS.train_actors,
+        fps = frame_rates.training_frames_per_second(agent, torso, FLAGS.train_actors,
                                          FLAGS.warmup_steps, FLAGS.train_seconds, FLAGS.train_set)
         print(f'(d) train_fps_{torso}_{agent}={fps:.0f} '
               f'train_fraction_{torso}_{agent}={fps / ceiling:.3f}', flush=True)
