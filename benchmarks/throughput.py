@@ -1,6 +1,6 @@
 """Runtime and training throughput on loopback, all measured in this one run:
 
-  python -m benchmarks.throughput            # about 13 minutes on 2 cores
+  python -m benchmarks.throughput            # about 14 minutes on 2 cores
   python -m benchmarks.throughput --parts=ceiling,d --train_seconds=30
 
 (a) transport ceiling: env steps/s through the real learner (gRPC, batcher,
