@@ -13,6 +13,7 @@ from seed_stac import builder
 from seed_stac.algo.update import Unroll
 from seed_stac.envs import create_environment
 from seed_stac.envs.batch import EnvBatch
+from seed_stac.learner.env_state import push_frame
 from seed_stac.learner.inference import make_inference_fn
 
 
@@ -31,7 +32,7 @@ class SyncLoop:
     action_dtype = np.float32 if action.kind == 'continuous' else np.int32
     b = self.batch_size
     self.frame_stack = self.envs.spec.frame_stack
-    self.obs = self._stack(self.envs.reset(), np.ones(self.batch_size, bool))
+    self.obs = push_frame(None, self.envs.reset(), None, self.frame_stack)
     self.prev_action = np.zeros((b,) + action_shape, action_dtype)
     self.reward, self.first = np.zeros(b, np.float32), np.ones(b, bool)
     self.terminated, self.truncated = np.zeros(b, bool), np.zeros(b, bool)
@@ -44,21 +45,9 @@ class SyncLoop:
     ended = step.terminated | step.truncated
     mask = ended.reshape((-1,) + (1,) * (action.ndim - 1))
     self.prev_action = np.where(mask, 0, action).astype(action.dtype)
-    self.obs = self._stack(step.observation, ended)
+    self.obs = push_frame(self.obs, step.observation, ended, self.frame_stack)
     self.reward, self.first = step.reward, ended
     self.terminated, self.truncated = step.terminated, step.truncated
-
-  def _stack(self, observation, first):
-    """[B, S, ...] frame stacks as the learner keeps them (env_state.py), or
-    the observation itself when the spec stacks one frame."""
-    if self.frame_stack == 1:
-      return observation
-    frame = observation[:, None]
-    if first.all():
-      return np.repeat(frame, self.frame_stack, axis=1)
-    frames = np.concatenate([self.obs[:, 1:], frame], axis=1)
-    frames[first] = frame[first]
-    return frames
 
   def unroll(self) -> Unroll:
     rows = []

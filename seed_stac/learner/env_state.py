@@ -18,6 +18,26 @@ STEP_FIELDS = ('observation', 'prev_action', 'reward', 'first', 'terminated',
                'truncated', 'action', 'behaviour_log_prob')
 
 
+def push_frame(frames: Optional[np.ndarray], observation: np.ndarray,
+               first: Optional[np.ndarray], frame_stack: int) -> np.ndarray:
+  """The frame stacks after one step, oldest frame first.
+
+  frames: [E, frame_stack, *obs_shape], or None before the first step (every
+    stack then starts afresh). observation: [E, *obs_shape], the new frames.
+  first: [E] bool, where a new episode starts: that stack is refilled with
+    copies of its new frame (not read when `frames` is None).
+  Returns a new [E, frame_stack, *obs_shape] array every call, never a view
+  of `frames`: recorded steps keep their own.
+  """
+  frame = observation[:, None]
+  if frames is None:
+    return np.repeat(frame, frame_stack, axis=1)
+  stacked = np.concatenate([frames[:, 1:], frame], axis=1)
+  if first.any():
+    stacked[first] = frame[first]
+  return stacked
+
+
 class ActorState:
   """State of one actor run: E environments stepping in lock-step."""
 
@@ -43,15 +63,9 @@ class ActorState:
     episode: frame stack refilled with the new frame, previous action zeroed.
     """
     first = terminated | truncated
-    frame = observation[:, None]  # [E, 1, *obs_shape]
     if self.frames is None:
       first = np.ones_like(first)
-      self.frames = np.repeat(frame, self.spec.frame_stack, axis=1)
-    else:
-      # A new array each step: recorded steps keep referring to their own.
-      self.frames = np.concatenate([self.frames[:, 1:], frame], axis=1)
-      if first.any():
-        self.frames[first] = frame[first]
+    self.frames = push_frame(self.frames, observation, first, self.spec.frame_stack)
     self.prev_action[first] = 0
     self._pending = dict(observation=self.frames, prev_action=self.prev_action.copy(),
                          reward=np.asarray(reward, np.float32), first=first,

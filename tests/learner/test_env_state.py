@@ -3,7 +3,7 @@
 import numpy as np
 
 from seed_stac.envs.base import ActionSpec, EnvSpec
-from seed_stac.learner.env_state import ActorState
+from seed_stac.learner.env_state import ActorState, push_frame
 
 SPEC = EnvSpec('t', (2, 2, 1), 'uint8', ActionSpec('discrete', num_actions=3), frame_stack=3)
 
@@ -45,3 +45,32 @@ def test_unrolls_overlap_by_one_step_and_carry_the_core_state():
   # Core state at the start of each unroll is the one fed to its first step.
   np.testing.assert_array_equal(first[1][0], [0])
   np.testing.assert_array_equal(second[1][0], [2])
+
+
+def _reference_stacks(observations, firsts, frame_stack):
+  """Brute force: each env's stack rebuilt from its episode's frames alone."""
+  stacks = []
+  for t in range(len(observations)):
+    per_env = []
+    for e in range(observations[0].shape[0]):
+      start = max(s for s in range(t + 1) if s == 0 or firsts[s][e])
+      history = [observations[max(start, t - k)][e] for k in reversed(range(frame_stack))]
+      per_env.append(np.stack(history))
+    stacks.append(np.stack(per_env))
+  return stacks
+
+
+def test_push_frame_matches_stacks_rebuilt_from_each_episode():
+  rng = np.random.default_rng(0)
+  steps, num_envs, frame_stack = 12, 3, 4
+  observations = [rng.integers(0, 255, (num_envs, 2, 3), np.uint8) for _ in range(steps)]
+  firsts = [np.ones(num_envs, bool)] + [rng.random(num_envs) < 0.3 for _ in range(steps - 1)]
+  frames, got = None, []
+  for observation, first in zip(observations, firsts):
+    previous = frames
+    frames = push_frame(frames, observation, first, frame_stack)
+    assert previous is None or not np.shares_memory(frames, previous)
+    got.append(frames.copy())
+  for t, (stack, expected) in enumerate(zip(got, _reference_stacks(observations, firsts,
+                                                                    frame_stack))):
+    np.testing.assert_array_equal(stack, expected, err_msg=f'step {t}')
