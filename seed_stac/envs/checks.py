@@ -6,6 +6,7 @@ simulator (ALE silently wraps out-of-range actions, MuJoCo accepts NaNs).
 """
 
 import numbers
+from typing import Iterable, Tuple
 
 import numpy as np
 
@@ -78,3 +79,15 @@ def episode_over_error(name: str) -> RuntimeError:
   return RuntimeError(
       f'{name}: step() called before reset() or after the episode ended; '
       'call reset() first (EnvBatch does this automatically)')
+
+
+def split_task_name(name, tasks: Iterable[Tuple[str, str]], suite: str) -> Tuple[str, str]:
+  """'cartpole-swingup' -> ('cartpole', 'swingup') if that (domain, task) pair
+  is in `tasks`; else ValueError naming `suite` and listing the valid names."""
+  tasks = tuple(tasks)
+  if isinstance(name, str) and '-' in name:
+    domain, task = name.split('-', 1)
+    if (domain, task) in tasks:
+      return domain, task
+  raise ValueError(f'unknown {suite} task {name!r}; valid names: '
+                   f'{", ".join(f"{domain}-{task}" for domain, task in tasks)}')

@@ -44,20 +44,9 @@ PIXELS_SIZE = 84
 _DEFAULT_CAMERA = {'quadruped': 2}  # Its camera 0 does not follow the body.
 
 
-def valid_names() -> Tuple[str, ...]:
-  """All 'domain-task' names in `suite.ALL_TASKS` order."""
-  return tuple(f'{domain}-{task}' for domain, task in suite.ALL_TASKS)
-
-
 def split_name(name: str) -> Tuple[str, str]:
   """'cartpole-swingup' -> ('cartpole', 'swingup'); ValueError if unknown."""
-  if isinstance(name, str) and '-' in name:
-    domain, task = name.split('-', 1)
-    if (domain, task) in suite.ALL_TASKS:
-      return domain, task
-  raise ValueError(
-      f'unknown dm_control task {name!r}; valid names: '
-      f'{", ".join(valid_names())}')
+  return checks.split_task_name(name, suite.ALL_TASKS, 'dm_control')
 
 
 def render_pixels(physics, camera_id: int) -> np.ndarray:

@@ -46,8 +46,6 @@ realworldrl_suite is not on PyPI, so it is imported only when an environment
 is built.
 """
 
-from typing import Tuple
-
 import numpy as np
 
 from seed_stac.envs import base
@@ -69,18 +67,6 @@ def import_suite():
         'the rwrl environments need realworldrl_suite, which is not on PyPI; '
         f'install it with: {INSTALL_COMMAND}') from e
   return rwrl_envs
-
-
-def split_name(name: str, all_tasks) -> Tuple[str, str]:
-  """'walker-realworld_walk' -> ('walker', 'realworld_walk') if in
-  `all_tasks` (the suite's (alias, domain, task) triples), else ValueError."""
-  valid = [f'{domain}-{task}' for _, domain, task in all_tasks]
-  if name not in valid:
-    raise ValueError(
-        f'unknown realworldrl_suite task {name!r}; valid names: '
-        f'{", ".join(valid)}')
-  domain, task = name.split('-', 1)
-  return domain, task
 
 
 class _NumpyWithOwnRandom:
@@ -169,7 +155,8 @@ def make_rwrl(name: str,
         f'rwrl constraints must be True or False, got {constraints!r}')
   constraints = bool(constraints)
   rwrl_envs = import_suite()
-  domain, task = split_name(name, rwrl_envs.ALL_TASKS)
+  domain, task = checks.split_task_name(
+      name, [(domain, task) for _, domain, task in rwrl_envs.ALL_TASKS], 'realworldrl_suite')
   load_kwargs = dict(
       domain_name=domain,
       task_name=task,

@@ -65,3 +65,18 @@ def test_check_choice_lists_valid_choices():
   with pytest.raises(ValueError, match=r"unknown color 'red'.*\['blue', 'green'\]"):
     checks.check_choice('color', 'red', ('green', 'blue'))
   checks.check_choice('color', 'blue', ('green', 'blue'))
+
+
+@pytest.mark.parametrize('name', ['cartpole-fly', 'cartpole', 'swingup-cartpole', '', None, 3])
+def test_split_task_name_rejects_names_not_in_the_suite(name):
+  tasks = [('cartpole', 'swingup'), ('walker', 'walk')]
+  with pytest.raises(ValueError, match=r"unknown demo task .*; valid names: "
+                     r"cartpole-swingup, walker-walk$"):
+    checks.split_task_name(name, tasks, 'demo')
+
+
+def test_split_task_name_splits_at_the_first_dash():
+  tasks = [('cartpole', 'swingup'), ('walker', 'realworld_walk-hard')]
+  assert checks.split_task_name('cartpole-swingup', tasks, 'demo') == ('cartpole', 'swingup')
+  assert checks.split_task_name('walker-realworld_walk-hard', iter(tasks), 'demo') == (
+      'walker', 'realworld_walk-hard')
