@@ -7,7 +7,8 @@
     per-env state, a tiny MLP policy) with Catch, training off.
 (b) atari_transport_ratio: Pong env steps/s through the learner (N actors,
     tiny policy, training off) divided by N processes stepping Pong in-process
-    with random actions (the same environment code, no learner).
+    with random actions (the same environment code, no learner), measured
+    just before and just after the run through the learner and averaged.
 (c) the IMPALA deep network's inference rate on this CPU (frames/s) at the
     batch sizes the batcher forms.
 ceiling: `ceiling_fps`, emulator frames/s of random Pong play through one
@@ -179,17 +180,23 @@ def measure_transport_ceiling(catch, n):
 
 
 def measure_atari_ratio(atari, n):
+  """The in-process rate is measured just before and just after the run
+  through the learner and averaged: this host's speed drifts by up to 2x over
+  minutes, which one measurement on one side would read as a ratio change."""
   config = tiny_policy(atari.get_config('Pong,impala'))
   config.actor.env_batch_size = FLAGS.atari_env_batch_size
   config.learner.inference_batch_size = FLAGS.atari_inference_batch_size
-  through_learner = runtime_steps_per_second(config, n, 4 * 2_000 * n)
-  in_process = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
+  before = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
+  # The in-process rate sizes the run: about `seconds` of stepping here.
+  through_learner = runtime_steps_per_second(config, n, 4 * before)
+  after = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
+  in_process = (before + after) / 2
   print(f'(b) pong_steps_per_s_through_learner={through_learner:,.0f} '
         f'pong_steps_per_s_in_process={in_process:,.0f} '
+        f'(before {before:,.0f}, after {after:,.0f}) '
         f'atari_transport_ratio={through_learner / in_process:.3f} '
         f'({n} actors x {FLAGS.atari_env_batch_size} envs, '
         f'inference batch {config.learner.inference_batch_size})', flush=True)
-
 
 if __name__ == '__main__':
   app.run(main)
