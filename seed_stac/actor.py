@@ -139,8 +139,8 @@ def _first_request(actor_id, run_id, env_ids, observation) -> codec.StepMessage:
       episode_length=np.zeros(num_envs, np.int32))
 
 
-def _serve(connection: _Connection, envs: _Envs, result: ActorResult,
-           on_connected) -> bool:
+def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult,
+                 on_connected) -> bool:
   """Handshakes and runs the step loop. True when training is done."""
   config = connection.handshake()
   actor_id = config.actor_id  # the learner's choice with --actor_id=auto
@@ -258,7 +258,7 @@ def _serve_until_stopped(connection, envs, name, result, backoff,
   watcher = threading.Thread(target=cancel_on_stop, daemon=True)
   watcher.start()
   try:
-    return _serve(connection, envs, result, backoff.reset)
+    return _step_stream(connection, envs, result, backoff.reset)
   except grpc.RpcError as e:
     if stop_event.is_set():
       return False

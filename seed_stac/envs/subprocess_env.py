@@ -68,7 +68,7 @@ class SubprocessEnvironment(Environment):
         pipe.close()
 
 
-def _serve(recv_file, send_file):
+def _answer_env_calls(recv_file, send_file):
   def reply(message):
     pickle.dump(message, send_file)
     send_file.flush()
@@ -91,4 +91,4 @@ def _serve(recv_file, send_file):
 
 
 if __name__ == '__main__':
-  _serve(os.fdopen(int(sys.argv[1]), 'rb'), os.fdopen(int(sys.argv[2]), 'wb'))
+  _answer_env_calls(os.fdopen(int(sys.argv[1]), 'rb'), os.fdopen(int(sys.argv[2]), 'wb'))

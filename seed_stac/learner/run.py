@@ -92,12 +92,13 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   restored = checkpointer.restore_latest()
   if restored:
     print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
-  return asyncio.run(_serve(config, logdir, address, token, on_ready, logger,
-                            spec, agent, frames, checkpointer, train, tls))
+  return asyncio.run(_serve_actors_and_train(config, logdir, address, token, on_ready,
+                                             logger, spec, agent, frames, checkpointer,
+                                             train, tls))
 
 
-async def _serve(config, logdir, address, token, on_ready, logger, spec, agent,
-                 frames, checkpointer, train, tls) -> dict:
+async def _serve_actors_and_train(config, logdir, address, token, on_ready, logger, spec,
+                                  agent, frames, checkpointer, train, tls) -> dict:
   learner = config.learner
   unroll_queue = queue.Queue(maxsize=learner.unroll_queue_capacity)
   training_done = threading.Event()
