@@ -16,11 +16,6 @@ def get_config(arg='cartpole-swingup'):
   c.env.options.frame_stack = 3
   c.env.options.action_repeat = 4
   c.network.torso = 'resnet'  # default_config's IMPALA sizes
-  c.optimizer.name = 'adam'
-  c.algo.loss_reduction = 'mean'  # Adam is scale-free; clip 40 never acts on means
-  c.optimizer.learning_rate = 3e-4
-  c.learner.total_frames = 30_000_000
-  c.learner.batch_size = 32
-  c.learner.unroll_length = 20
+  config_lib.use_control_agent(c)
   c.actor.env_batch_size = 4
   return c

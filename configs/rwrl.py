@@ -14,11 +14,6 @@ def get_config(arg='walker-realworld_walk,easy'):
   c.env.options.difficulty = difficulty
   c.network.torso = 'mlp'
   c.network.mlp.sizes = (256, 256)
-  c.optimizer.name = 'adam'
-  c.algo.loss_reduction = 'mean'  # Adam is scale-free; clip 40 never acts on means
-  c.optimizer.learning_rate = 3e-4
-  c.learner.total_frames = 30_000_000
-  c.learner.batch_size = 32
-  c.learner.unroll_length = 20
+  config_lib.use_control_agent(c)
   c.actor.env_batch_size = 8
   return c

@@ -143,6 +143,19 @@ def use_small_feature_agent(c: ml_collections.ConfigDict) -> ml_collections.Conf
   return c
 
 
+def use_control_agent(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The optimizer and budget of the continuous-control configs (dmc_features,
+  dmc_pixels, rwrl): Adam 3e-4 on mean losses, batch 32 x T 20, 30M frames.
+  The torso and envs per actor are each config's own. Returns `c`, changed
+  in place."""
+  c.optimizer.name = 'adam'
+  c.algo.loss_reduction = 'mean'  # Adam is scale-free; clip 40 never acts on means
+  c.optimizer.learning_rate = 3e-4
+  c.learner.total_frames = 30_000_000
+  c.learner.batch_size = 32
+  c.learner.unroll_length = 20
+  return c
+
 _CHOICES = {
     'agent': AGENTS,
     'network.gaussian_scale': ('state', 'global'),
