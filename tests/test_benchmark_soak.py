@@ -30,8 +30,8 @@ def test_synthetic_catch_plays_by_the_catch_rules():
   ends = []
   for t in range(1, 28):
     batch = codec.StepMessage(1, 'r', env_ids, **step)
-    batch = codec.StepMessage.from_proto(batch.to_proto())  # what the learner decodes
-    batch.check(spec.observation_shape, spec.observation_dtype, 3)
+    # What the learner decodes.
+    batch = codec.StepMessage.from_proto(batch.to_proto(), codec.StepLayout.of(spec, 3))
     boards = batch.observation.reshape(3, 10, 5)
     assert (boards.sum(axis=(1, 2)) == 2).all() and boards[:, 9].sum(axis=1).min() == 1
     step = game.step(rng.integers(0, 3, size=3).astype(np.int32))

@@ -1,10 +1,11 @@
 """The learner's side of the actor protocol (seed_stac.rpc.server handler).
 
-For each StepMessage: check it against the handshake's spec, update that
-actor's state (frame stack etc.), get actions from the inference batcher,
-record the step into the actor's unroll and queue finished unrolls for
-training. Any malformed message raises InvalidMessageError, which the server
-turns into INVALID_ARGUMENT for that stream only.
+For each StepMessage (the server has already decoded it against
+`step_layout`, the handshake's spec): update that actor's state (frame stack
+etc.), get actions from the inference batcher, record the step into the
+actor's unroll and queue finished unrolls for training. A step from a run
+that has not handshaken raises InvalidMessageError, which the server turns
+into INVALID_ARGUMENT for that stream only.
 """
 
 import asyncio
@@ -23,7 +24,7 @@ from seed_stac.envs.base import EnvSpec
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.env_state import ActorState
 from seed_stac.rpc.codec import (ActorIdInUseError, HandshakeReply, InvalidMessageError,
-                                 StepMessage)
+                                 StepLayout, StepMessage)
 
 
 class EpisodeStats:
@@ -89,6 +90,7 @@ class ActorHub:
                training_done: threading.Event, handshake_grace_s: float = 10.0):
     self.spec = spec
     self._handshake_reply = HandshakeReply(spec, env_config, env_batch_size, actor_id=0)
+    self.step_layout = StepLayout.of(spec, env_batch_size)  # the server decodes against it
     self.env_batch_size = env_batch_size
     self.batcher = batcher
     self.initial_core_state = [np.asarray(s) for s in initial_core_state]
@@ -163,8 +165,6 @@ class ActorHub:
     if slot is None or slot.run_id != batch.run_id:
       raise InvalidMessageError(
           f'run_id: {batch.run_id!r} of actor {batch.actor_id} has not handshaken')
-    batch.check(self.spec.observation_shape, self.spec.observation_dtype,
-                self.env_batch_size)
     if slot.state is None:
       slot.streaming = True
       self._pending.pop(batch.actor_id, None)

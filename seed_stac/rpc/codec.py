@@ -13,7 +13,7 @@ into INVALID_ARGUMENT for the offending stream only.
 import dataclasses
 import json
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -167,17 +167,32 @@ class StepMessage:
     return msg
 
   @classmethod
-  def from_proto(cls, msg: pb.StepRequest) -> 'StepMessage':
-    """Decodes and checks dtypes and that every field has leading dim E."""
-    env_ids = decode_tensor(msg.env_ids, 'env_ids', np.int32, (None,))
+  def from_proto(cls, msg: pb.StepRequest,
+                 layout: Optional['StepLayout'] = None) -> 'StepMessage':
+    """Decodes and checks dtypes and that every field has leading dim E.
+
+    layout: what this run's messages must hold (the learner's, from the
+    handshake); None checks the message against itself only. Raises
+    InvalidMessageError naming the first field that is wrong.
+    """
+    num_envs = None if layout is None else layout.env_batch_size
+    env_ids = decode_tensor(msg.env_ids, 'env_ids', np.int32, (num_envs,))
     num_envs = env_ids.shape[0]
     if num_envs == 0:
       raise InvalidMessageError('env_ids: empty batch')
-    observation = decode_tensor(msg.observation, 'observation')
-    if observation.ndim == 0 or observation.shape[0] != num_envs:
-      raise InvalidMessageError(
-          f'observation: expected leading dimension {num_envs}, '
-          f'got shape {observation.shape}')
+    if layout is None:
+      observation = decode_tensor(msg.observation, 'observation')
+      if observation.ndim == 0 or observation.shape[0] != num_envs:
+        raise InvalidMessageError(
+            f'observation: expected leading dimension {num_envs}, '
+            f'got shape {observation.shape}')
+    else:
+      observation = decode_tensor(msg.observation, 'observation', layout.observation_dtype,
+                                  (num_envs,) + layout.observation_shape)
+      first = msg.actor_id * num_envs
+      if not np.array_equal(env_ids, np.arange(first, first + num_envs)):
+        raise InvalidMessageError(
+            f'env_ids: expected {first}..{first + num_envs - 1} for actor {msg.actor_id}')
     vectors = {
         name: decode_tensor(getattr(msg, name), name, dtype, (num_envs,))
         for name, dtype in _VECTOR_FIELDS}
@@ -194,30 +209,20 @@ class StepMessage:
     return cls(actor_id=msg.actor_id, run_id=msg.run_id, env_ids=env_ids,
                observation=observation, **vectors)
 
-  def check(self, observation_shape: Sequence[int], observation_dtype,
-            env_batch_size: int) -> None:
-    """Checks the batch against the handshake's spec (for the learner).
 
-    Raises InvalidMessageError unless observation is
-    [env_batch_size, *observation_shape] of observation_dtype and env_ids are
-    actor_id * env_batch_size + arange(env_batch_size).
-    """
-    expected = (env_batch_size,) + tuple(observation_shape)
-    if self.observation.shape != expected:
-      raise InvalidMessageError(
-          f'observation: expected shape {expected}, '
-          f'got {self.observation.shape}')
-    if self.observation.dtype != np.dtype(observation_dtype):
-      raise InvalidMessageError(
-          f'observation: expected dtype {np.dtype(observation_dtype).name}, '
-          f'got {self.observation.dtype.name}')
-    first = self.actor_id * env_batch_size
-    if (self.num_envs != env_batch_size or
-        not np.array_equal(self.env_ids, np.arange(first, first +
-                                                   env_batch_size))):
-      raise InvalidMessageError(
-          f'env_ids: expected {first}..{first + env_batch_size - 1} for '
-          f'actor {self.actor_id}')
+@dataclasses.dataclass(frozen=True)
+class StepLayout:
+  """What every StepRequest of one learner must hold: observation
+  [env_batch_size, *observation_shape] of observation_dtype, and env_ids
+  actor_id * env_batch_size + arange(env_batch_size)."""
+  observation_shape: Tuple[int, ...]
+  observation_dtype: np.dtype
+  env_batch_size: int
+
+  @classmethod
+  def of(cls, spec: EnvSpec, env_batch_size: int) -> 'StepLayout':
+    return cls(tuple(spec.observation_shape), np.dtype(spec.observation_dtype),
+               env_batch_size)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,6 +6,9 @@ provide
   handler.handshake(actor_id: Optional[int], run_id: str)
       -> codec.HandshakeReply (its actor_id is the id the actor is to use).
       actor_id None: the actor asked the learner to assign one.
+  handler.step_layout: codec.StepLayout
+      what every StepRequest must hold; requests are decoded against it,
+      so the handler receives only messages that fit it.
   async handler.step(batch: codec.StepMessage)
       -> (actions: np.ndarray [E] int32 or [E, ...] float32,
           training_done: bool)
@@ -193,7 +196,7 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
       raise codec.InvalidMessageError(
           f'actor_id/run_id: changed within a stream from {identity} to '
           f'{(request.actor_id, request.run_id)}')
-    batch = codec.StepMessage.from_proto(request)
+    batch = codec.StepMessage.from_proto(request, self._handler.step_layout)
     actions, training_done = await self._handler.step(batch)
     return codec.encode_reply(actions, training_done)
 

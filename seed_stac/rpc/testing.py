@@ -47,6 +47,7 @@ class FakeLearner:
     self.done_after_steps = done_after_steps
     self.zero_actions = zero_actions
     self._rng = np.random.default_rng(seed)
+    self.step_layout = codec.StepLayout.of(self.spec, env_batch_size)
     self.handshakes = []
     self.steps = collections.Counter()
     self.batches = {}
@@ -59,8 +60,6 @@ class FakeLearner:
                                 actor_id=actor_id or 0)
 
   async def step(self, batch):
-    batch.check(self.spec.observation_shape, self.spec.observation_dtype,
-                self.env_batch_size)
     key = (batch.actor_id, batch.run_id)
     self.steps[key] += 1
     self.batches[key] = batch

@@ -60,22 +60,29 @@ def _batch(actor_id, run_id, observation):
                    np.zeros(2, bool), np.full(2, np.nan, np.float32), np.zeros(2, np.int32))
 
 
+def _served(service, batch):
+  """The hub's step as the server runs it: on the message decoded against
+  the hub's layout."""
+  return asyncio.run(service.step(StepMessage.from_proto(batch.to_proto(),
+                                                         service.step_layout)))
+
+
 def test_malformed_steps_are_rejected_naming_the_field():
   service = _service()
   service.handshake(0, 'a')
   service.handshake(1, 'b')
   good = np.zeros((2, 50), np.float32)
   with pytest.raises(InvalidMessageError, match='observation: expected shape'):
-    asyncio.run(service.step(_batch(0, 'a', np.zeros((2, 49), np.float32))))
+    _served(service, _batch(0, 'a', np.zeros((2, 49), np.float32)))
   with pytest.raises(InvalidMessageError, match='observation: expected dtype float32'):
-    asyncio.run(service.step(_batch(0, 'a', np.zeros((2, 50), np.float64))))
+    _served(service, _batch(0, 'a', np.zeros((2, 50), np.float64)))
   with pytest.raises(InvalidMessageError, match='run_id'):
-    asyncio.run(service.step(_batch(0, 'stale', good)))
+    _served(service, _batch(0, 'stale', good))
   wrong_ids = _batch(0, 'a', good)
   wrong_ids.env_ids = np.array([5, 6], np.int32)
   with pytest.raises(InvalidMessageError, match='env_ids'):
-    asyncio.run(service.step(wrong_ids))
-  actions, done = asyncio.run(service.step(_batch(1, 'b', good)))
+    _served(service, wrong_ids)
+  actions, done = _served(service, _batch(1, 'b', good))
   assert actions.shape == (2,) and not done
 
 

@@ -100,7 +100,10 @@ def test_step_message_round_trip():
     actual = getattr(decoded, field)
     assert actual.dtype == expected.dtype, field
     np.testing.assert_array_equal(actual, expected, err_msg=field)
-  decoded.check((3, 2), np.uint8, E)
+  layout = codec.StepLayout((3, 2), np.dtype(np.uint8), E)
+  checked = codec.StepMessage.from_proto(wire(batch.to_proto()), layout)
+  for field in ('env_ids', 'observation', 'reward', 'episode_return'):
+    np.testing.assert_array_equal(getattr(checked, field), getattr(decoded, field))
 
 
 @pytest.mark.parametrize('field, value, message', [
@@ -150,24 +153,26 @@ def test_step_message_missing_field_is_an_error():
     codec.StepMessage.from_proto(msg)
 
 
-@pytest.mark.parametrize('args, message', [
+@pytest.mark.parametrize('layout, message', [
     (((3, 3), np.float32, E),
      r'observation: expected shape \(4, 3, 3\), got \(4, 3, 2\)'),
     (((3, 2), np.uint8, E), 'observation: expected dtype uint8, got float32'),
-    (((3, 2), np.float32, E + 1), 'observation: expected shape'),
+    (((3, 2), np.float32, E + 1), r'env_ids: expected shape \(5,\), got \(4,\)'),
 ])
-def test_check_against_spec(args, message):
-  batch = make_batch(np.random.default_rng(4))
-  batch.check((3, 2), np.float32, E)
+def test_decoding_against_the_learner_layout(layout, message):
+  msg = wire(make_batch(np.random.default_rng(4)).to_proto())
+  codec.StepMessage.from_proto(msg, codec.StepLayout((3, 2), np.dtype(np.float32), E))
+  shape, dtype, num_envs = layout
   with pytest.raises(codec.InvalidMessageError, match=message):
-    batch.check(*args)
+    codec.StepMessage.from_proto(msg, codec.StepLayout(shape, np.dtype(dtype), num_envs))
 
 
-def test_check_env_ids_belong_to_actor():
+def test_env_ids_must_belong_to_the_actor():
   batch = make_batch(np.random.default_rng(5), actor_id=2)
   batch.actor_id = 1
-  with pytest.raises(codec.InvalidMessageError, match='env_ids: expected 4..7'):
-    batch.check((3, 2), np.float32, E)
+  with pytest.raises(codec.InvalidMessageError, match='env_ids: expected 4..7 for actor 1'):
+    codec.StepMessage.from_proto(wire(batch.to_proto()),
+                                 codec.StepLayout((3, 2), np.dtype(np.float32), E))
 
 
 def test_reply_round_trip_and_validation():

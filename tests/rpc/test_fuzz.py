@@ -360,7 +360,10 @@ def _mutate_identity(learner, request, data):
     request.actor_id = data.draw(_INT32.filter(lambda i: i != request.actor_id))
   if which in ('run_id', 'both'):
     request.run_id = data.draw(st.text(max_size=20).filter(lambda s: s != request.run_id))
-  return {'actor_id/run_id', 'run_id'}  # mid-stream / on the first request
+  fields = {'actor_id/run_id', 'run_id'}  # mid-stream / on the first request
+  if which != 'run_id':  # on the first request the env_ids no longer fit the actor id
+    fields.add('env_ids')
+  return fields
 
 
 _MUTATIONS = (_mutate_dtype, _mutate_shape, _mutate_huge_empty, _mutate_length,
