@@ -156,6 +156,7 @@ def use_control_agent(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict
   c.learner.unroll_length = 20
   return c
 
+
 _CHOICES = {
     'agent': AGENTS,
     'network.gaussian_scale': ('state', 'global'),
