@@ -198,5 +198,6 @@ def measure_atari_ratio(atari, n):
         f'({n} actors x {FLAGS.atari_env_batch_size} envs, '
         f'inference batch {config.learner.inference_batch_size})', flush=True)
 
+
 if __name__ == '__main__':
   app.run(main)
