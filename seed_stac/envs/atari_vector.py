@@ -195,7 +195,7 @@ class AtariVectorBatch:
     self._check_open()
     if not self._started:
       raise RuntimeError('EnvBatch.step() called before reset()')
-    actions = self._check_actions(actions)
+    actions = checks.action_batch(actions, self.spec.action, self._size, self.spec.name)
     observation, reward, terminated, truncated, info = self._env.step(actions)
     if truncated.any():
       raise RuntimeError('AtariVectorEnv truncated an episode by its own cap')
@@ -239,19 +239,6 @@ class AtariVectorBatch:
   def _check_open(self) -> None:
     if self._env is None:
       raise RuntimeError(f'{self.spec.name}: AtariVectorBatch used after close()')
-
-  def _check_actions(self, actions) -> np.ndarray:
-    actions = np.asarray(actions)
-    if actions.shape != (self._size,) or not np.issubdtype(actions.dtype, np.integer):
-      raise ValueError(
-          f'{self.spec.name}: EnvBatch.step expects discrete actions of shape '
-          f'({self._size},) and integer dtype, got shape {actions.shape} and '
-          f'dtype {actions.dtype}')
-    if actions.size and (actions.min() < 0 or actions.max() >= self._num_actions):
-      bad = actions[(actions < 0) | (actions >= self._num_actions)][0]
-      raise ValueError(
-          f'discrete action must be in [0, {self._num_actions}), got {bad}')
-    return actions.astype(np.int32)
 
   @staticmethod
   def _frames_last(observation: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from seed_stac.envs import base
+from seed_stac.envs import checks
 
 
 @dataclasses.dataclass
@@ -80,7 +81,7 @@ class EnvBatch:
     (continuous)."""
     if not self._started:
       raise RuntimeError('EnvBatch.step() called before reset()')
-    actions = self._check_actions(actions)
+    actions = checks.action_batch(actions, self._spec.action, len(self._envs), self._spec.name)
     size = len(self._envs)
     observations = []
     reward = np.zeros(size, np.float32)
@@ -115,27 +116,6 @@ class EnvBatch:
   def close(self) -> None:
     for env in self._envs:
       env.close()
-
-  def _check_actions(self, actions) -> np.ndarray:
-    action = self._spec.action
-    actions = np.asarray(actions)
-    size = len(self._envs)
-    if action.kind == 'discrete':
-      expected, ok_dtype = (size,), np.issubdtype(actions.dtype, np.integer)
-      dtype_name = 'integer'
-    else:
-      expected = (size,) + tuple(action.shape)
-      ok_dtype = np.issubdtype(actions.dtype, np.floating) or np.issubdtype(
-          actions.dtype, np.integer)
-      dtype_name = 'float'
-    if actions.shape != expected or not ok_dtype:
-      raise ValueError(
-          f'{self._spec.name}: EnvBatch.step expects {action.kind} actions of '
-          f'shape {expected} and {dtype_name} dtype, got shape '
-          f'{actions.shape} and dtype {actions.dtype}')
-    if action.kind == 'continuous':
-      actions = actions.astype(np.float32, copy=False)
-    return actions
 
   def _stack(self, observations) -> np.ndarray:
     return np.stack(observations).astype(

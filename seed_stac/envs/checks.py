@@ -67,6 +67,42 @@ def continuous_action(action, spec: base.ActionSpec) -> np.ndarray:
   return np.clip(value, low, high)
 
 
+def action_batch(actions, spec: base.ActionSpec, size: int, name: str) -> np.ndarray:
+  """Returns one batch step's actions, all checked before any env steps.
+
+  Discrete: `size` integers in [0, num_actions), returned as int32.
+  Continuous: [size, *spec.shape] finite numbers, returned as float32
+  (clipping to the bounds is the adapter's job). Checking the whole batch
+  first means a bad action at env i leaves envs 0..i-1 unstepped.
+  """
+  actions = np.asarray(actions)
+  if spec.kind == 'discrete':
+    expected, ok_dtype = (size,), np.issubdtype(actions.dtype, np.integer)
+    dtype_name = 'integer'
+  else:
+    expected = (size,) + tuple(spec.shape)
+    ok_dtype = np.issubdtype(actions.dtype, np.floating) or np.issubdtype(
+        actions.dtype, np.integer)
+    dtype_name = 'float'
+  if actions.shape != expected or not ok_dtype:
+    raise ValueError(
+        f'{name}: EnvBatch.step expects {spec.kind} actions of shape {expected} '
+        f'and {dtype_name} dtype, got shape {actions.shape} and dtype {actions.dtype}')
+  if spec.kind == 'continuous':
+    actions = actions.astype(np.float32, copy=False)
+    bad = ~np.isfinite(actions).reshape(size, -1).all(axis=1)
+    if bad.any():
+      i = int(np.argmax(bad))
+      raise ValueError(f'{name}: continuous action must be finite, got {actions[i]} for env {i}')
+    return actions
+  bad = (actions < 0) | (actions >= spec.num_actions)
+  if bad.any():
+    i = int(np.argmax(bad))
+    raise ValueError(f'{name}: discrete action must be in [0, {spec.num_actions}), '
+                     f'got {actions[i]} for env {i}')
+  return actions.astype(np.int32, copy=False)
+
+
 def check_choice(what: str, value, choices) -> None:
   """Raises ValueError unless `value` is one of `choices`, listing them."""
   if value not in choices:

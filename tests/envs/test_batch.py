@@ -110,6 +110,8 @@ def test_continuous_actions():
   assert out.observation.shape == (2, 5)
   with pytest.raises(ValueError, match=r'shape \(2, 1\)'):
     envs.step(np.zeros(2, np.float32))
+  with pytest.raises(ValueError, match='must be finite, got \\[nan\\] for env 1'):
+    envs.step(np.array([[0.0], [np.nan]]))
 
 
 def test_errors():
@@ -126,5 +128,17 @@ def test_errors():
     envs.step([1, 1, 1])
   with pytest.raises(ValueError, match='integer dtype.*float'):
     envs.step(np.array([1.0, 1.0]))
-  with pytest.raises(ValueError, match=r'\[0, 3\)'):
+  with pytest.raises(ValueError, match=r'\[0, 3\), got 3 for env 1'):
     envs.step([1, 3])
+
+
+def test_a_bad_action_steps_no_env():
+  """The batch is checked before env 0 steps, so a refused step loses nothing."""
+  envs = batch.EnvBatch([catch.Catch(seed=s) for s in range(2)])
+  twins = batch.EnvBatch([catch.Catch(seed=s) for s in range(2)])
+  np.testing.assert_array_equal(envs.reset(), twins.reset())
+  with pytest.raises(ValueError, match='for env 1'):
+    envs.step([0, -1])
+  for _ in range(3):
+    out, twin_out = envs.step([0, 2]), twins.step([0, 2])
+    np.testing.assert_array_equal(out.observation, twin_out.observation)
