@@ -167,32 +167,20 @@ class StepMessage:
     return msg
 
   @classmethod
-  def from_proto(cls, msg: pb.StepRequest,
-                 layout: Optional['StepLayout'] = None) -> 'StepMessage':
-    """Decodes and checks dtypes and that every field has leading dim E.
-
-    layout: what this run's messages must hold (the learner's, from the
-    handshake); None checks the message against itself only. Raises
-    InvalidMessageError naming the first field that is wrong.
+  def from_proto(cls, msg: pb.StepRequest, layout: 'StepLayout') -> 'StepMessage':
+    """Decodes `msg` and checks it against `layout`, this run's step layout
+    (the learner's, sent in the handshake): dtypes, shapes, env ids and
+    finiteness. Raises InvalidMessageError naming the first field that is
+    wrong.
     """
-    num_envs = None if layout is None else layout.env_batch_size
+    num_envs = layout.env_batch_size
     env_ids = decode_tensor(msg.env_ids, 'env_ids', np.int32, (num_envs,))
-    num_envs = env_ids.shape[0]
-    if num_envs == 0:
-      raise InvalidMessageError('env_ids: empty batch')
-    if layout is None:
-      observation = decode_tensor(msg.observation, 'observation')
-      if observation.ndim == 0 or observation.shape[0] != num_envs:
-        raise InvalidMessageError(
-            f'observation: expected leading dimension {num_envs}, '
-            f'got shape {observation.shape}')
-    else:
-      observation = decode_tensor(msg.observation, 'observation', layout.observation_dtype,
-                                  (num_envs,) + layout.observation_shape)
-      first = msg.actor_id * num_envs
-      if not np.array_equal(env_ids, np.arange(first, first + num_envs)):
-        raise InvalidMessageError(
-            f'env_ids: expected {first}..{first + num_envs - 1} for actor {msg.actor_id}')
+    observation = decode_tensor(msg.observation, 'observation', layout.observation_dtype,
+                                (num_envs,) + layout.observation_shape)
+    first = msg.actor_id * num_envs
+    if not np.array_equal(env_ids, np.arange(first, first + num_envs)):
+      raise InvalidMessageError(
+          f'env_ids: expected {first}..{first + num_envs - 1} for actor {msg.actor_id}')
     vectors = {
         name: decode_tensor(getattr(msg, name), name, dtype, (num_envs,))
         for name, dtype in _VECTOR_FIELDS}
@@ -218,6 +206,10 @@ class StepLayout:
   observation_shape: Tuple[int, ...]
   observation_dtype: np.dtype
   env_batch_size: int
+
+  def __post_init__(self):
+    if self.env_batch_size < 1:
+      raise ValueError(f'StepLayout.env_batch_size must be >= 1, got {self.env_batch_size}')
 
   @classmethod
   def of(cls, spec: EnvSpec, env_batch_size: int) -> 'StepLayout':

@@ -24,6 +24,9 @@ def make_batch(rng, actor_id=2, obs_dtype=np.float32, num_envs=E):
       episode_length=rng.integers(0, 100, num_envs).astype(np.int32))
 
 
+LAYOUT = codec.StepLayout((3, 2), np.dtype(np.float32), E)
+
+
 def wire(msg):
   """Through bytes, as over the network."""
   return type(msg).FromString(msg.SerializeToString())
@@ -91,7 +94,8 @@ def test_decode_errors_name_the_field(tensor, kwargs, message):
 
 def test_step_message_round_trip():
   batch = make_batch(np.random.default_rng(1), obs_dtype=np.uint8)
-  decoded = codec.StepMessage.from_proto(wire(batch.to_proto()))
+  layout = codec.StepLayout((3, 2), np.dtype(np.uint8), E)
+  decoded = codec.StepMessage.from_proto(wire(batch.to_proto()), layout)
   assert decoded.actor_id == 2 and decoded.run_id == 'run-a'
   assert decoded.num_envs == E
   for field in ('env_ids', 'observation', 'reward', 'terminated', 'truncated',
@@ -100,10 +104,6 @@ def test_step_message_round_trip():
     actual = getattr(decoded, field)
     assert actual.dtype == expected.dtype, field
     np.testing.assert_array_equal(actual, expected, err_msg=field)
-  layout = codec.StepLayout((3, 2), np.dtype(np.uint8), E)
-  checked = codec.StepMessage.from_proto(wire(batch.to_proto()), layout)
-  for field in ('env_ids', 'observation', 'reward', 'episode_return'):
-    np.testing.assert_array_equal(getattr(checked, field), getattr(decoded, field))
 
 
 @pytest.mark.parametrize('field, value, message', [
@@ -114,18 +114,18 @@ def test_step_message_round_trip():
     ('episode_length', np.zeros(E, np.int64),
      'episode_length: expected dtype int32, got int64'),
     ('observation', np.zeros((E - 1, 3, 2), np.float32),
-     'observation: expected leading dimension 4'),
+     r'observation: expected shape \(4, 3, 2\), got \(3, 3, 2\)'),
     ('observation', np.float32(1.0),
-     'observation: expected leading dimension 4'),
+     r'observation: expected shape \(4, 3, 2\), got \(\)'),
     ('env_ids', np.zeros((E, 1), np.int32),
-     r'env_ids: expected shape \(\?,\), got \(4, 1\)'),
-    ('env_ids', np.zeros(0, np.int32), 'env_ids: empty batch'),
+     r'env_ids: expected shape \(4,\), got \(4, 1\)'),
+    ('env_ids', np.zeros(0, np.int32), r'env_ids: expected shape \(4,\), got \(0,\)'),
 ])
 def test_step_message_decode_errors_name_the_field(field, value, message):
   msg = make_batch(np.random.default_rng(2)).to_proto()
   codec.encode_tensor(value, getattr(msg, field))
   with pytest.raises(codec.InvalidMessageError, match=message):
-    codec.StepMessage.from_proto(wire(msg))
+    codec.StepMessage.from_proto(wire(msg), LAYOUT)
 
 
 @pytest.mark.parametrize('field, index, bad', [
@@ -139,18 +139,18 @@ def test_non_finite_rewards_and_float_observations_are_refused(field, index, bad
   setattr(batch, field, values)
   with pytest.raises(codec.InvalidMessageError,
                      match=f'{field}: non-finite value \\(NaN or inf\\) at env index {index}'):
-    codec.StepMessage.from_proto(wire(batch.to_proto()))
+    codec.StepMessage.from_proto(wire(batch.to_proto()), LAYOUT)
   # NaN episode returns are the protocol's "no episode ended" and pass.
   fine = make_batch(np.random.default_rng(4))
   fine.episode_return = np.full(E, np.nan, np.float32)
-  codec.StepMessage.from_proto(wire(fine.to_proto()))
+  codec.StepMessage.from_proto(wire(fine.to_proto()), LAYOUT)
 
 
 def test_step_message_missing_field_is_an_error():
   msg = make_batch(np.random.default_rng(3)).to_proto()
   msg.ClearField('truncated')
   with pytest.raises(codec.InvalidMessageError, match='truncated: unknown'):
-    codec.StepMessage.from_proto(msg)
+    codec.StepMessage.from_proto(msg, LAYOUT)
 
 
 @pytest.mark.parametrize('layout, message', [
@@ -161,18 +161,22 @@ def test_step_message_missing_field_is_an_error():
 ])
 def test_decoding_against_the_learner_layout(layout, message):
   msg = wire(make_batch(np.random.default_rng(4)).to_proto())
-  codec.StepMessage.from_proto(msg, codec.StepLayout((3, 2), np.dtype(np.float32), E))
+  codec.StepMessage.from_proto(msg, LAYOUT)
   shape, dtype, num_envs = layout
   with pytest.raises(codec.InvalidMessageError, match=message):
     codec.StepMessage.from_proto(msg, codec.StepLayout(shape, np.dtype(dtype), num_envs))
+
+
+def test_a_layout_needs_an_env():
+  with pytest.raises(ValueError, match='env_batch_size must be >= 1, got 0'):
+    codec.StepLayout((3, 2), np.dtype(np.float32), 0)
 
 
 def test_env_ids_must_belong_to_the_actor():
   batch = make_batch(np.random.default_rng(5), actor_id=2)
   batch.actor_id = 1
   with pytest.raises(codec.InvalidMessageError, match='env_ids: expected 4..7 for actor 1'):
-    codec.StepMessage.from_proto(wire(batch.to_proto()),
-                                 codec.StepLayout((3, 2), np.dtype(np.float32), E))
+    codec.StepMessage.from_proto(wire(batch.to_proto()), LAYOUT)
 
 
 def test_reply_round_trip_and_validation():
