@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 LOGDIR ?= runs/cartpole_stac
 ARGS ?=
 
-.PHONY: train test lint benchmark clean
+.PHONY: train test lint format benchmark clean
 
 $(VENV)/.installed: requirements.txt requirements-actor.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,13 +41,18 @@ test: $(VENV)/.dev-installed lint
 
 # pyflakes: unused or undefined names and imports; pycodestyle: the layout
 # rules our Google style with 2-space indents shares with PEP 8 (lines of at
-# most 100 columns, no tabs or trailing whitespace, as in .style.yapf; the
-# indentation checks assume 4 spaces and are off). Generated protobuf code is
-# excluded. `yapf -i FILE` formats a file (.style.yapf) but is not enforced.
+# most 100 columns, no tabs or trailing whitespace; the indentation checks
+# assume 4 spaces and are off); yapf: the format itself (.style.yapf), failing
+# with a diff on any file it would change. `make format` rewrites those files.
+# Generated protobuf code is excluded.
 LINT_FILES = $$(git ls-files '*.py' | grep -v '_pb2')
 lint: $(VENV)/.dev-installed
 	$(PY) -m pyflakes $(LINT_FILES)
 	$(PY) -m pycodestyle --max-line-length=100 --select=E101,E501,E9,W191,W291,W293,W391,W6 $(LINT_FILES)
+	$(PY) -m yapf --diff $(LINT_FILES)
+
+format: $(VENV)/.dev-installed
+	$(PY) -m yapf -i $(LINT_FILES)
 
 benchmark: $(VENV)/.installed
 	$(PY) -m benchmarks.learner_step $(ARGS)

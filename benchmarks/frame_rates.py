@@ -41,20 +41,27 @@ def _read_progress(path: str):
     return [row for row in csv.DictReader(f) if row.get('fps')]
 
 
-def training_frames_per_second(agent: str, torso: str, num_actors: int,
-                               warmup_steps: int, seconds: float, overrides=()) -> float:
+def training_frames_per_second(agent: str,
+                               torso: str,
+                               num_actors: int,
+                               warmup_steps: int,
+                               seconds: float,
+                               overrides=()) -> float:
   """Emulator frames/s of real Pong training (`seed_stac.local`, its own
   process), averaged over the log intervals that start after `warmup_steps`
   learner steps, once `seconds` of them are logged. RuntimeError if the run
   stops first or never warms up. overrides: 'key=value' config settings."""
   interval_s = 5.0
   with tempfile.TemporaryDirectory() as logdir:
-    command = [sys.executable, '-m', 'seed_stac.local',
-               f'--config=configs/atari.py:Pong,{agent},{torso}', f'--logdir={logdir}',
-               f'--num_actors={num_actors}', f'--config.learner.log_interval_s={interval_s}',
-               '--config.learner.checkpoint_interval_s=1e9'] + [
-                   f'--config.{setting}' for setting in overrides]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    command = [
+        sys.executable, '-m', 'seed_stac.local', f'--config=configs/atari.py:Pong,{agent},{torso}',
+        f'--logdir={logdir}', f'--num_actors={num_actors}',
+        f'--config.learner.log_interval_s={interval_s}',
+        '--config.learner.checkpoint_interval_s=1e9'
+    ] + [f'--config.{setting}' for setting in overrides]
+    process = subprocess.Popen(command,
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE,
                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
     deadline = time.time() + 20 * seconds + 600
     try:

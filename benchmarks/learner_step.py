@@ -33,11 +33,15 @@ flags.DEFINE_integer('num_steps', 5, 'Timed steps per variant (median).')
 flags.DEFINE_integer('warmup_steps', 2, 'Untimed steps per variant.')
 flags.DEFINE_list('jit', ['false'], 'jit_compile settings to time (false, true).')
 flags.DEFINE_bool('options', True, 'Also time meta-gradient interval/sub-batch options.')
-flags.DEFINE_bool('parts', False, 'Instead: where the milliseconds go inside the exact '
-                  'IMPALA, STAC and STACX steps (graph mode).')
+flags.DEFINE_bool(
+    'parts', False, 'Instead: where the milliseconds go inside the exact '
+    'IMPALA, STAC and STACX steps (graph mode).')
 
-SPEC = EnvSpec('atari-shaped', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
-               frame_stack=4, frames_per_step=4)
+SPEC = EnvSpec('atari-shaped', (84, 84, 1),
+               'uint8',
+               ActionSpec('discrete', num_actions=6),
+               frame_stack=4,
+               frames_per_step=4)
 
 
 def atari_batch(batch_size, unroll_length, seed=0) -> Unroll:
@@ -45,13 +49,15 @@ def atari_batch(batch_size, unroll_length, seed=0) -> Unroll:
   shape = [unroll_length + 1, batch_size]
   action = rng.integers(0, 6, shape).astype(np.int32)
   done = rng.random(shape) < 0.01
-  return Unroll(
-      observation=tf.constant(rng.integers(
-          0, 256, shape + list(SPEC.stacked_observation_shape), dtype=np.uint8)),
-      prev_action=tf.constant(action), reward=tf.constant(rng.normal(size=shape), tf.float32),
-      first=tf.constant(done), terminated=tf.constant(done),
-      truncated=tf.zeros(shape, tf.bool), action=tf.constant(action),
-      behaviour_log_prob=tf.fill(shape, float(np.log(1 / 6))))
+  return Unroll(observation=tf.constant(
+      rng.integers(0, 256, shape + list(SPEC.stacked_observation_shape), dtype=np.uint8)),
+                prev_action=tf.constant(action),
+                reward=tf.constant(rng.normal(size=shape), tf.float32),
+                first=tf.constant(done),
+                terminated=tf.constant(done),
+                truncated=tf.zeros(shape, tf.bool),
+                action=tf.constant(action),
+                behaviour_log_prob=tf.fill(shape, float(np.log(1 / 6))))
 
 
 def variants(batch_size):
@@ -67,7 +73,8 @@ def variants(batch_size):
     yield 'stac_every_8', dict(agent='stac', meta_update_interval=8)
     yield 'stac_every_16', dict(agent='stac', meta_update_interval=16)
     yield 'stac_subbatch_quarter', dict(agent='stac', meta_batch_size=max(1, batch_size // 4))
-    yield 'stac_every_4_subbatch_half', dict(agent='stac', meta_update_interval=4,
+    yield 'stac_every_4_subbatch_half', dict(agent='stac',
+                                             meta_update_interval=4,
                                              meta_batch_size=max(1, batch_size // 2))
 
 
@@ -118,8 +125,8 @@ def print_parts(batch):
     config = _config(agent)
     config.learner.batch_size = FLAGS.batch_size
     config.algo.second_order = 'forward'
-    columns[agent] = step_parts.time_parts(builder.build_agent(config, SPEC).updater, batch,
-                                           FLAGS.num_steps)
+    columns[agent] = step_parts.time_parts(
+        builder.build_agent(config, SPEC).updater, batch, FLAGS.num_steps)
     if agent != 'impala':
       config.algo.second_order = 'reverse'
       columns[agent]['whole step, reverse mode (default)'] = step_parts.time_step(
@@ -148,10 +155,10 @@ def main(_):
             f'{seconds / base:5.2f}x impala')
     default = results.get('stac_default', results['stac'])
     prefix = 'xla_' if jit else ''
-    for line, value in (('stac_exact_over_impala', results['stac']),
-                        ('stacx_exact_over_impala', results['stacx']),
-                        ('stac_default_over_impala', default),
-                        ('stac_forward_over_impala', results['stac_forward']),
+    for line, value in (('stac_exact_over_impala', results['stac']), ('stacx_exact_over_impala',
+                                                                      results['stacx']),
+                        ('stac_default_over_impala', default), ('stac_forward_over_impala',
+                                                                results['stac_forward']),
                         ('stacx_forward_over_impala', results['stacx_forward'])):
       print(f'{prefix}{line}={value / base:.3f}')
 

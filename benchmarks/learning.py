@@ -27,9 +27,9 @@ from absl import app, flags
 from benchmarks import learning_summary
 from seed_stac import config as config_lib
 
-flags.DEFINE_multi_string('config', ['minatar:Breakout'],
-                          'MODULE[:ARG]: a config module in configs/ and its argument '
-                          '(without the agent), e.g. minatar:Breakout, catch, atari:Pong.')
+flags.DEFINE_multi_string(
+    'config', ['minatar:Breakout'], 'MODULE[:ARG]: a config module in configs/ and its argument '
+    '(without the agent), e.g. minatar:Breakout, catch, atari:Pong.')
 flags.DEFINE_list('agents', ['impala', 'stac'], 'Agents.')
 flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds.')
 flags.DEFINE_integer('total_frames', 2_000_000, 'Frame budget of every run.')
@@ -99,8 +99,7 @@ def frames_done(logdir: str) -> int:
   return int(float(lines[-1].split(',')[0])) if len(lines) > 1 else 0
 
 
-def run_all(runs: List[Run], total_frames: int, overrides: Sequence[str],
-            num_actors: int) -> None:
+def run_all(runs: List[Run], total_frames: int, overrides: Sequence[str], num_actors: int) -> None:
   from seed_stac.launch import run_local  # pylint: disable=g-import-not-at-top
   for i, run in enumerate(runs):
     if frames_done(run.logdir) >= total_frames:
@@ -115,8 +114,12 @@ def run_all(runs: List[Run], total_frames: int, overrides: Sequence[str],
 def main(_):
   overrides = list(FLAGS.set)
   # Seed-major order: an interrupted sweep has comparable runs of every pair.
-  runs = [Run(c, a, int(s), run_dir(FLAGS.root, c, a, int(s)))
-          for s in FLAGS.seeds for c in FLAGS.config for a in FLAGS.agents]
+  runs = [
+      Run(c, a, int(s), run_dir(FLAGS.root, c, a, int(s)))
+      for s in FLAGS.seeds
+      for c in FLAGS.config
+      for a in FLAGS.agents
+  ]
   for run in runs:  # Fail on a bad config or override before hours of runs.
     build_config(run.config, run.agent, run.seed, FLAGS.total_frames, overrides)
   if not FLAGS.summary_only:

@@ -84,11 +84,15 @@ def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[
     aucs = [area_under_curve(c) for _, c in members]
     final_mean, final_std = _mean_std(finals)
     auc_mean, auc_std = _mean_std(aucs)
-    row = dict(config=config, agent=agent, seeds=' '.join(str(r.seed) for r, _ in members),
+    row = dict(config=config,
+               agent=agent,
+               seeds=' '.join(str(r.seed) for r, _ in members),
                frames=min(c['frames'][-1] for _, c in members),
-               final_return_mean=final_mean, final_return_std=final_std,
+               final_return_mean=final_mean,
+               final_return_std=final_std,
                final_return_per_seed=' '.join(f'{f:.2f}' for f in finals),
-               auc_mean=auc_mean, auc_std=auc_std,
+               auc_mean=auc_mean,
+               auc_std=auc_std,
                fps=statistics.mean(float(np.nanmean(c['fps'])) for _, c in members))
     if threshold is not None:
       reached = [frames_to_threshold(c, threshold) for _, c in members]
@@ -100,8 +104,8 @@ def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[
 
 def _fmt(value) -> str:
   if isinstance(value, float):
-    return 'nan' if math.isnan(value) else (f'{value:,.0f}' if abs(value) >= 1000
-                                            else f'{value:.2f}')
+    return 'nan' if math.isnan(value) else (
+        f'{value:,.0f}' if abs(value) >= 1000 else f'{value:.2f}')
   return str(value)
 
 
@@ -111,10 +115,12 @@ def markdown_table(rows: List[dict]) -> str:
     columns.append(f"frames to {_fmt(rows[0]['threshold'])}")
   lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
   for r in rows:
-    cells = [r['config'], r['agent'], r['seeds'], _fmt(r['frames']),
-             f"{_fmt(r['final_return_mean'])} ± {_fmt(r['final_return_std'])}",
-             r['final_return_per_seed'], f"{_fmt(r['auc_mean'])} ± {_fmt(r['auc_std'])}",
-             _fmt(r['fps'])]
+    cells = [
+        r['config'], r['agent'], r['seeds'],
+        _fmt(r['frames']), f"{_fmt(r['final_return_mean'])} ± {_fmt(r['final_return_std'])}",
+        r['final_return_per_seed'], f"{_fmt(r['auc_mean'])} ± {_fmt(r['auc_std'])}",
+        _fmt(r['fps'])
+    ]
     if 'frames_to_threshold' in r:
       cells.append(r['frames_to_threshold'])
     lines.append('| ' + ' | '.join(cells) + ' |')
@@ -159,8 +165,10 @@ def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
   if not groups:
     return []
   name = config.replace(':', '_')
-  paths = [os.path.join(out, f'{name}_returns.png'),
-           os.path.join(out, f'{name}_metaparameters.png')]
+  paths = [
+      os.path.join(out, f'{name}_returns.png'),
+      os.path.join(out, f'{name}_metaparameters.png')
+  ]
   fig, ax = plt.subplots(figsize=(7, 4.5))
   plot_band(ax, groups, 'episode_return')
   ax.set(xlabel='environment frames', ylabel='mean episode return', title=config)
@@ -168,7 +176,9 @@ def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
   fig.tight_layout()
   fig.savefig(paths[0], dpi=110)
   plt.close(fig)
-  fig, axes = plt.subplots(len(METAPARAMETERS), 1, figsize=(7, 1.8 * len(METAPARAMETERS)),
+  fig, axes = plt.subplots(len(METAPARAMETERS),
+                           1,
+                           figsize=(7, 1.8 * len(METAPARAMETERS)),
                            sharex=True)
   for ax, meta in zip(axes, METAPARAMETERS):
     plot_band(ax, groups, f'main/{meta}')
@@ -182,14 +192,18 @@ def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
   return paths
 
 
-def write_summary(runs, out: str, threshold: Optional[float], header: dict,
+def write_summary(runs,
+                  out: str,
+                  threshold: Optional[float],
+                  header: dict,
                   budget: int = 0) -> List[str]:
   """summary.md, summary.csv and the plots of every config, over the runs that
   reached `budget` frames (the others are named in summary.md); returns the paths."""
   os.makedirs(out, exist_ok=True)
   rows = summarise(runs, threshold, budget)
-  unfinished = [f'{r.config} {r.agent} seed {r.seed}' for r in runs
-                if finished_progress(r, budget) is None]
+  unfinished = [
+      f'{r.config} {r.agent} seed {r.seed}' for r in runs if finished_progress(r, budget) is None
+  ]
   header = dict(header, unfinished=', '.join(unfinished) or 'none')
   paths = [os.path.join(out, 'summary.md'), os.path.join(out, 'summary.csv')]
   with open(paths[0], 'w') as f:

@@ -54,8 +54,7 @@ class SyntheticCatch:
   seed_stac/envs/catch.py, auto-reset like EnvBatch). For another spec,
   zero observations of its shape and dtype that never end."""
 
-  def __init__(self, spec: base.EnvSpec, num_envs: int, seed: int, rows: int = 10,
-               cols: int = 5):
+  def __init__(self, spec: base.EnvSpec, num_envs: int, seed: int, rows: int = 10, cols: int = 5):
     self.spec, self.num_envs = spec, num_envs
     self.catch = (spec.name == 'catch' and tuple(spec.observation_shape) == (rows * cols,))
     self.rows, self.cols = rows, cols
@@ -77,8 +76,10 @@ class SyntheticCatch:
 
   def reset(self) -> Dict[str, np.ndarray]:
     n = self.num_envs
-    return dict(observation=self._observation(), reward=np.zeros(n, np.float32),
-                terminated=np.zeros(n, bool), truncated=np.zeros(n, bool),
+    return dict(observation=self._observation(),
+                reward=np.zeros(n, np.float32),
+                terminated=np.zeros(n, bool),
+                truncated=np.zeros(n, bool),
                 episode_return=np.full(n, np.nan, np.float32),
                 episode_length=np.zeros(n, np.int32))
 
@@ -89,8 +90,8 @@ class SyntheticCatch:
       self._length += 1
       step['episode_length'] = self._length.copy()
       return step
-    self._paddle = np.clip(self._paddle + np.asarray(actions).astype(np.int64) - 1,
-                           0, self.cols - 1)
+    self._paddle = np.clip(self._paddle + np.asarray(actions).astype(np.int64) - 1, 0,
+                           self.cols - 1)
     self._ball_row += 1
     self._length += 1
     ended = self._ball_row == self.rows - 1
@@ -103,14 +104,17 @@ class SyntheticCatch:
     self._ball_col[ended] = self._rng.integers(self.cols, size=int(ended.sum()))
     self._paddle[ended] = self.cols // 2
     self._length[ended] = 0
-    return dict(observation=self._observation(), reward=reward, terminated=ended,
-                truncated=np.zeros(n, bool), episode_return=episode_return,
+    return dict(observation=self._observation(),
+                reward=reward,
+                terminated=ended,
+                truncated=np.zeros(n, bool),
+                episode_return=episode_return,
                 episode_length=episode_length)
 
 
 def percentile_ms(latencies_s: Sequence[float], q: float) -> float:
-  return (float(np.percentile(np.asarray(latencies_s) * 1e3, q)) if len(latencies_s)
-          else float('nan'))
+  return (float(np.percentile(np.asarray(latencies_s)
+                              * 1e3, q)) if len(latencies_s) else float('nan'))
 
 
 def read_rss_mb(pid: int) -> Dict[str, float]:
@@ -128,6 +132,7 @@ def read_rss_mb(pid: int) -> Dict[str, float]:
 
 
 class _Counters:
+
   def __init__(self, streams: int):
     self.errors = collections.Counter()
     self.latencies: List[float] = []
@@ -149,8 +154,12 @@ async def _status(error: Exception, call) -> str:
     return error.code().name
   if call is not None and call.done():  # e.g. a write after the learner ended the call
     return (await call.code()).name
-  return {EOFError: 'EOF', asyncio.TimeoutError: 'TIMEOUT',
-          codec.InvalidMessageError: 'BAD_REPLY'}.get(type(error), type(error).__name__)
+  return {
+      EOFError: 'EOF',
+      asyncio.TimeoutError: 'TIMEOUT',
+      codec.InvalidMessageError: 'BAD_REPLY'
+  }.get(type(error),
+        type(error).__name__)
 
 
 async def _actor(index: int, address: str, token: Optional[str], stop: asyncio.Event,
@@ -165,9 +174,10 @@ async def _actor(index: int, address: str, token: Optional[str], stop: asyncio.E
       attempt += 1
       call = None
       try:
-        reply = await stub.Handshake(
-            pb.HandshakeRequest(actor_id=index, run_id=run_id, token=token or ''),
-            timeout=step_timeout_s)
+        reply = await stub.Handshake(pb.HandshakeRequest(actor_id=index,
+                                                         run_id=run_id,
+                                                         token=token or ''),
+                                     timeout=step_timeout_s)
         spec = base.EnvSpec.from_dict(json.loads(reply.env_spec_json))
         num_envs = reply.env_batch_size
         action = spec.action
@@ -212,8 +222,10 @@ async def _drive(address: str, streams: int, seconds: float, token: Optional[str
                  warmup_timeout_s: float, step_timeout_s: float, learner_pid: int) -> dict:
   counters = _Counters(streams)
   stop = asyncio.Event()
-  tasks = [asyncio.create_task(_actor(i, address, token, stop, counters, step_timeout_s))
-           for i in range(streams)]
+  tasks = [
+      asyncio.create_task(_actor(i, address, token, stop, counters, step_timeout_s))
+      for i in range(streams)
+  ]
   try:
     await asyncio.wait_for(counters.first_reply.wait(), warmup_timeout_s)
   except asyncio.TimeoutError:
@@ -236,13 +248,19 @@ async def _drive(address: str, streams: int, seconds: float, token: Optional[str
   return dict(counters=counters, elapsed=elapsed, rss_start=rss_start, rss=rss)
 
 
-def _start_learner(config: str, logdir: str, env_batch_size: int,
-                   learner_flags: Sequence[str], token: Optional[str]):
-  args = [sys.executable, '-m', 'seed_stac.learner', f'--config={config}',
-          f'--logdir={logdir}', '--port=0',
-          f'--config.actor.env_batch_size={env_batch_size}',
-          '--config.learner.total_frames=1000000000000',  # outlasts any soak
-          '--config.learner.log_interval_s=5'] + list(learner_flags)
+def _start_learner(config: str, logdir: str, env_batch_size: int, learner_flags: Sequence[str],
+                   token: Optional[str]):
+  args = [
+      sys.executable,
+      '-m',
+      'seed_stac.learner',
+      f'--config={config}',
+      f'--logdir={logdir}',
+      '--port=0',
+      f'--config.actor.env_batch_size={env_batch_size}',
+      '--config.learner.total_frames=1000000000000',  # outlasts any soak
+      '--config.learner.log_interval_s=5'
+  ] + list(learner_flags)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
   if token:
     env['SEED_STAC_TOKEN'] = token
@@ -283,10 +301,15 @@ def _mb(value: float) -> Optional[float]:
   return None if value is None or np.isnan(value) else round(value, 1)
 
 
-def run_soak(streams: int = 256, seconds: float = 60.0, env_batch_size: int = 2,
-             config: str = 'configs/catch.py', learner_flags: Sequence[str] = (),
-             token: Optional[str] = None, logdir: Optional[str] = None,
-             startup_timeout_s: float = 300.0, warmup_timeout_s: float = 300.0,
+def run_soak(streams: int = 256,
+             seconds: float = 60.0,
+             env_batch_size: int = 2,
+             config: str = 'configs/catch.py',
+             learner_flags: Sequence[str] = (),
+             token: Optional[str] = None,
+             logdir: Optional[str] = None,
+             startup_timeout_s: float = 300.0,
+             warmup_timeout_s: float = 300.0,
              step_timeout_s: float = 60.0) -> dict:
   """Runs the soak; returns the summary dict (see `format_summary`).
 
@@ -299,8 +322,9 @@ def run_soak(streams: int = 256, seconds: float = 60.0, env_batch_size: int = 2,
   process, log_path = _start_learner(config, logdir, env_batch_size, learner_flags, token)
   try:
     port = _wait_for_port(process, log_path, startup_timeout_s)
-    result = asyncio.run(_drive(f'127.0.0.1:{port}', streams, seconds, token,
-                                warmup_timeout_s, step_timeout_s, process.pid))
+    result = asyncio.run(
+        _drive(f'127.0.0.1:{port}', streams, seconds, token, warmup_timeout_s, step_timeout_s,
+               process.pid))
     alive = process.poll() is None
     peak = read_rss_mb(process.pid).get('VmHWM', result['rss'].get('VmHWM', float('nan')))
   finally:
@@ -313,8 +337,11 @@ def run_soak(streams: int = 256, seconds: float = 60.0, env_batch_size: int = 2,
     errors['LEARNER_EXITED'] = 1
   steps_per_s = counters.steps / elapsed
   return dict(
-      streams=streams, env_batch_size=env_batch_size, seconds=round(elapsed, 2),
-      steps=counters.steps, steps_per_s=round(steps_per_s, 1),
+      streams=streams,
+      env_batch_size=env_batch_size,
+      seconds=round(elapsed, 2),
+      steps=counters.steps,
+      steps_per_s=round(steps_per_s, 1),
       env_frames_per_s=round(steps_per_s * env_batch_size, 1),
       latency_ms_p50=round(percentile_ms(counters.latencies, 50), 2),
       latency_ms_p99=round(percentile_ms(counters.latencies, 99), 2),
@@ -342,8 +369,11 @@ def main(argv):
   del argv
   from absl import flags
   f = flags.FLAGS
-  summary = run_soak(streams=f.streams, seconds=f.seconds, env_batch_size=f.env_batch_size,
-                     config=f.config, learner_flags=f.learner_flag or (),
+  summary = run_soak(streams=f.streams,
+                     seconds=f.seconds,
+                     env_batch_size=f.env_batch_size,
+                     config=f.config,
+                     learner_flags=f.learner_flag or (),
                      token=f.token or os.environ.get('SEED_STAC_TOKEN'))
   print(format_summary(summary), flush=True)
   if f.out:
@@ -359,8 +389,9 @@ def _define_flags():
   flags.DEFINE_integer('env_batch_size', 2,
                        'Environments per stream (config.actor.env_batch_size).')
   flags.DEFINE_string('config', 'configs/catch.py', "The learner's --config.")
-  flags.DEFINE_multi_string('learner_flag', None, 'Extra learner flag, e.g. '
-                            '--learner_flag=--config.learner.inference_batch_size=128.')
+  flags.DEFINE_multi_string(
+      'learner_flag', None, 'Extra learner flag, e.g. '
+      '--learner_flag=--config.learner.inference_batch_size=128.')
   flags.DEFINE_string('token', None, 'Shared token (default $SEED_STAC_TOKEN).')
   flags.DEFINE_string('out', None, 'Also write the summary here as JSON.')
 

@@ -49,8 +49,8 @@ def time_parts(updater, unroll, steps: int = 5) -> Dict[str, float]:
   parts = {'inner gradient (forward + backward at theta)': _time_ms(inner, steps)}
   grads, outputs, _ = inner()
   if updater.tunes:
-    parts.update(_meta_parts(updater, network, unroll, inputs, transitions, lr, grads,
-                             outputs, steps))
+    parts.update(
+        _meta_parts(updater, network, unroll, inputs, transitions, lr, grads, outputs, steps))
   parts['whole step'] = time_step(updater, unroll, steps)
   parts['other (updates, clip, stats)'] = parts['whole step'] - sum(
       v for k, v in parts.items() if k != 'whole step')
@@ -71,8 +71,7 @@ def _meta_parts(updater, network, unroll, inputs, transitions, lr, grads, output
       new_theta = updater._lookahead_theta(grads, lr)
     with tf.GradientTape(watch_accessed_variables=False) as outer_tape:
       outer_tape.watch(new_theta)
-      outer = updater._outer_loss(new_theta, outputs, inputs, unroll.core_state,
-                                  transitions)[0]
+      outer = updater._outer_loss(new_theta, outputs, inputs, unroll.core_state, transitions)[0]
     q = outer_tape.gradient(outer, new_theta)
     return lookahead_tape.gradient(new_theta, grads, output_gradients=q)
 
@@ -82,8 +81,8 @@ def _meta_parts(updater, network, unroll, inputs, transitions, lr, grads, output
   def jvp():
     theta = [tf.identity(w) for w in network.trainable_variables]
     with tf.autodiff.ForwardAccumulator(theta, v) as accumulator:
-      (primal, _), _ = network.stateless_call(
-          theta, network.non_trainable_variables, inputs, unroll.core_state)
+      (primal, _), _ = network.stateless_call(theta, network.non_trainable_variables, inputs,
+                                              unroll.core_state)
     return accumulator.jvp(primal.policy_params), accumulator.jvp(primal.values)
 
   tangent = jvp()

@@ -38,7 +38,8 @@ def main(argv):
     stats = loop.agent.updater.step(loop.unroll())
     if loop.frames >= next_log:
       next_log += _LOG_EVERY.value
-      row = dict(frames=loop.frames, fps=loop.frames / (time.time() - start),
+      row = dict(frames=loop.frames,
+                 fps=loop.frames / (time.time() - start),
                  episode_return=float(np.mean(loop.returns[-loop.batch_size:]))
                  if loop.returns else float('nan'))
       row.update({k: float(v) for k, v in stats.items()})

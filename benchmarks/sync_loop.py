@@ -22,8 +22,12 @@ class SyncLoop:
 
   def __init__(self, config):
     self.batch_size, self.unroll_length = config.learner.batch_size, config.learner.unroll_length
-    envs = [create_environment(config.env.kind, config.env.name, seed=config.seed * 1000 + i,
-                               **config.env.options) for i in range(self.batch_size)]
+    envs = [
+        create_environment(config.env.kind,
+                           config.env.name,
+                           seed=config.seed * 1000 + i,
+                           **config.env.options) for i in range(self.batch_size)
+    ]
     self.envs = EnvBatch(envs)
     self.agent = builder.build_agent(config, self.envs.spec)
     self.infer = make_inference_fn(self.agent.network, config.seed)
@@ -55,8 +59,12 @@ class SyncLoop:
       rows.append(self.last_row)
       self._step(self.last_row[6])
     while True:
-      out = self.infer(dict(observation=self.obs, prev_action=self.prev_action,
-                            reward=self.reward, first=self.first, core=()))
+      out = self.infer(
+          dict(observation=self.obs,
+               prev_action=self.prev_action,
+               reward=self.reward,
+               first=self.first,
+               core=()))
       rows.append((self.obs, self.prev_action, self.reward, self.first, self.terminated,
                    self.truncated, out['action'], out['log_prob']))
       if len(rows) == self.unroll_length + 1:

@@ -114,8 +114,8 @@ def _random_pong_steps(args):
 def in_process_pong_steps_per_second(num_processes: int, batch_size: int) -> float:
   context = multiprocessing.get_context('spawn')
   with context.Pool(num_processes) as pool:
-    rates = pool.map(_random_pong_steps, [(i, batch_size, FLAGS.seconds / 2)
-                                          for i in range(num_processes)])
+    rates = pool.map(_random_pong_steps,
+                     [(i, batch_size, FLAGS.seconds / 2) for i in range(num_processes)])
   return sum(rates)
 
 
@@ -125,15 +125,20 @@ def impala_inference_rates(batch_sizes):
   from seed_stac import builder
   from seed_stac.envs.base import ActionSpec, EnvSpec
   from seed_stac.learner.inference import make_inference_fn
-  spec = EnvSpec('pong-shaped', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
-                 frame_stack=4, frames_per_step=4)
+  spec = EnvSpec('pong-shaped', (84, 84, 1),
+                 'uint8',
+                 ActionSpec('discrete', num_actions=6),
+                 frame_stack=4,
+                 frames_per_step=4)
   network = builder.build_network(atari.get_config('Pong'), spec)
   infer = make_inference_fn(network, seed=0)
   rates = {}
   for n in batch_sizes:
     inputs = dict(observation=np.zeros((n,) + spec.stacked_observation_shape, np.uint8),
-                  prev_action=np.zeros(n, np.int32), reward=np.zeros(n, np.float32),
-                  first=np.zeros(n, bool), core=())
+                  prev_action=np.zeros(n, np.int32),
+                  reward=np.zeros(n, np.float32),
+                  first=np.zeros(n, bool),
+                  core=())
     for _ in range(3):
       infer(inputs)
     calls, start = 0, time.perf_counter()
@@ -154,19 +159,25 @@ def main(_):
     measure_atari_ratio(atari, n)
   if 'c' in FLAGS.parts:
     rates = impala_inference_rates([int(b) for b in FLAGS.inference_batch_sizes])
-    print('(c) impala_resnet_inference_frames_per_s ' +
-          ' '.join(f'batch{b}={r:,.0f}' for b, r in rates.items()), flush=True)
+    print('(c) impala_resnet_inference_frames_per_s '
+          + ' '.join(f'batch{b}={r:,.0f}' for b, r in rates.items()),
+          flush=True)
   if 'ceiling' in FLAGS.parts or 'd' in FLAGS.parts:
     ceiling = frame_rates.ceiling_frames_per_second(FLAGS.ceiling_envs, FLAGS.seconds / 2)
-    print(f'ceiling_fps={ceiling:.0f} (random Pong, AtariVectorEnv, {FLAGS.ceiling_envs} envs, '
-          f'{os.cpu_count()} threads)', flush=True)
+    print(
+        f'ceiling_fps={ceiling:.0f} (random Pong, AtariVectorEnv, {FLAGS.ceiling_envs} envs, '
+        f'{os.cpu_count()} threads)',
+        flush=True)
   if 'd' in FLAGS.parts:
     for torso in FLAGS.torsos:
       for agent in FLAGS.agents:
         fps = frame_rates.training_frames_per_second(agent, torso, FLAGS.train_actors,
-                                         FLAGS.warmup_steps, FLAGS.train_seconds, FLAGS.train_set)
-        print(f'(d) train_fps_{torso}_{agent}={fps:.0f} '
-              f'train_fraction_{torso}_{agent}={fps / ceiling:.3f}', flush=True)
+                                                     FLAGS.warmup_steps, FLAGS.train_seconds,
+                                                     FLAGS.train_set)
+        print(
+            f'(d) train_fps_{torso}_{agent}={fps:.0f} '
+            f'train_fraction_{torso}_{agent}={fps / ceiling:.3f}',
+            flush=True)
 
 
 def measure_transport_ceiling(catch, n):
@@ -174,9 +185,10 @@ def measure_transport_ceiling(catch, n):
   config.actor.env_batch_size = FLAGS.catch_env_batch_size
   config.learner.inference_batch_size = n * FLAGS.catch_env_batch_size
   ceiling = runtime_steps_per_second(config, n, 30_000)
-  print(f'(a) transport_ceiling_env_steps_per_s={ceiling:,.0f} '
-        f'(catch, {n} actors x {FLAGS.catch_env_batch_size} envs, 4-unit MLP, training off)',
-        flush=True)
+  print(
+      f'(a) transport_ceiling_env_steps_per_s={ceiling:,.0f} '
+      f'(catch, {n} actors x {FLAGS.catch_env_batch_size} envs, 4-unit MLP, training off)',
+      flush=True)
 
 
 def measure_atari_ratio(atari, n):
@@ -191,12 +203,14 @@ def measure_atari_ratio(atari, n):
   through_learner = runtime_steps_per_second(config, n, 4 * before)
   after = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
   in_process = (before + after) / 2
-  print(f'(b) pong_steps_per_s_through_learner={through_learner:,.0f} '
-        f'pong_steps_per_s_in_process={in_process:,.0f} '
-        f'(before {before:,.0f}, after {after:,.0f}) '
-        f'atari_transport_ratio={through_learner / in_process:.3f} '
-        f'({n} actors x {FLAGS.atari_env_batch_size} envs, '
-        f'inference batch {config.learner.inference_batch_size})', flush=True)
+  print(
+      f'(b) pong_steps_per_s_through_learner={through_learner:,.0f} '
+      f'pong_steps_per_s_in_process={in_process:,.0f} '
+      f'(before {before:,.0f}, after {after:,.0f}) '
+      f'atari_transport_ratio={through_learner / in_process:.3f} '
+      f'({n} actors x {FLAGS.atari_env_batch_size} envs, '
+      f'inference batch {config.learner.inference_batch_size})',
+      flush=True)
 
 
 if __name__ == '__main__':

@@ -71,29 +71,33 @@ def cuda_mismatches(requirements: Sequence[str], installed: Dict[str, str]) -> L
 
 
 def _installed_versions() -> Dict[str, str]:
-  return {d.metadata['Name'].lower().replace('_', '-'): d.version
-          for d in importlib.metadata.distributions()}
+  return {
+      d.metadata['Name'].lower().replace('_', '-'): d.version
+      for d in importlib.metadata.distributions()
+  }
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   mode = parser.add_mutually_exclusive_group(required=True)
-  mode.add_argument('--check', action='store_true',
+  mode.add_argument('--check',
+                    action='store_true',
                     help='check the CUDA wheels against TensorFlow, list the folders')
-  mode.add_argument('--ldconfig', action='store_true',
+  mode.add_argument('--ldconfig',
+                    action='store_true',
                     help=f'check, then write {CONF} and run ldconfig')
   args = parser.parse_args(argv)
   dirs = library_dirs(sys.path)
   if importlib.util.find_spec('tensorflow') is None:
     print('nvidia_libraries.py: TensorFlow is not installed', file=sys.stderr)
     return 1
-  problems = cuda_mismatches(importlib.metadata.requires('tensorflow') or [],
-                             _installed_versions())
+  problems = cuda_mismatches(importlib.metadata.requires('tensorflow') or [], _installed_versions())
   if not dirs:
     problems.append('no site-packages/nvidia/*/lib folders: was tensorflow[and-cuda] installed?')
   if problems:
     print('nvidia_libraries.py: the CUDA wheels do not match TensorFlow:\n  '
-          + '\n  '.join(problems), file=sys.stderr)
+          + '\n  '.join(problems),
+          file=sys.stderr)
     return 1
   if args.check:
     print('\n'.join(map(str, dirs)))

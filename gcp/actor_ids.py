@@ -36,13 +36,11 @@ def from_ip(ip: str, count: int, id_bits: int = ACTOR_ID_BITS) -> List[int]:
   try:
     addr = ipaddress.ip_address(ip.strip())
   except ValueError as e:
-    raise UsageError(
-        f'cannot derive actor ids: {ip!r} is not an IP address (set POD_IP or pass '
-        '--first_actor_id)') from e
+    raise UsageError(f'cannot derive actor ids: {ip!r} is not an IP address (set POD_IP or pass '
+                     '--first_actor_id)') from e
   if addr.is_loopback or addr.is_unspecified:
-    raise UsageError(
-        f'cannot derive actor ids from {addr}: this host name resolves to loopback, '
-        'so this is not a container with its own address; pass --first_actor_id')
+    raise UsageError(f'cannot derive actor ids from {addr}: this host name resolves to loopback, '
+                     'so this is not a container with its own address; pass --first_actor_id')
   slot_bits = (count - 1).bit_length()
   host_bits = id_bits - slot_bits
   if host_bits < 16:
@@ -52,7 +50,8 @@ def from_ip(ip: str, count: int, id_bits: int = ACTOR_ID_BITS) -> List[int]:
   return [(host << slot_bits) + k for k in range(count)]
 
 
-def own_ip(environ: Mapping[str, str], resolve: Callable[[str], str] = socket.gethostbyname,
+def own_ip(environ: Mapping[str, str],
+           resolve: Callable[[str], str] = socket.gethostbyname,
            hostname: Optional[str] = None) -> str:
   """POD_IP (Kubernetes downward API), else the host name resolved; '' if neither."""
   if environ.get('POD_IP', '').strip():

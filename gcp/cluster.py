@@ -81,9 +81,8 @@ def _cluster_and_task(spec: dict, source: str) -> Tuple[dict, str, int]:
     raise ClusterConfigError(
         f'{source}: task.type {task_type!r} is not in cluster (has {sorted(cluster)})')
   if index >= len(cluster[task_type]):
-    raise ClusterConfigError(
-        f'{source}: task.index {index} out of range: cluster.{task_type} has '
-        f'{len(cluster[task_type])} entries')
+    raise ClusterConfigError(f'{source}: task.index {index} out of range: cluster.{task_type} has '
+                             f'{len(cluster[task_type])} entries')
   return cluster, task_type, index
 
 
@@ -108,9 +107,8 @@ def parse_cluster_spec(text: str) -> Task:
   elif task_type == ACTOR_POOL:
     role = 'actor'
   else:
-    raise ClusterConfigError(
-        f'{source}: task.type {task_type!r} is not supported; seed_stac uses '
-        f'{LEARNER_POOL} for the learner and {ACTOR_POOL} for actor machines')
+    raise ClusterConfigError(f'{source}: task.type {task_type!r} is not supported; seed_stac uses '
+                             f'{LEARNER_POOL} for the learner and {ACTOR_POOL} for actor machines')
   learner_address = _learner_address(cluster, LEARNER_POOL, source)
   own = cluster[task_type][index]
   split_host_port(own, f'{source} cluster.{task_type}[{index}]')
@@ -131,9 +129,8 @@ def parse_tf_config(text: str) -> Task:
   elif task_type == ACTOR_TF_TYPE:
     role = 'actor'
   else:
-    raise ClusterConfigError(
-        f'{source}: task.type {task_type!r} is not supported; seed_stac uses '
-        f'"chief" for the learner and "{ACTOR_TF_TYPE}" for actor machines')
+    raise ClusterConfigError(f'{source}: task.type {task_type!r} is not supported; seed_stac uses '
+                             f'"chief" for the learner and "{ACTOR_TF_TYPE}" for actor machines')
   learner_address = _learner_address(cluster, learner_pools[0], source)
   own = cluster[task_type][index]
   split_host_port(own, f'{source} cluster.{task_type}[{index}]')

@@ -133,9 +133,15 @@ def actor_commands(python: str, learner_address: str, ids: Sequence[int],
   return [actor_command(learner_address, i, args, python) for i in ids]
 
 
-def make_plan(role: str, args: Sequence[str], environ: Mapping[str, str], *,
-              python: str, ip: str = '', actors_per_machine: int = 1,
-              learner_address: str = '', first_actor_id: int = -1) -> Plan:
+def make_plan(role: str,
+              args: Sequence[str],
+              environ: Mapping[str, str],
+              *,
+              python: str,
+              ip: str = '',
+              actors_per_machine: int = 1,
+              learner_address: str = '',
+              first_actor_id: int = -1) -> Plan:
   """Decides what this container runs. Pure: all inputs are arguments.
 
   Args:
@@ -176,8 +182,7 @@ def make_plan(role: str, args: Sequence[str], environ: Mapping[str, str], *,
   if role == 'learner':
     return Plan('learner', (tuple(learner_command(python, learner_args)),), True)
   if role == 'local':
-    return Plan('local', ((python, '-m', LOCAL_MODULE, *args, *device_args(environ, args)),),
-                True)
+    return Plan('local', ((python, '-m', LOCAL_MODULE, *args, *device_args(environ, args)),), True)
   if not learner_address:
     raise passthrough.UsageError('--role=actor needs --learner_address=HOST:PORT')
   if first_actor_id >= 0:
@@ -196,13 +201,15 @@ FLAGS = flags.FLAGS
 def _define_flags():
   flags.DEFINE_enum('role', 'auto', ROLES,
                     'auto: from CLUSTER_SPEC/TF_CONFIG; or force learner/actor/local.')
-  flags.DEFINE_integer('actors_per_machine', 1, 'Actor processes on an actor machine.',
+  flags.DEFINE_integer('actors_per_machine',
+                       1,
+                       'Actor processes on an actor machine.',
                        lower_bound=1)
   flags.DEFINE_string('learner_address', '', 'HOST:PORT of the learner (--role=actor).')
-  flags.DEFINE_integer('first_actor_id', -1,
-                       'With --role=actor: ids first_actor_id+k; -1 derives them from '
-                       'JOB_COMPLETION_INDEX (Kubernetes Indexed Job), else from this '
-                       'container\'s IP address (POD_IP or the host name).')
+  flags.DEFINE_integer(
+      'first_actor_id', -1, 'With --role=actor: ids first_actor_id+k; -1 derives them from '
+      'JOB_COMPLETION_INDEX (Kubernetes Indexed Job), else from this '
+      'container\'s IP address (POD_IP or the host name).')
 
 
 def _parse_flags(argv):
@@ -212,15 +219,17 @@ def _parse_flags(argv):
 
 def main(argv):
   try:
-    plan = make_plan(FLAGS.role, passthrough.strip_separator(argv[1:]), os.environ,
-                     python=sys.executable,
-                     # Resolve only when needed: the learner never uses it.
-                     ip=(actor_ids.own_ip(os.environ) if FLAGS.role == 'actor' and
-                         FLAGS.first_actor_id < 0 and not os.environ.get(actor_ids.JOB_INDEX_ENV)
-                         else ''),
-                     actors_per_machine=FLAGS.actors_per_machine,
-                     learner_address=FLAGS.learner_address,
-                     first_actor_id=FLAGS.first_actor_id)
+    plan = make_plan(
+        FLAGS.role,
+        passthrough.strip_separator(argv[1:]),
+        os.environ,
+        python=sys.executable,
+        # Resolve only when needed: the learner never uses it.
+        ip=(actor_ids.own_ip(os.environ) if FLAGS.role == 'actor' and FLAGS.first_actor_id < 0
+            and not os.environ.get(actor_ids.JOB_INDEX_ENV) else ''),
+        actors_per_machine=FLAGS.actors_per_machine,
+        learner_address=FLAGS.learner_address,
+        first_actor_id=FLAGS.first_actor_id)
   except (cluster.ClusterConfigError, passthrough.UsageError) as e:
     logging.error('gcp.entrypoint: %s', e)
     return 2

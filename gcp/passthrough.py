@@ -26,8 +26,7 @@ def check_reserved(args: Sequence[str], reserved: Sequence[str], why: str) -> No
   """Rejects pass-through flags the entrypoint sets itself (they would conflict)."""
   clash = sorted({flag_name(a) for a in args} & set(reserved))
   if clash:
-    raise UsageError(
-        f'do not pass {", ".join("--" + c for c in clash)}: {why}')
+    raise UsageError(f'do not pass {", ".join("--" + c for c in clash)}: {why}')
 
 
 def strip_separator(args: Sequence[str]) -> List[str]:

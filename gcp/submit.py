@@ -95,8 +95,11 @@ def learner_args(config: str, overrides: Sequence[str], logdir: str,
   return args + [f'--logdir={logdir}'] + list(extra)
 
 
-def machine_spec(machine_type: str, accelerator_type: str = '', accelerator_count: int = 0,
-                 tpu_topology: str = '', what: str = 'learner') -> Dict[str, Any]:
+def machine_spec(machine_type: str,
+                 accelerator_type: str = '',
+                 accelerator_count: int = 0,
+                 tpu_topology: str = '',
+                 what: str = 'learner') -> Dict[str, Any]:
   """A MachineSpec dict in REST (camelCase) form, with consistency checks."""
   if not machine_type:
     raise SpecError(f'--{what}_machine_type is required')
@@ -134,15 +137,29 @@ def learner_device(machine_type: str, accelerator_type: str, accelerator_count: 
   return 'cpu'
 
 
-def build_job(*, display_name: str, learner_image: str, actor_image: str, config: str,
-              overrides: Sequence[str], logdir: str, learner_machine_type: str,
-              learner_accelerator_type: str = '', learner_accelerator_count: int = 0,
-              learner_tpu_topology: str = '', actor_machines: int = 1,
-              actor_machine_type: str = 'n2-standard-8', actors_per_machine: int = 8,
-              env: Sequence[str] = (), extra_learner_args: Sequence[str] = (),
-              extra_actor_args: Sequence[str] = (), service_account: str = '',
-              network: str = '', spot: bool = False, timeout_hours: float = 0,
-              boot_disk_gb: int = 100, tensorboard: str = '',
+def build_job(*,
+              display_name: str,
+              learner_image: str,
+              actor_image: str,
+              config: str,
+              overrides: Sequence[str],
+              logdir: str,
+              learner_machine_type: str,
+              learner_accelerator_type: str = '',
+              learner_accelerator_count: int = 0,
+              learner_tpu_topology: str = '',
+              actor_machines: int = 1,
+              actor_machine_type: str = 'n2-standard-8',
+              actors_per_machine: int = 8,
+              env: Sequence[str] = (),
+              extra_learner_args: Sequence[str] = (),
+              extra_actor_args: Sequence[str] = (),
+              service_account: str = '',
+              network: str = '',
+              spot: bool = False,
+              timeout_hours: float = 0,
+              boot_disk_gb: int = 100,
+              tensorboard: str = '',
               token: str = '') -> Dict[str, Any]:
   """A Vertex AI CustomJob as a REST/JSON dict (camelCase field names).
 
@@ -184,14 +201,21 @@ def build_job(*, display_name: str, learner_image: str, actor_image: str, config
     env_vars.append({'name': TOKEN_ENV, 'value': token})
   learner_env = env_vars
   if not any(v['name'] == DEVICE_ENV for v in env_vars):
-    learner_env = env_vars + [{'name': DEVICE_ENV, 'value': learner_device(
-        learner_machine_type, learner_accelerator_type, learner_accelerator_count)}]
+    learner_env = env_vars + [{
+        'name':
+            DEVICE_ENV,
+        'value':
+            learner_device(learner_machine_type, learner_accelerator_type,
+                           learner_accelerator_count)
+    }]
   disk = {'bootDiskType': 'pd-ssd', 'bootDiskSizeGb': boot_disk_gb}
 
   learner = {
-      'machineSpec': machine_spec(learner_machine_type, learner_accelerator_type,
-                                  learner_accelerator_count, learner_tpu_topology),
-      'replicaCount': 1,  # CLUSTER_SPEC workerpool0 must hold exactly the learner.
+      'machineSpec':
+          machine_spec(learner_machine_type, learner_accelerator_type, learner_accelerator_count,
+                       learner_tpu_topology),
+      'replicaCount':
+          1,  # CLUSTER_SPEC workerpool0 must hold exactly the learner.
       'containerSpec': {
           'imageUri': learner_image,
           'args': learner_args(config, overrides, logdir, extra_learner_args),
@@ -213,10 +237,14 @@ def build_job(*, display_name: str, learner_image: str, actor_image: str, config
   }
   job_spec: Dict[str, Any] = {
       'workerPoolSpecs': [learner, actors],
-      'baseOutputDirectory': {'outputUriPrefix': logdir},
+      'baseOutputDirectory': {
+          'outputUriPrefix': logdir
+      },
       # Never restart the whole job when one (spot) actor machine restarts:
       # actors reconnect on their own and the learner keeps going.
-      'scheduling': {'restartJobOnWorkerRestart': False},
+      'scheduling': {
+          'restartJobOnWorkerRestart': False
+      },
   }
   if spot:
     job_spec['scheduling']['strategy'] = 'SPOT'
@@ -258,9 +286,10 @@ def _define_flags():
   flags.DEFINE_string('config', '', 'Config file[:name], relative to the image workdir.')
   flags.DEFINE_multi_string('override', [], 'Config override KEY=VALUE -> --config.KEY=VALUE.')
   flags.DEFINE_string('logdir', '', 'gs:// log/checkpoint dir; base_output_directory too.')
-  flags.DEFINE_string('learner_machine_type', 'g2-standard-8',
-                      'e.g. g2-standard-8 (L4), a2-highgpu-1g (A100), cloud-tpu, '
-                      'ct5lp-hightpu-4t (TPU v5e).')
+  flags.DEFINE_string(
+      'learner_machine_type', 'g2-standard-8',
+      'e.g. g2-standard-8 (L4), a2-highgpu-1g (A100), cloud-tpu, '
+      'ct5lp-hightpu-4t (TPU v5e).')
   flags.DEFINE_string('learner_accelerator_type', 'NVIDIA_L4',
                       'Vertex AcceleratorType, e.g. NVIDIA_L4, TPU_V3; "" for none.')
   flags.DEFINE_integer('learner_accelerator_count', 1, 'Accelerators; 0 for none.')
@@ -272,32 +301,43 @@ def _define_flags():
   flags.DEFINE_multi_string('env', [], 'NAME=VALUE environment variable for all machines.')
   flags.DEFINE_string('service_account', '', 'Service account email the job runs as.')
   flags.DEFINE_string('network', '', 'VPC network (projects/NUM/global/networks/NAME).')
-  flags.DEFINE_boolean('spot', False, 'Run on Spot VMs (whole job; preemptions are '
-                       'survivable: actors reconnect, the learner checkpoints on SIGTERM).')
+  flags.DEFINE_boolean(
+      'spot', False, 'Run on Spot VMs (whole job; preemptions are '
+      'survivable: actors reconnect, the learner checkpoints on SIGTERM).')
   flags.DEFINE_float('timeout_hours', 0, 'Job timeout in hours; 0 keeps the Vertex default.')
   flags.DEFINE_integer('boot_disk_gb', 100, 'Boot disk size (GPU/CPU machines).')
-  flags.DEFINE_string('tensorboard', '', 'Vertex AI TensorBoard for the learner\'s summaries, '
-                      'projects/P/locations/R/tensorboards/ID (needs --service_account).')
+  flags.DEFINE_string(
+      'tensorboard', '', 'Vertex AI TensorBoard for the learner\'s summaries, '
+      'projects/P/locations/R/tensorboards/ID (needs --service_account).')
   flags.DEFINE_boolean('dry_run', False, 'Write the job spec JSON and exit.')
   flags.DEFINE_string('spec_out', '', 'Where --dry_run writes the spec; "" = stdout.')
 
 
 def main(argv):
   try:
-    job = build_job(
-        display_name=FLAGS.display_name, learner_image=FLAGS.learner_image,
-        actor_image=FLAGS.actor_image, config=FLAGS.config, overrides=FLAGS.override,
-        logdir=FLAGS.logdir, learner_machine_type=FLAGS.learner_machine_type,
-        learner_accelerator_type=FLAGS.learner_accelerator_type,
-        learner_accelerator_count=FLAGS.learner_accelerator_count,
-        learner_tpu_topology=FLAGS.learner_tpu_topology,
-        actor_machines=FLAGS.actor_machines, actor_machine_type=FLAGS.actor_machine_type,
-        actors_per_machine=FLAGS.actors_per_machine, env=FLAGS.env,
-        extra_learner_args=[a for a in argv[1:] if a != '--'],
-        extra_actor_args=FLAGS.actor_arg, service_account=FLAGS.service_account,
-        network=FLAGS.network, spot=FLAGS.spot, timeout_hours=FLAGS.timeout_hours,
-        boot_disk_gb=FLAGS.boot_disk_gb, tensorboard=FLAGS.tensorboard,
-        token=secrets.token_hex(32))
+    job = build_job(display_name=FLAGS.display_name,
+                    learner_image=FLAGS.learner_image,
+                    actor_image=FLAGS.actor_image,
+                    config=FLAGS.config,
+                    overrides=FLAGS.override,
+                    logdir=FLAGS.logdir,
+                    learner_machine_type=FLAGS.learner_machine_type,
+                    learner_accelerator_type=FLAGS.learner_accelerator_type,
+                    learner_accelerator_count=FLAGS.learner_accelerator_count,
+                    learner_tpu_topology=FLAGS.learner_tpu_topology,
+                    actor_machines=FLAGS.actor_machines,
+                    actor_machine_type=FLAGS.actor_machine_type,
+                    actors_per_machine=FLAGS.actors_per_machine,
+                    env=FLAGS.env,
+                    extra_learner_args=[a for a in argv[1:] if a != '--'],
+                    extra_actor_args=FLAGS.actor_arg,
+                    service_account=FLAGS.service_account,
+                    network=FLAGS.network,
+                    spot=FLAGS.spot,
+                    timeout_hours=FLAGS.timeout_hours,
+                    boot_disk_gb=FLAGS.boot_disk_gb,
+                    tensorboard=FLAGS.tensorboard,
+                    token=secrets.token_hex(32))
     text = json.dumps(job, indent=2, sort_keys=True) + '\n'
     if FLAGS.dry_run:
       if FLAGS.spec_out:

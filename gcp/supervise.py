@@ -6,10 +6,11 @@ import subprocess
 from typing import Callable, List, Sequence
 
 
-def run_processes(commands: Sequence[Sequence[str]],
-                  popen: Callable[..., subprocess.Popen] = subprocess.Popen,
-                  forward_signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
-                  ) -> List[int]:
+def run_processes(
+    commands: Sequence[Sequence[str]],
+    popen: Callable[..., subprocess.Popen] = subprocess.Popen,
+    forward_signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
+) -> List[int]:
   """Starts all commands, forwards signals to them, returns their exit codes.
 
   A failed actor does not stop the others: actors are independent and the

@@ -36,8 +36,9 @@ from seed_stac.rpc import codec
 # Connection problems worth a new connection. Anything else (INVALID_ARGUMENT,
 # UNAUTHENTICATED, UNKNOWN from a handler crash, ...) would fail again.
 _TRANSIENT_CODES = frozenset({
-    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED,
-    grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED})
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED, grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.DEADLINE_EXCEEDED
+})
 _FIRST_BACKOFF_S = 0.1
 _HANDSHAKE_TIMEOUT_S = 10.0
 
@@ -70,22 +71,21 @@ class _Envs:
 
   def prepare(self, config: codec.HandshakeReply, actor_id: int):
     """Returns the batch for `config`, reset; observations [E, ...]."""
-    key = (json.dumps(config.env_config, sort_keys=True),
-           config.env_batch_size)
+    key = (json.dumps(config.env_config, sort_keys=True), config.env_batch_size)
     if key != self._key:
       self.close()
       env = config.env_config
       # Env i gets seed + i, so offsetting by actor_id * E gives every env of
       # every actor its own seed (the same as its global env id + seed).
-      self.batch = envs_lib.create_env_batch(
-          env['kind'], env['name'],
-          seed=env['seed'] + actor_id * config.env_batch_size,
-          batch_size=config.env_batch_size, **env['options'])
+      self.batch = envs_lib.create_env_batch(env['kind'],
+                                             env['name'],
+                                             seed=env['seed'] + actor_id * config.env_batch_size,
+                                             batch_size=config.env_batch_size,
+                                             **env['options'])
       self._key = key
       if self.batch.spec != config.env_spec:
-        raise LearnerRejectedError(
-            f'env_spec_json: learner expects {config.env_spec}, the '
-            f'environment has {self.batch.spec}')
+        raise LearnerRejectedError(f'env_spec_json: learner expects {config.env_spec}, the '
+                                   f'environment has {self.batch.spec}')
     return self.batch.reset()
 
   def close(self):
@@ -108,8 +108,8 @@ class _Connection:
     self._lock = threading.Lock()
 
   def handshake(self) -> codec.HandshakeReply:
-    return client.handshake(self._channel, self._actor_id, self.run_id,
-                            self._token, _HANDSHAKE_TIMEOUT_S)
+    return client.handshake(self._channel, self._actor_id, self.run_id, self._token,
+                            _HANDSHAKE_TIMEOUT_S)
 
   def open_stream(self) -> client.StepStream:
     with self._lock:
@@ -129,18 +129,18 @@ class _Connection:
 def _first_request(actor_id, run_id, env_ids, observation) -> codec.StepMessage:
   """The reset observations: reward 0, no episode ended."""
   num_envs = len(env_ids)
-  return codec.StepMessage(
-      actor_id=actor_id, run_id=run_id, env_ids=env_ids,
-      observation=observation,
-      reward=np.zeros(num_envs, np.float32),
-      terminated=np.zeros(num_envs, bool),
-      truncated=np.zeros(num_envs, bool),
-      episode_return=np.full(num_envs, np.nan, np.float32),
-      episode_length=np.zeros(num_envs, np.int32))
+  return codec.StepMessage(actor_id=actor_id,
+                           run_id=run_id,
+                           env_ids=env_ids,
+                           observation=observation,
+                           reward=np.zeros(num_envs, np.float32),
+                           terminated=np.zeros(num_envs, bool),
+                           truncated=np.zeros(num_envs, bool),
+                           episode_return=np.full(num_envs, np.nan, np.float32),
+                           episode_length=np.zeros(num_envs, np.int32))
 
 
-def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult,
-                 on_connected) -> bool:
+def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult, on_connected) -> bool:
   """Handshakes and runs the step loop. True when training is done."""
   config = connection.handshake()
   actor_id = config.actor_id  # the learner's choice with --actor_id=auto
@@ -149,8 +149,7 @@ def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult,
   result.actor_id = actor_id
   observation = envs.prepare(config, actor_id)
   num_envs = config.env_batch_size
-  env_ids = np.arange(actor_id * num_envs, (actor_id + 1) * num_envs,
-                      dtype=np.int32)
+  env_ids = np.arange(actor_id * num_envs, (actor_id + 1) * num_envs, dtype=np.int32)
   action_spec = config.env_spec.action
   action_shape = (num_envs,) + tuple(action_spec.shape)
   request = _first_request(actor_id, connection.run_id, env_ids, observation)
@@ -164,12 +163,15 @@ def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult,
     actions, _ = codec.decode_reply(reply, action_spec.dtype, action_shape)
     step = envs.batch.step(actions)
     result.env_steps += num_envs
-    request = codec.StepMessage(
-        actor_id=actor_id, run_id=connection.run_id, env_ids=env_ids,
-        observation=step.observation, reward=step.reward,
-        terminated=step.terminated, truncated=step.truncated,
-        episode_return=step.episode_return,
-        episode_length=step.episode_length)
+    request = codec.StepMessage(actor_id=actor_id,
+                                run_id=connection.run_id,
+                                env_ids=env_ids,
+                                observation=step.observation,
+                                reward=step.reward,
+                                terminated=step.terminated,
+                                truncated=step.truncated,
+                                episode_return=step.episode_return,
+                                episode_length=step.episode_length)
 
 
 class _Backoff:
@@ -191,14 +193,14 @@ class _Backoff:
       self._outage_start = now
     left = self._outage_start + self._limit_s - now
     if left <= 0:
-      raise LearnerUnavailableError(
-          f'no learner for {self._limit_s:.1f} s, giving up')
+      raise LearnerUnavailableError(f'no learner for {self._limit_s:.1f} s, giving up')
     delay = min(self._delay, left)
     self._delay = min(self._delay * 2, self._max_delay_s)
     return delay
 
 
-def run_actor(learner_address: str, actor_id: Optional[int],
+def run_actor(learner_address: str,
+              actor_id: Optional[int],
               token: Optional[str] = None,
               max_reconnect_seconds: float = 300.0,
               stop_event: Optional[threading.Event] = None,
@@ -225,8 +227,7 @@ def run_actor(learner_address: str, actor_id: Optional[int],
   try:
     while not stop_event.is_set():
       connection = _Connection(learner_address, actor_id, token, tls)
-      if _serve_until_stopped(connection, envs, _name(actor_id), result, backoff,
-                              stop_event):
+      if _serve_until_stopped(connection, envs, _name(actor_id), result, backoff, stop_event):
         result.reason = 'training_done'
         return result
       if not stop_event.is_set():
@@ -242,8 +243,7 @@ def _name(actor_id: Optional[int]) -> str:
   return 'auto' if actor_id is None else str(actor_id)
 
 
-def _serve_until_stopped(connection, envs, name, result, backoff,
-                         stop_event) -> bool:
+def _serve_until_stopped(connection, envs, name, result, backoff, stop_event) -> bool:
   """One connection. True: training done; False: reconnect (or stopped)."""
   done = threading.Event()
 
@@ -268,11 +268,9 @@ def _serve_until_stopped(connection, envs, name, result, backoff,
       logging.warning('Actor %s: %s; retrying', name, e.details())
       return False
     if e.code() not in _TRANSIENT_CODES:
-      raise LearnerRejectedError(
-          f'learner rejected actor {name}: {e.code().name}: '
-          f'{e.details()}') from None
-    logging.warning('Actor %s lost the learner: %s: %s', name,
-                    e.code().name, e.details())
+      raise LearnerRejectedError(f'learner rejected actor {name}: {e.code().name}: '
+                                 f'{e.details()}') from None
+    logging.warning('Actor %s lost the learner: %s: %s', name, e.code().name, e.details())
     return False
   except EOFError as e:
     logging.warning('Actor %s: %s', name, e)
@@ -283,8 +281,8 @@ def _serve_until_stopped(connection, envs, name, result, backoff,
     watcher.join()
 
 
-_LEARNER_ADDRESS = flags.DEFINE_string(
-    'learner_address', 'localhost:8686', 'Learner gRPC address, HOST:PORT.')
+_LEARNER_ADDRESS = flags.DEFINE_string('learner_address', 'localhost:8686',
+                                       'Learner gRPC address, HOST:PORT.')
 _ACTOR_ID = flags.DEFINE_string(
     'actor_id', '0', 'This actor\'s id, a non-negative integer unique among the '
     'running actors, or "auto": the learner assigns the lowest free id.')
@@ -292,9 +290,8 @@ _TOKEN = flags.DEFINE_string(
     'token', None, 'Shared secret expected by the learner. Defaults to the '
     'SEED_STAC_TOKEN environment variable (which, unlike a flag, does not '
     'show up in `ps`).')
-_MAX_RECONNECT_SECONDS = flags.DEFINE_float(
-    'max_reconnect_seconds', 300.0,
-    'Give up after this long without a learner.')
+_MAX_RECONNECT_SECONDS = flags.DEFINE_float('max_reconnect_seconds', 300.0,
+                                            'Give up after this long without a learner.')
 _TLS_CA = flags.DEFINE_string(
     'tls_ca', None, 'PEM file of the CA that signed the learner\'s TLS certificate; '
     'set it when the learner runs with --tls_cert (connections then use TLS).')
@@ -307,7 +304,8 @@ _EXIT_WITH_PARENT = flags.DEFINE_bool(
     'launcher, so that its actors never outlive it).')
 
 
-def watch_parent(stop_event: threading.Event, poll_s: float = 0.5,
+def watch_parent(stop_event: threading.Event,
+                 poll_s: float = 0.5,
                  grace_s: float = 5.0) -> threading.Thread:
   """Sets `stop_event` once this process's parent is gone (it is re-parented,
   so `getppid()` changes), and exits hard if stopping takes over `grace_s`."""
@@ -353,16 +351,17 @@ def main(argv):
     watch_parent(stop_event)
   token = _TOKEN.value or os.environ.get('SEED_STAC_TOKEN') or None
   try:
-    result = run_actor(_LEARNER_ADDRESS.value, actor_id, token=token,
+    result = run_actor(_LEARNER_ADDRESS.value,
+                       actor_id,
+                       token=token,
                        max_reconnect_seconds=_MAX_RECONNECT_SECONDS.value,
-                       stop_event=stop_event, tls=tls)
-  except (LearnerRejectedError, LearnerUnavailableError,
-          codec.InvalidMessageError) as e:
+                       stop_event=stop_event,
+                       tls=tls)
+  except (LearnerRejectedError, LearnerUnavailableError, codec.InvalidMessageError) as e:
     logging.error('Actor %s: %s', _name(actor_id), e)
     sys.exit(1)
   logging.info('Actor %s finished (%s) after %d env steps, %d connection(s)',
-               _name(result.actor_id), result.reason, result.env_steps,
-               len(result.run_ids))
+               _name(result.actor_id), result.reason, result.env_steps, len(result.run_ids))
 
 
 if __name__ == '__main__':

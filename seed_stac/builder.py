@@ -23,8 +23,10 @@ class Agent:
 
   def checkpoint_objects(self) -> dict:
     """Everything a checkpoint must hold to resume training exactly."""
-    objects = dict(network_weights=network_weights(self.network), metaparams=self.metaparams,
-                   optimizer=self.updater.optimizer, updater=self.updater)
+    objects = dict(network_weights=network_weights(self.network),
+                   metaparams=self.metaparams,
+                   optimizer=self.updater.optimizer,
+                   updater=self.updater)
     if self.updater.meta_optimizer is not None:
       objects['meta_optimizer'] = self.updater.meta_optimizer
     return objects
@@ -47,11 +49,14 @@ def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
     raise config_lib.ConfigError(
         f'config.network.normalize_observations needs float32 observations; '
         f'{env_spec.name} has {env_spec.observation_dtype}')
-  network = AgentNetwork(torsos.make_torso(net), env_spec.action,
+  network = AgentNetwork(torsos.make_torso(net),
+                         env_spec.action,
                          num_heads=config_lib.num_heads(config),
-                         lstm_size=net.lstm_size, min_scale=net.min_scale,
+                         lstm_size=net.lstm_size,
+                         min_scale=net.min_scale,
                          reward_clip=config.algo.reward_clip,
-                         gaussian_scale=net.gaussian_scale, initial_scale=net.initial_scale,
+                         gaussian_scale=net.gaussian_scale,
+                         initial_scale=net.initial_scale,
                          normalize_observations=net.normalize_observations,
                          bounded_mean=net.bounded_mean,
                          value_torso=torsos.make_torso(net) if net.separate_value_torso else None)
@@ -63,11 +68,11 @@ def dummy_inputs(env_spec: EnvSpec, batch_size: int, time_steps: int = 1) -> Age
   """Zero inputs of the right shapes/dtypes, [time_steps, batch_size, ...]."""
   lead = [time_steps, batch_size]
   action = env_spec.action
-  return AgentInput(
-      observation=tf.zeros(lead + list(env_spec.stacked_observation_shape),
-                           env_spec.observation_dtype),
-      prev_action=tf.zeros(lead + list(action.shape), action.dtype),
-      reward=tf.zeros(lead), first=tf.ones(lead, tf.bool))
+  return AgentInput(observation=tf.zeros(lead + list(env_spec.stacked_observation_shape),
+                                         env_spec.observation_dtype),
+                    prev_action=tf.zeros(lead + list(action.shape), action.dtype),
+                    reward=tf.zeros(lead),
+                    first=tf.ones(lead, tf.bool))
 
 
 def total_learner_steps(config, env_spec: EnvSpec) -> int:
@@ -112,17 +117,18 @@ def build_agent(config, env_spec: EnvSpec) -> Agent:
 def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
   network = build_network(config, env_spec)
   algo = config.algo
-  metaparams = MetaParameters(
-      config_lib.num_heads(config), outer=Hyperparameters(**algo.outer),
-      fixed=Hyperparameters(**algo.fixed),
-      tuned=config_lib.tuned_metaparameters(config), tie_alpha=algo.tie_alpha,
-      init_logits=dict(algo.init_logits))
+  metaparams = MetaParameters(config_lib.num_heads(config),
+                              outer=Hyperparameters(**algo.outer),
+                              fixed=Hyperparameters(**algo.fixed),
+                              tuned=config_lib.tuned_metaparameters(config),
+                              tie_alpha=algo.tie_alpha,
+                              init_logits=dict(algo.init_logits))
   opt = config.optimizer
   kwargs = dict(decay=opt.decay, epsilon=opt.epsilon) if opt.name == 'rmsprop' else {}
   optimizer = optimizers.make_optimizer(opt.name, network.trainable_variables, **kwargs)
   meta = config.meta_optimizer
-  meta_optimizer = (optimizers.Adam(metaparams.logit_variables, beta1=meta.beta1,
-                                    beta2=meta.beta2, epsilon=meta.epsilon)
+  meta_optimizer = (optimizers.Adam(
+      metaparams.logit_variables, beta1=meta.beta1, beta2=meta.beta2, epsilon=meta.epsilon)
                     if metaparams.logit_variables else None)
   update_config = UpdateConfig(
       learning_rate=opt.learning_rate,
@@ -130,11 +136,14 @@ def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
       max_grad_norm=opt.max_grad_norm,
       meta_learning_rate=config.meta_optimizer.learning_rate,
       meta_max_grad_norm=config.meta_optimizer.max_grad_norm,
-      kl_coef=algo.kl_coef, reward_clip=algo.reward_clip,
+      kl_coef=algo.kl_coef,
+      reward_clip=algo.reward_clip,
       clips=losses.VTraceClips(algo.clip_rho, algo.clip_c, algo.clip_pg_rho),
-      lookahead=algo.lookahead, meta_update_interval=algo.meta_update_interval,
+      lookahead=algo.lookahead,
+      meta_update_interval=algo.meta_update_interval,
       meta_batch_size=algo.meta_batch_size,
-      jit_compile=config.learner.jit_compile, loss_reduction=algo.loss_reduction,
+      jit_compile=config.learner.jit_compile,
+      loss_reduction=algo.loss_reduction,
       second_order=algo.second_order)
   updater = StacUpdater(network, metaparams, optimizer, meta_optimizer, update_config, strategy)
   return Agent(network, metaparams, updater)

@@ -30,8 +30,7 @@ def default_config() -> ml_collections.ConfigDict:
   # Each torso's own settings (nature has none: its sizes are fixed).
   c.network.mlp = ml_collections.ConfigDict(dict(sizes=(256, 256)))
   # IMPALA deep: channels per section, residual blocks per section, FC size.
-  c.network.resnet = ml_collections.ConfigDict(dict(channels=(16, 32, 32), blocks=2,
-                                                    fc_size=256))
+  c.network.resnet = ml_collections.ConfigDict(dict(channels=(16, 32, 32), blocks=2, fc_size=256))
   # (channels, kernel, stride) per layer, 'valid' padding, ReLU; then FC.
   c.network.conv = ml_collections.ConfigDict(dict(layers=((16, 3, 1),), fc_size=256))
   c.network.lstm_size = 0  # 0: feed-forward
@@ -49,14 +48,12 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.algo = ml_collections.ConfigDict()
   # Fixed outer-loss hyperparameters (paper, Atari).
-  c.algo.outer = ml_collections.ConfigDict(dict(
-      gamma=0.995, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0,
-      alpha_c=1.0))
+  c.algo.outer = ml_collections.ConfigDict(
+      dict(gamma=0.995, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0, alpha_c=1.0))
   c.algo.kl_coef = 1.0
   # Values of untuned hyperparameters (all of them for IMPALA).
-  c.algo.fixed = ml_collections.ConfigDict(dict(
-      gamma=0.99, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0,
-      alpha_c=1.0))
+  c.algo.fixed = ml_collections.ConfigDict(
+      dict(gamma=0.99, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0, alpha_c=1.0))
   c.algo.tuned = names.tunable(tie_alpha=True)  # every one (seed_stac/algo/names.py)
   c.algo.tie_alpha = True
   c.algo.init_logits = ml_collections.ConfigDict()  # e.g. {'aux1/gamma': 3.0}
@@ -171,8 +168,8 @@ _CHOICES = {
 _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',
              'learner.inference_batch_size', 'learner.unroll_queue_capacity',
              'actor.env_batch_size', 'actor.num_actors', 'optimizer.learning_rate',
-             'algo.meta_update_interval', 'learner.idle_warning_s', 'algo.clip_rho',
-             'algo.clip_c', 'algo.clip_pg_rho')
+             'algo.meta_update_interval', 'learner.idle_warning_s', 'algo.clip_rho', 'algo.clip_c',
+             'algo.clip_pg_rho')
 # Optional limits: 0 turns each off (the one "off" value, here and in
 # algo/update.py:UpdateConfig).
 _NON_NEGATIVE = ('learner.batch_timeout_ms', 'optimizer.max_grad_norm',

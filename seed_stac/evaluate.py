@@ -21,9 +21,10 @@ _GREEDY = flags.DEFINE_bool('greedy', False, "Take the policy's mode instead of 
 _SEED = flags.DEFINE_integer('seed', 12345, 'Seed of the evaluation environment and sampling.')
 _VIDEO = flags.DEFINE_string('video', None,
                              'Write the first episode as an animated GIF (pixel envs).')
-_POLICY = flags.DEFINE_enum('policy', 'checkpoint', ['checkpoint', 'random'],
-                            "'random': a uniform random policy on the run's environment "
-                            '(the baseline; default output LOGDIR/evaluation_random.json).')
+_POLICY = flags.DEFINE_enum(
+    'policy', 'checkpoint', ['checkpoint', 'random'],
+    "'random': a uniform random policy on the run's environment "
+    '(the baseline; default output LOGDIR/evaluation_random.json).')
 _OUTPUT = flags.DEFINE_string('output', None, 'JSON result path (default LOGDIR/evaluation.json).')
 flags.mark_flag_as_required('logdir')
 

@@ -16,6 +16,7 @@ from seed_stac.envs.subprocess_env import SubprocessEnvironment
 from seed_stac.learner.env_state import ActorState
 from seed_stac.learner.inference import make_inference_fn
 
+
 def load_config(logdir: str) -> ml_collections.ConfigDict:
   path = os.path.join(logdir, 'config.json')
   if not tf.io.gfile.exists(path):
@@ -30,22 +31,30 @@ def restore_network(config, logdir: str, spec):
   path = tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints'))
   if path is None:
     raise FileNotFoundError(f'no checkpoint under {logdir}/checkpoints')
-  tf.train.Checkpoint(network_weights=builder.network_weights(network)).restore(
-      path).expect_partial()
+  tf.train.Checkpoint(
+      network_weights=builder.network_weights(network)).restore(path).expect_partial()
   return network, path
 
 
-def play(env, infer, spec, initial_core_state, episodes: int,
+def play(env,
+         infer,
+         spec,
+         initial_core_state,
+         episodes: int,
          video_frames: Optional[List[np.ndarray]] = None) -> List[float]:
   """Runs `episodes` episodes; returns their undiscounted raw returns."""
-  state = ActorState('evaluate', spec, 1, tuple(np.asarray(s) for s in initial_core_state),
-                     unroll_length=1, record=False)
+  state = ActorState('evaluate',
+                     spec,
+                     1,
+                     tuple(np.asarray(s) for s in initial_core_state),
+                     unroll_length=1,
+                     record=False)
   returns = []
   observation, reward, done = env.reset(), 0.0, False
   episode_return = 0.0
   while len(returns) < episodes:
-    inputs = state.observe(observation[None], np.array([reward], np.float32),
-                           np.array([done]), np.array([False]))
+    inputs = state.observe(observation[None], np.array([reward], np.float32), np.array([done]),
+                           np.array([False]))
     inputs['core'] = state.core_state
     outputs = infer(inputs)
     state.act(outputs['action'], outputs['log_prob'], outputs['core'])
@@ -95,8 +104,12 @@ def write_gif(frames: List[np.ndarray], path: str) -> None:
 POLICIES = ('checkpoint', 'random')
 
 
-def evaluate(logdir: str, episodes: int, greedy: bool = False, seed: int = 12345,
-             video: Optional[str] = None, policy: str = 'checkpoint') -> dict:
+def evaluate(logdir: str,
+             episodes: int,
+             greedy: bool = False,
+             seed: int = 12345,
+             video: Optional[str] = None,
+             policy: str = 'checkpoint') -> dict:
   """Plays the run's latest checkpoint, or with policy='random' a uniform
   random policy on the run's environment settings (no checkpoint needed)."""
   if policy not in POLICIES:
@@ -119,9 +132,15 @@ def evaluate(logdir: str, episodes: int, greedy: bool = False, seed: int = 12345
     env.close()
   if video:
     write_gif(frames, video)
-  result = dict(logdir=logdir, checkpoint=checkpoint, env=f'{config.env.kind}:{config.env.name}',
-                episodes=episodes, policy=policy, greedy=greedy, returns=returns,
-                mean_return=statistics.mean(returns), median_return=statistics.median(returns))
+  result = dict(logdir=logdir,
+                checkpoint=checkpoint,
+                env=f'{config.env.kind}:{config.env.name}',
+                episodes=episodes,
+                policy=policy,
+                greedy=greedy,
+                returns=returns,
+                mean_return=statistics.mean(returns),
+                median_return=statistics.median(returns))
   if config.env.kind == 'atari':
     result['human_normalized_mean'] = human_normalized_score(config.env.name, result['mean_return'])
   return result

@@ -13,9 +13,10 @@ def start_actors(port: int, num_actors: int) -> List[subprocess.Popen]:
   """Starts actor processes pointed at the learner on loopback; they stop
   when this process dies, even by SIGKILL (`--exit_with_parent`)."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  return [subprocess.Popen(actor_command(f'127.0.0.1:{port}', i, ['--exit_with_parent']),
-                           env=env)
-          for i in range(num_actors)]
+  return [
+      subprocess.Popen(actor_command(f'127.0.0.1:{port}', i, ['--exit_with_parent']), env=env)
+      for i in range(num_actors)
+  ]
 
 
 def stop_actors(actors: List[subprocess.Popen], timeout_s: float = 10.0) -> None:
@@ -36,7 +37,9 @@ def run_local(config, logdir: str, num_actors: int, **learner_kwargs) -> dict:
   config.learner.inference_batch_size = min(config.learner.inference_batch_size, total_envs)
   actors: List[subprocess.Popen] = []
   try:
-    return run_learner(config, logdir, '127.0.0.1:0',
+    return run_learner(config,
+                       logdir,
+                       '127.0.0.1:0',
                        on_ready=lambda port: actors.extend(start_actors(port, num_actors)),
                        **learner_kwargs)
   finally:

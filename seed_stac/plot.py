@@ -14,6 +14,7 @@ _OUT = flags.DEFINE_string('out', None, 'Output directory (default: the first lo
 _LABELS = flags.DEFINE_list('labels', None, 'Legend labels, one per logdir (default: names).')
 flags.mark_flag_as_required('logdir')
 
+
 def main(argv):
   del argv
   for path in plot_runs(_LOGDIRS.value, _OUT.value or _LOGDIRS.value[0], _LABELS.value):

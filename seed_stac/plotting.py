@@ -49,14 +49,19 @@ def plot_returns(runs: Dict[str, dict], path: str) -> None:
 
 def plot_metaparameters(runs: Dict[str, dict], path: str) -> None:
   """A grid: one row per metaparameter, one column per head, own y-scales."""
-  keys = {key for columns in runs.values() for key in columns
-          if '/' in key and key.split('/')[-1] in METAPARAMETERS}
+  keys = {
+      key for columns in runs.values() for key in columns
+      if '/' in key and key.split('/')[-1] in METAPARAMETERS
+  }
   if not keys:
     raise ValueError('no metaparameter columns (main/gamma, ...) in these runs')
   heads = sorted({k.split('/')[0] for k in keys}, key=lambda h: (h != 'main', h))
   names = [n for n in METAPARAMETERS if any(k.endswith('/' + n) for k in keys)]
-  fig, axes = plt.subplots(len(names), len(heads), figsize=(4.5 * len(heads), 2 * len(names)),
-                           squeeze=False, sharex=True)
+  fig, axes = plt.subplots(len(names),
+                           len(heads),
+                           figsize=(4.5 * len(heads), 2 * len(names)),
+                           squeeze=False,
+                           sharex=True)
   for row, name in enumerate(names):
     for col, head in enumerate(heads):
       ax = axes[row][col]

@@ -65,13 +65,12 @@ def write_report(logdir: str, out: str = None) -> str:
       f'# Self-tuning report: {name}', '',
       f"- agent: {config.get('agent')}; environment: {env.get('kind')}:{env.get('name')}",
       f"- frames: {int(columns['frames'][-1]):,}; final mean return (last 10% of logs): "
-      f'{final_return(columns):.4g}',
-      '- self-tuned: '
-      f"{', '.join(tuned) if tuned else 'nothing (IMPALA: the values below are fixed)'}",
-      '', '![returns](returns.png)', '', '![metaparameters](metaparameters.png)', '',
-      *_table(columns), '',
-      "To train plain IMPALA with the main head's final values:", '', '```',
-      override_line(columns), '```', '']
+      f'{final_return(columns):.4g}', '- self-tuned: '
+      f"{', '.join(tuned) if tuned else 'nothing (IMPALA: the values below are fixed)'}", '',
+      '![returns](returns.png)', '', '![metaparameters](metaparameters.png)', '', *_table(columns),
+      '', "To train plain IMPALA with the main head's final values:", '', '```',
+      override_line(columns), '```', ''
+  ]
   path = os.path.join(out, 'report.md')
   with open(path, 'w') as f:
     f.write('\n'.join(lines))

@@ -10,8 +10,14 @@ from seed_stac.envs.base import ActionSpec
 from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso
 
 
-def random_unroll(rng, T, B, obs_shape, action_spec: ActionSpec,
-                  dtype=np.float32, lstm_size=0, terminal_prob=0.1,
+def random_unroll(rng,
+                  T,
+                  B,
+                  obs_shape,
+                  action_spec: ActionSpec,
+                  dtype=np.float32,
+                  lstm_size=0,
+                  terminal_prob=0.1,
                   truncation_prob=0.0) -> Unroll:
   """A random [T + 1, B] unroll with consistent first/terminated flags.
 
@@ -37,30 +43,43 @@ def random_unroll(rng, T, B, obs_shape, action_spec: ActionSpec,
   prev_action[first] = 0
   core = tuple(tf.constant(rng.normal(size=[B, lstm_size]), float_dtype)
                for _ in range(2)) if lstm_size else ()
-  return Unroll(
-      observation=tf.constant(observation), prev_action=tf.constant(prev_action),
-      reward=tf.constant(rng.normal(size=[T + 1, B]).astype(float_dtype)),
-      first=tf.constant(first), terminated=tf.constant(terminated),
-      truncated=tf.constant(truncated), action=tf.constant(action),
-      behaviour_log_prob=tf.constant(behaviour.astype(float_dtype)), core_state=core)
+  return Unroll(observation=tf.constant(observation),
+                prev_action=tf.constant(prev_action),
+                reward=tf.constant(rng.normal(size=[T + 1, B]).astype(float_dtype)),
+                first=tf.constant(first),
+                terminated=tf.constant(terminated),
+                truncated=tf.constant(truncated),
+                action=tf.constant(action),
+                behaviour_log_prob=tf.constant(behaviour.astype(float_dtype)),
+                core_state=core)
 
 
-def build_network(unroll: Unroll, action_spec, num_heads=1, torso=None,
+def build_network(unroll: Unroll,
+                  action_spec,
+                  num_heads=1,
+                  torso=None,
                   lstm_size=0) -> AgentNetwork:
-  network = AgentNetwork(torso or MLPTorso((16, 16)), action_spec,
-                         num_heads=num_heads, lstm_size=lstm_size)
+  network = AgentNetwork(torso or MLPTorso((16, 16)),
+                         action_spec,
+                         num_heads=num_heads,
+                         lstm_size=lstm_size)
   network(AgentInput(*unroll[:4]), unroll.core_state)
   return network
 
 
-def build_updater(network, tuned=None, optimizer='rmsprop', config=UpdateConfig(),
-                  dtype=tf.float32, optimizer_kwargs=None, strategy=None, **metaparam_kwargs):
+def build_updater(network,
+                  tuned=None,
+                  optimizer='rmsprop',
+                  config=UpdateConfig(),
+                  dtype=tf.float32,
+                  optimizer_kwargs=None,
+                  strategy=None,
+                  **metaparam_kwargs):
   """IMPALA when tuned=(), STAC/STACX with every metaparameter by default."""
   if tuned is None:
     tuned = tunable_names(metaparam_kwargs.get('tie_alpha', True))
-  metaparams = MetaParameters(network.num_heads, tuned=tuned, dtype=dtype,
-                              **metaparam_kwargs)
-  theta_optimizer = optimizers.make_optimizer(
-      optimizer, network.trainable_variables, **(optimizer_kwargs or {}))
+  metaparams = MetaParameters(network.num_heads, tuned=tuned, dtype=dtype, **metaparam_kwargs)
+  theta_optimizer = optimizers.make_optimizer(optimizer, network.trainable_variables,
+                                              **(optimizer_kwargs or {}))
   meta_optimizer = optimizers.Adam(metaparams.logit_variables) if tuned else None
   return StacUpdater(network, metaparams, theta_optimizer, meta_optimizer, config, strategy)

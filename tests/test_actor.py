@@ -26,11 +26,15 @@ CATCH_EPISODE_STEPS = 9  # rows - 1 with the default 10 rows.
 def start_actor_process(address, actor_id, *extra):
   env = dict(os.environ, PYTHONPATH=REPO)
   env.pop('SEED_STAC_TOKEN', None)
-  return subprocess.Popen(
-      [sys.executable, '-m', 'seed_stac.actor',
-       f'--learner_address={address}', f'--actor_id={actor_id}', *extra],
-      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-      text=True)
+  return subprocess.Popen([
+      sys.executable, '-m', 'seed_stac.actor', f'--learner_address={address}',
+      f'--actor_id={actor_id}', *extra
+  ],
+                          cwd=REPO,
+                          env=env,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True)
 
 
 def run_in_thread(**kwargs):
@@ -69,8 +73,7 @@ class RecordingLearner(testing.FakeLearner):
     self.history = {}
 
   async def step(self, batch):
-    self.history.setdefault((batch.actor_id, batch.run_id), []).append(
-        batch)
+    self.history.setdefault((batch.actor_id, batch.run_id), []).append(batch)
     return await super().step(batch)
 
 
@@ -116,8 +119,7 @@ def test_actors_get_distinct_env_seeds():
       (key, h[0].observation) for key, h in learner.history.items())
   assert run0[0] == 0 and run1[0] == 1
   # Ball columns of the reset boards, env by env (catch: 10 x 5 board).
-  columns = [obs.reshape(E, 10, 5)[:, 0].argmax(-1) for obs in (first0,
-                                                                  first1)]
+  columns = [obs.reshape(E, 10, 5)[:, 0].argmax(-1) for obs in (first0, first1)]
   assert not np.array_equal(*columns)
 
 
@@ -126,7 +128,8 @@ def test_reconnects_with_new_run_id_after_learner_restart():
   serving = testing.ServerThread(learner)
   port = serving.port
   thread, outcome = run_in_thread(learner_address=serving.address,
-                                  actor_id=1, max_reconnect_seconds=20)
+                                  actor_id=1,
+                                  max_reconnect_seconds=20)
   wait_for(lambda: sum(learner.steps.values()) >= 5)
   serving.stop()  # Like a learner crash: every call is cancelled.
   time.sleep(0.3)  # Let the actor fail a few reconnects.
@@ -152,8 +155,7 @@ def test_reconnects_with_new_run_id_after_learner_restart():
 def test_gives_up_without_learner():
   start = time.monotonic()
   with pytest.raises(actor.LearnerUnavailableError, match='giving up'):
-    actor.run_actor(f'127.0.0.1:{free_port()}', 0,
-                    max_reconnect_seconds=0.5)
+    actor.run_actor(f'127.0.0.1:{free_port()}', 0, max_reconnect_seconds=0.5)
   assert time.monotonic() - start < 5
 
 
@@ -161,10 +163,8 @@ class RejectingLearner(testing.FakeLearner):
   """Rejects actors 0 and 1 on their third batch (as a wrong-dtype bug)."""
 
   async def step(self, batch):
-    if batch.actor_id in (0, 1) and self.steps[(batch.actor_id,
-                                                batch.run_id)] == 2:
-      raise codec.InvalidMessageError(
-          'observation: expected dtype uint8, got float32')
+    if batch.actor_id in (0, 1) and self.steps[(batch.actor_id, batch.run_id)] == 2:
+      raise codec.InvalidMessageError('observation: expected dtype uint8, got float32')
     return await super().step(batch)
 
 
@@ -172,8 +172,7 @@ def test_invalid_argument_is_fatal_and_spares_other_actors():
   learner = RejectingLearner(env_batch_size=E)
   serving = testing.ServerThread(learner)
   try:
-    healthy, outcome = run_in_thread(learner_address=serving.address,
-                                     actor_id=2)
+    healthy, outcome = run_in_thread(learner_address=serving.address, actor_id=2)
     wait_for(lambda: len(learner.handshakes) == 1)
     process = start_actor_process(serving.address, 0)
     with pytest.raises(actor.LearnerRejectedError,
@@ -241,8 +240,7 @@ def test_stop_event_interrupts_a_blocked_actor():
   serving = testing.ServerThread(learner)
   stop = threading.Event()
   try:
-    thread, outcome = run_in_thread(learner_address=serving.address,
-                                    actor_id=0, stop_event=stop)
+    thread, outcome = run_in_thread(learner_address=serving.address, actor_id=0, stop_event=stop)
     wait_for(lambda: sum(learner.steps.values()) >= 1)
     time.sleep(0.1)
     stop.set()
@@ -301,8 +299,7 @@ class OtherSpecLearner(testing.FakeLearner):
 def test_env_spec_mismatch_is_fatal():
   serving = testing.ServerThread(OtherSpecLearner(env_batch_size=E))
   try:
-    with pytest.raises(actor.LearnerRejectedError,
-                       match='env_spec_json: learner expects'):
+    with pytest.raises(actor.LearnerRejectedError, match='env_spec_json: learner expects'):
       actor.run_actor(serving.address, 0)
   finally:
     serving.stop()
@@ -328,8 +325,10 @@ def test_actor_stops_when_its_launcher_is_killed(exit_with_parent):
       f"'--learner_address=127.0.0.1:{free_port()}', '--max_reconnect_seconds=120', '{flag}'])\n"
       'print(p.pid, flush=True)\n'
       'time.sleep(600)\n')
-  launcher = subprocess.Popen([sys.executable, '-c', launcher_code], cwd=REPO,
-                              stdout=subprocess.PIPE, text=True)
+  launcher = subprocess.Popen([sys.executable, '-c', launcher_code],
+                              cwd=REPO,
+                              stdout=subprocess.PIPE,
+                              text=True)
   actor_pid = int(launcher.stdout.readline())
   try:
     time.sleep(3)  # The actor is up and retrying.
@@ -364,21 +363,33 @@ def test_actor_binary_runs_without_tensorflow(tmp_path):
   (tmp_path / 'sitecustomize.py').write_text(_NO_TENSORFLOW)
   env = dict(os.environ, PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}')
   env.pop('SEED_STAC_TOKEN', None)
-  probe = subprocess.run(
-      [sys.executable, '-c', 'import tensorflow'], env=env, capture_output=True, text=True)
+  probe = subprocess.run([sys.executable, '-c', 'import tensorflow'],
+                         env=env,
+                         capture_output=True,
+                         text=True)
   assert 'the actor must not import tensorflow' in probe.stderr  # the blocker works
-  modules = ['seed_stac.envs.' + m for m in (
-      'atari', 'catch', 'cartpole', 'dmc', 'dm_env_factory', 'gym', 'minatar', 'rwrl',
-      'subprocess_env')]
-  imports = subprocess.run([sys.executable, '-c', f'import {", ".join(modules)}'], env=env,
-                           capture_output=True, text=True, timeout=120)
+  modules = [
+      'seed_stac.envs.' + m for m in ('atari', 'catch', 'cartpole', 'dmc', 'dm_env_factory', 'gym',
+                                      'minatar', 'rwrl', 'subprocess_env')
+  ]
+  imports = subprocess.run([sys.executable, '-c', f'import {", ".join(modules)}'],
+                           env=env,
+                           capture_output=True,
+                           text=True,
+                           timeout=120)
   assert imports.returncode == 0, imports.stderr
   learner = RecordingLearner(env_batch_size=E, done_after_steps=2 * CATCH_EPISODE_STEPS, seed=1)
   serving = testing.ServerThread(learner)
   try:
-    process = subprocess.run(
-        [sys.executable, '-m', 'seed_stac.actor', f'--learner_address={serving.address}',
-         '--actor_id=0'], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    process = subprocess.run([
+        sys.executable, '-m', 'seed_stac.actor', f'--learner_address={serving.address}',
+        '--actor_id=0'
+    ],
+                             cwd=REPO,
+                             env=env,
+                             capture_output=True,
+                             text=True,
+                             timeout=60)
   finally:
     serving.stop()
   assert process.returncode == 0, process.stderr

@@ -12,5 +12,8 @@ def test_ceiling_counts_emulator_frames_of_the_vector_env():
 
 def test_training_run_that_cannot_start_is_reported_with_its_error():
   with pytest.raises(RuntimeError, match=r'(?s)no 5 s of training logged.*takes GAME'):
-    frame_rates.training_frames_per_second('impala', 'no_such_torso', num_actors=1,
-                                          warmup_steps=1, seconds=5)
+    frame_rates.training_frames_per_second('impala',
+                                           'no_such_torso',
+                                           num_actors=1,
+                                           warmup_steps=1,
+                                           seconds=5)

@@ -37,8 +37,8 @@ def test_statistics_match_brute_force():
   keep = [i for i in range(50) if not np.isnan(returns[i])]
   last = frames[keep[-1]]
   expected_final = np.mean([returns[i] for i in keep if frames[i] >= 0.9 * last])
-  area = sum((returns[a] + returns[b]) / 2 * (frames[b] - frames[a])
-             for a, b in zip(keep, keep[1:]))
+  area = sum(
+      (returns[a] + returns[b]) / 2 * (frames[b] - frames[a]) for a, b in zip(keep, keep[1:]))
   expected_auc = area / (frames[keep[-1]] - frames[keep[0]])
   threshold = float(np.quantile(returns[keep], 0.8))
   expected_first = next(frames[i] for i in keep if returns[i] >= threshold)
@@ -54,13 +54,17 @@ def test_summary_over_seeds_table_and_plots(tmp_path):
   for agent, level in (('impala', 1.0), ('stac', 2.0)):
     for seed in (0, 1):
       logdir = str(tmp_path / f'{agent}_{seed}')
-      write_progress(logdir, range(1000, 11000, 1000), [level + seed] * 10,
+      write_progress(logdir,
+                     range(1000, 11000, 1000), [level + seed] * 10,
                      gamma=list(np.linspace(0.9, 0.99, 10)))
       runs.append(learning.Run('minatar:Breakout', agent, seed, logdir))
   runs.append(learning.Run('minatar:Breakout', 'stac', 2, str(tmp_path / 'not_started')))
   write_progress(str(tmp_path / 'short'), [1000, 2000], [50.0, 60.0])
   runs.append(learning.Run('minatar:Breakout', 'impala', 3, str(tmp_path / 'short')))
-  paths = learning_summary.write_summary(runs, str(tmp_path / 'out'), 2.5, dict(budget=10000),
+  paths = learning_summary.write_summary(runs,
+                                         str(tmp_path / 'out'),
+                                         2.5,
+                                         dict(budget=10000),
                                          budget=10000)
   rows = {r['agent']: r for r in learning_summary.summarise(runs, 2.5, budget=10000)}
   assert rows['impala']['final_return_mean'] == pytest.approx(1.5)
@@ -73,15 +77,15 @@ def test_summary_over_seeds_table_and_plots(tmp_path):
   assert rows['impala']['frames_to_threshold'] == '- -'
   table = open(paths[0]).read()
   assert '| minatar:Breakout | stac | 0 1 | 10,000 | 2.50 ± 0.71 |' in table
-  assert {os.path.basename(p) for p in paths[2:]} == {
-      'minatar_Breakout_returns.png', 'minatar_Breakout_metaparameters.png'}
+  assert {os.path.basename(p) for p in paths[2:]
+         } == {'minatar_Breakout_returns.png', 'minatar_Breakout_metaparameters.png'}
   assert all(os.path.getsize(p) > 0 for p in paths)
 
 
 def test_overrides_are_checked_before_any_run():
-  config = learning.build_config('minatar:Breakout', 'impala', 3, 1000,
-                                 ['algo.fixed.gamma=0.9', 'algo.init_logits.gamma=2.2',
-                                  'algo.loss_reduction=mean'])
+  config = learning.build_config(
+      'minatar:Breakout', 'impala', 3, 1000,
+      ['algo.fixed.gamma=0.9', 'algo.init_logits.gamma=2.2', 'algo.loss_reduction=mean'])
   assert (config.seed, config.learner.total_frames) == (3, 1000)
   assert config.algo.fixed.gamma == 0.9 and config.algo.init_logits.gamma == 2.2
   assert config.algo.loss_reduction == 'mean'
@@ -95,8 +99,10 @@ def test_overrides_are_checked_before_any_run():
 
 @pytest.mark.slow
 def test_harness_runs_then_skips_finished_runs(tmp_path):
-  command = [sys.executable, '-m', 'benchmarks.learning', '--config=catch', '--agents=impala',
-             '--seeds=0', '--total_frames=3000', f'--root={tmp_path}', '--threshold=0.0']
+  command = [
+      sys.executable, '-m', 'benchmarks.learning', '--config=catch', '--agents=impala', '--seeds=0',
+      '--total_frames=3000', f'--root={tmp_path}', '--threshold=0.0'
+  ]
   first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
   assert first.returncode == 0, first.stderr[-3000:]
   assert '[1/1] catch impala seed 0' in first.stdout

@@ -48,11 +48,20 @@ def test_synthetic_catch_plays_by_the_catch_rules():
 def test_percentiles_and_summary_line():
   assert soak.percentile_ms([0.001, 0.002, 0.003], 50) == pytest.approx(2.0)
   assert np.isnan(soak.percentile_ms([], 99))
-  line = soak.format_summary(dict(
-      streams=8, env_batch_size=2, seconds=5.0, steps=10, steps_per_s=2.0,
-      env_frames_per_s=4.0, latency_ms_p50=1.0, latency_ms_p99=3.0,
-      errors={'UNAVAILABLE': 2}, learner_peak_rss_mb=None, learner_rss_start_mb=1.0,
-      learner_rss_end_mb=2.0, learner_exit_code=143))
+  line = soak.format_summary(
+      dict(streams=8,
+           env_batch_size=2,
+           seconds=5.0,
+           steps=10,
+           steps_per_s=2.0,
+           env_frames_per_s=4.0,
+           latency_ms_p50=1.0,
+           latency_ms_p99=3.0,
+           errors={'UNAVAILABLE': 2},
+           learner_peak_rss_mb=None,
+           learner_rss_start_mb=1.0,
+           learner_rss_end_mb=2.0,
+           learner_exit_code=143))
   assert 'errors: UNAVAILABLE 2' in line and 'peak RSS ? MB' in line
 
 
@@ -60,16 +69,20 @@ def test_percentiles_and_summary_line():
 def test_a_tiny_soak_reports_every_field_and_no_errors(tmp_path):
   out = tmp_path / 'soak.json'
   result = subprocess.run(
-      [sys.executable, '-m', 'benchmarks.soak', '--streams=8', '--seconds=5',
-       f'--out={out}'], cwd=ROOT, capture_output=True, text=True, timeout=600,
+      [sys.executable, '-m', 'benchmarks.soak', '--streams=8', '--seconds=5', f'--out={out}'],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=600,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert 'soak: 8 streams x 2 envs' in result.stdout
   summary = json.loads(out.read_text())
   assert set(summary) == {
       'streams', 'env_batch_size', 'seconds', 'steps', 'steps_per_s', 'env_frames_per_s',
-      'latency_ms_p50', 'latency_ms_p99', 'errors', 'learner_peak_rss_mb',
-      'learner_rss_start_mb', 'learner_rss_end_mb', 'learner_exit_code'}
+      'latency_ms_p50', 'latency_ms_p99', 'errors', 'learner_peak_rss_mb', 'learner_rss_start_mb',
+      'learner_rss_end_mb', 'learner_exit_code'
+  }
   assert summary['errors'] == {}, summary['errors']
   assert summary['streams'] == 8 and summary['env_batch_size'] == 2
   assert summary['steps'] > 0 and summary['steps_per_s'] > 0

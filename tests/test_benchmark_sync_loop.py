@@ -17,8 +17,8 @@ def test_unrolls_chain_and_carry_each_transition_once():
   assert loop.frames == 10 * 3  # 2 x T transitions per environment, none repeated
   observations = np.concatenate([first.observation, second.observation[1:]])
   first_flags = np.concatenate([first.first, second.first[1:]])
-  ended = np.concatenate([first.terminated | first.truncated,
-                          second.terminated[1:] | second.truncated[1:]])
+  ended = np.concatenate(
+      [first.terminated | first.truncated, second.terminated[1:] | second.truncated[1:]])
   np.testing.assert_array_equal(first_flags[1:], ended[1:])
   # Within an episode Catch's ball falls one row per step: no observation repeats.
   same = np.all(observations[1:] == observations[:-1], axis=tuple(range(2, observations.ndim)))

@@ -49,8 +49,12 @@ def pong_unroll():
   stacks = np.repeat(frames.swapaxes(0, 1)[:, :, None], env.spec.frame_stack, axis=2)
   rewards = np.array([s.reward for s in steps], np.float32).reshape(B, T + 1).T
   no = tf.zeros((T + 1, B), tf.bool)
-  unroll = Unroll(observation=tf.constant(stacks), prev_action=tf.constant(actions.T),
-                  reward=tf.constant(rewards), first=no, terminated=no, truncated=no,
+  unroll = Unroll(observation=tf.constant(stacks),
+                  prev_action=tf.constant(actions.T),
+                  reward=tf.constant(rewards),
+                  first=no,
+                  terminated=no,
+                  truncated=no,
                   action=tf.constant(actions.T),
                   behaviour_log_prob=tf.fill((T + 1, B), float(np.log(1 / num_actions))))
   return env.spec, unroll
@@ -66,7 +70,7 @@ def rmsprop_step_ratios(loss_reduction, spec, unroll):
   clipped, _ = tf.clip_by_global_norm(grads, config.optimizer.max_grad_norm)
   g = np.concatenate([c.numpy().ravel() for c in clipped])
   nonzero = g != 0
-  steady = np.abs(g[nonzero]) / np.sqrt(g[nonzero] ** 2 + config.optimizer.epsilon)
+  steady = np.abs(g[nonzero]) / np.sqrt(g[nonzero]**2 + config.optimizer.epsilon)
   before = np.concatenate([v.numpy().ravel() for v in agent.network.trainable_variables])
   agent.updater.step(unroll)
   after = np.concatenate([v.numpy().ravel() for v in agent.network.trainable_variables])
@@ -99,15 +103,19 @@ def test_meta_optimizer_settings_come_from_the_config():
 
 def test_network_options_from_the_config():
   config = atari.get_config('Pong,impala')
-  box = EnvSpec('box', (4,), 'float32', ActionSpec(
-      'continuous', shape=(2,), minimum=(-1.0, -1.0), maximum=(1.0, 1.0)))
-  config.network.update(torso='mlp', mlp=dict(sizes=(8,)), normalize_observations=True,
-                        separate_value_torso=True, gaussian_scale='global',
+  box = EnvSpec('box', (4,), 'float32',
+                ActionSpec('continuous', shape=(2,), minimum=(-1.0, -1.0), maximum=(1.0, 1.0)))
+  config.network.update(torso='mlp',
+                        mlp=dict(sizes=(8,)),
+                        normalize_observations=True,
+                        separate_value_torso=True,
+                        gaussian_scale='global',
                         initial_scale=0.7)
   network = build_agent(config, box).network
   assert network.normalizer is not None and network.value_torso is not None
   np.testing.assert_allclose(tf.nn.softplus(network.raw_scale) + network.distribution.min_scale,
-                             0.7, rtol=1e-5)
+                             0.7,
+                             rtol=1e-5)
   pixels = EnvSpec('pixels', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=4))
   config.network.torso = 'nature'
   with pytest.raises(ValueError, match='normalize_observations needs float32.*uint8'):

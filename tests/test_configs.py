@@ -10,9 +10,14 @@ from seed_stac import config as config_lib
 from seed_stac.learner.run import environment_spec
 
 CONFIGS = {
-    'cartpole': '', 'catch': '', 'atari': 'Pong,', 'dmc_features': 'cartpole-swingup,',
-    'dmc_pixels': 'cartpole-swingup,', 'rwrl': 'walker-realworld_walk,medium,',
-    'minatar': 'SpaceInvaders,', 'gym': 'Acrobot-v1,',
+    'cartpole': '',
+    'catch': '',
+    'atari': 'Pong,',
+    'dmc_features': 'cartpole-swingup,',
+    'dmc_pixels': 'cartpole-swingup,',
+    'rwrl': 'walker-realworld_walk,medium,',
+    'minatar': 'SpaceInvaders,',
+    'gym': 'Acrobot-v1,',
     'dm_env': 'examples.corridor_dm_env:make_env,',
 }
 
@@ -33,8 +38,9 @@ def test_config_loads_and_validates(name, agent):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name', ['cartpole', 'catch', 'atari', 'dmc_features', 'dmc_pixels',
-                                  'minatar', 'gym', 'dm_env'])
+@pytest.mark.parametrize(
+    'name',
+    ['cartpole', 'catch', 'atari', 'dmc_features', 'dmc_pixels', 'minatar', 'gym', 'dm_env'])
 def test_config_builds_its_network(name):
   config = _config(name, 'stacx')
   spec = environment_spec(config)
@@ -52,8 +58,9 @@ def test_rwrl_without_the_package_says_how_to_install():
     pytest.skip('realworldrl_suite is installed')
   except ImportError:
     pass
-  with pytest.raises(ImportError, match='pip install git\\+https://github.com/'
-                                        'google-research/realworldrl_suite'):
+  with pytest.raises(ImportError,
+                     match='pip install git\\+https://github.com/'
+                     'google-research/realworldrl_suite'):
     environment_spec(_config('rwrl', 'stac'))
 
 
@@ -71,8 +78,8 @@ def test_atari_agent_and_torso_in_either_order():
   from configs import atari
   a, b = atari.get_config('Breakout,impala,nature'), atari.get_config('Breakout,nature,impala')
   assert a.to_dict() == b.to_dict()
-  assert (a.agent, a.network.torso, a.optimizer.name, a.algo.loss_reduction) == (
-      'impala', 'nature', 'adam', 'mean')
+  assert (a.agent, a.network.torso, a.optimizer.name, a.algo.loss_reduction) == ('impala', 'nature',
+                                                                                 'adam', 'mean')
   paper = atari.get_config('Breakout')
   assert (paper.agent, paper.network.torso, paper.optimizer.name, paper.algo.loss_reduction,
           paper.learner.batch_size) == ('stac', 'resnet', 'rmsprop', 'sum', 32)

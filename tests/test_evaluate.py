@@ -56,8 +56,8 @@ def test_random_policy_needs_no_checkpoint_and_plays_at_chance(tmp_path):
 
 
 def test_random_policy_samples_inside_the_action_bounds():
-  spec = EnvSpec('box', (3,), 'float32', ActionSpec(
-      'continuous', shape=(2,), minimum=(-1.0, 0.0), maximum=(1.0, 4.0)))
+  spec = EnvSpec('box', (3,), 'float32',
+                 ActionSpec('continuous', shape=(2,), minimum=(-1.0, 0.0), maximum=(1.0, 4.0)))
   outputs = random_inference_fn(spec, seed=0)({'reward': np.zeros(5000, np.float32), 'core': ()})
   actions = outputs['action']
   assert actions.shape == (5000, 2) and actions.dtype == np.float32
@@ -66,5 +66,8 @@ def test_random_policy_samples_inside_the_action_bounds():
   np.testing.assert_allclose(outputs['log_prob'], -np.log(2 * 4))
   discrete = EnvSpec('d', (3,), 'float32', ActionSpec('discrete', num_actions=4))
   counts = np.bincount(
-      random_inference_fn(discrete, 0)({'reward': np.zeros(4000), 'core': ()})['action'])
+      random_inference_fn(discrete, 0)({
+          'reward': np.zeros(4000),
+          'core': ()
+      })['action'])
   assert counts.shape == (4,) and counts.min() > 850

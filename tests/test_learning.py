@@ -41,8 +41,8 @@ def assert_reaches(threshold, frames, returns):
 
 @pytest.mark.slow
 def test_stac_learns_cartpole(tmp_path):
-  assert_reaches(400.0, *run_and_read_returns(cartpole.get_config('stac'),
-                                              str(tmp_path / 'cartpole')))
+  assert_reaches(400.0,
+                 *run_and_read_returns(cartpole.get_config('stac'), str(tmp_path / 'cartpole')))
 
 
 @pytest.mark.slow

@@ -16,8 +16,8 @@ def _write_run(path, heads, tuned):
     writer = csv.writer(f)
     writer.writerow(columns)
     for i in range(5):
-      writer.writerow([1000 * i, 10.0 * i] + [0.99 - (0.01 * i if tuned else 0)] *
-                      (len(columns) - 2))
+      writer.writerow([1000 * i, 10.0 * i]
+                      + [0.99 - (0.01 * i if tuned else 0)] * (len(columns) - 2))
 
 
 def test_writes_returns_and_metaparameter_pngs(tmp_path):

@@ -45,9 +45,14 @@ def test_report_of_a_stac_run_gives_an_impala_override_with_the_final_values(tmp
   assert impala.algo.fixed.gamma == pytest.approx(columns['main/gamma'][-1], rel=1e-5)
   assert impala.algo.fixed.lambda_ == pytest.approx(columns['main/lambda'][-1], rel=1e-5)
   assert final_return(columns) == final_return(columns)  # a number, not NaN
-  binary = subprocess.run([sys.executable, '-m', 'seed_stac.report', f'--logdir={logdir}',
-                           f'--out={tmp_path / "elsewhere"}'], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
+  binary = subprocess.run([
+      sys.executable, '-m', 'seed_stac.report', f'--logdir={logdir}',
+      f'--out={tmp_path / "elsewhere"}'
+  ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          check=True)
   assert line in binary.stdout and os.path.exists(tmp_path / 'elsewhere' / 'report.md')
 
 

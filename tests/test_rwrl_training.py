@@ -40,8 +40,7 @@ def test_impala_trains_on_rwrl_cartpole(tmp_path):
   assert float(rows[-1]['frames']) >= config.learner.total_frames
   losses = [float(r['inner_loss']) for r in rows if r['inner_loss'] != '']
   assert losses and all(math.isfinite(v) for v in losses), losses
-  returns = [float(r['episode_return']) for r in rows
-             if r['episode_return'] not in ('', 'nan')]
+  returns = [float(r['episode_return']) for r in rows if r['episode_return'] not in ('', 'nan')]
   assert returns and all(math.isfinite(v) for v in returns), returns
   # Swing-up rewards are in [0, 1] per step, 1000 steps an episode.
   assert all(0.0 <= v <= 1000.0 for v in returns), returns

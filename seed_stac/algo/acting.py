@@ -13,9 +13,11 @@ class ActorOutput(NamedTuple):
   log_prob: tf.Tensor
 
 
-def sample_actions(network: AgentNetwork, inputs: AgentInput, core_state,
-                   seed: tf.Tensor, greedy: bool = False
-                   ) -> Tuple[ActorOutput, Tuple[tf.Tensor, ...]]:
+def sample_actions(network: AgentNetwork,
+                   inputs: AgentInput,
+                   core_state,
+                   seed: tf.Tensor,
+                   greedy: bool = False) -> Tuple[ActorOutput, Tuple[tf.Tensor, ...]]:
   """One inference step for a batch of environments.
 
   Args:

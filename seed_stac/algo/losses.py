@@ -65,12 +65,14 @@ class VTraceClips:
   pg_rho: Optional[float] = 1.0
 
 
-def head_loss(policy_params: tf.Tensor, values: tf.Tensor,
-              transitions: Transitions, hp: Hyperparameters, distribution,
+def head_loss(policy_params: tf.Tensor,
+              values: tf.Tensor,
+              transitions: Transitions,
+              hp: Hyperparameters,
+              distribution,
               clips: VTraceClips = VTraceClips(),
               target_outputs: Optional[Tuple[tf.Tensor, tf.Tensor]] = None,
-              reduction: str = 'mean'
-              ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+              reduction: str = 'mean') -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """One head's weighted loss and its terms.
 
   Args:
@@ -107,11 +109,17 @@ def head_loss(policy_params: tf.Tensor, values: tf.Tensor,
   rewards = (tf.cast(transitions.reward, dtype)
              + gamma * truncated * tf.stop_gradient(target_values[:-1]))
   log_rhos = target_log_prob - tf.cast(transitions.behaviour_log_prob, dtype)
-  targets = vtrace.leaky_vtrace(
-      target_values[:-1], target_values[-1], rewards, discounts, log_rhos,
-      alpha_rho=hp.alpha_rho, alpha_c=hp.alpha_c, lambda_=hp.lambda_,
-      clip_rho_threshold=clips.rho, clip_c_threshold=clips.c,
-      clip_pg_rho_threshold=clips.pg_rho)
+  targets = vtrace.leaky_vtrace(target_values[:-1],
+                                target_values[-1],
+                                rewards,
+                                discounts,
+                                log_rhos,
+                                alpha_rho=hp.alpha_rho,
+                                alpha_c=hp.alpha_c,
+                                lambda_=hp.lambda_,
+                                clip_rho_threshold=clips.rho,
+                                clip_c_threshold=clips.c,
+                                clip_pg_rho_threshold=clips.pg_rho)
   reduce = lambda x: reduce_over_time_and_batch(x, reduction)
   value_loss = reduce(tf.square(targets.vs - values[:-1]))
   policy_loss = -reduce(targets.pg_advantages * log_prob)
@@ -127,28 +135,33 @@ def head_loss(policy_params: tf.Tensor, values: tf.Tensor,
   return loss, terms
 
 
-def kl_to_constant(new_params: tf.Tensor, old_params: tf.Tensor,
-                   distribution, reduction: str = 'mean') -> tf.Tensor:
+def kl_to_constant(new_params: tf.Tensor,
+                   old_params: tf.Tensor,
+                   distribution,
+                   reduction: str = 'mean') -> tf.Tensor:
   """R_{t,b} KL(pi_new || pi_old) with pi_old a constant; params [T, B, P]."""
   old = distribution(tf.stop_gradient(old_params))
   return reduce_over_time_and_batch(distribution(new_params).kl_divergence(old), reduction)
 
 
-def outer_loss(policy_params: tf.Tensor, values: tf.Tensor,
-               old_policy_params: tf.Tensor, transitions: Transitions,
-               outer: Hyperparameters, kl_coef: float, distribution,
-               clips: VTraceClips = VTraceClips(), target_outputs=None,
-               reduction: str = 'mean'
-               ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+def outer_loss(policy_params: tf.Tensor,
+               values: tf.Tensor,
+               old_policy_params: tf.Tensor,
+               transitions: Transitions,
+               outer: Hyperparameters,
+               kl_coef: float,
+               distribution,
+               clips: VTraceClips = VTraceClips(),
+               target_outputs=None,
+               reduction: str = 'mean') -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """The main head's loss at theta' with FIXED outer hyperparameters + KL.
 
   policy_params, values: [T + 1, B, P], [T + 1, B] at theta'.
   old_policy_params: [T + 1, B, P] at theta (treated as a constant).
   target_outputs, reduction: as in `head_loss`.
   """
-  loss, terms = head_loss(policy_params, values, transitions, outer,
-                          distribution, clips, target_outputs, reduction)
-  kl = kl_to_constant(policy_params[:-1], old_policy_params[:-1], distribution,
-                      reduction)
+  loss, terms = head_loss(policy_params, values, transitions, outer, distribution, clips,
+                          target_outputs, reduction)
+  kl = kl_to_constant(policy_params[:-1], old_policy_params[:-1], distribution, reduction)
   terms = dict(terms, kl=kl)
   return loss + to_dtype(kl_coef, loss.dtype) * kl, terms

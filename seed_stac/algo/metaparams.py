@@ -69,12 +69,15 @@ class MetaParameters(tf.Module):
       or 'aux1/gamma' (one head); default `DEFAULT_INIT_LOGIT`.
   """
 
-  def __init__(self, num_heads: int = 1,
+  def __init__(self,
+               num_heads: int = 1,
                outer: Hyperparameters = Hyperparameters(gamma=0.995),
                fixed: Hyperparameters = Hyperparameters(),
-               tuned: Iterable[str] = (), tie_alpha: bool = True,
+               tuned: Iterable[str] = (),
+               tie_alpha: bool = True,
                init_logits: Optional[Mapping[str, float]] = None,
-               dtype=tf.float32, name='metaparameters'):
+               dtype=tf.float32,
+               name='metaparameters'):
     super().__init__(name=name)
     tuned = tuple(tuned)
     valid = tunable_names(tie_alpha)
@@ -93,8 +96,7 @@ class MetaParameters(tf.Module):
       for item in tuned:
         key = f'{head_name(head)}/{item}'
         init = init_logits.pop(key, init_logits.get(item, DEFAULT_INIT_LOGIT))
-        self._logits[key] = tf.Variable(
-            tf.constant(init, dtype), name=key.replace('/', '_'))
+        self._logits[key] = tf.Variable(tf.constant(init, dtype), name=key.replace('/', '_'))
     unused = [k for k in init_logits if '/' in k or k not in valid]
     if unused:
       raise ValueError(f'init_logits keys match no tuned metaparameter: {unused}')
@@ -120,8 +122,7 @@ class MetaParameters(tf.Module):
 
   def head(self, head: int) -> Hyperparameters:
     """Hyperparameters of head `head` as differentiable functions of eta."""
-    return Hyperparameters(
-        **{name: self._value(head, name) for name in names.FIELDS})
+    return Hyperparameters(**{name: self._value(head, name) for name in names.FIELDS})
 
   def as_dict(self) -> Dict[str, tf.Tensor]:
     """Every head's current values by name, e.g. 'main/gamma', 'aux1/lambda'."""

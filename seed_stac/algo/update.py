@@ -34,7 +34,6 @@ from seed_stac.algo.metaparams import MetaParameters, head_name
 from seed_stac.algo.vtrace import to_dtype
 from seed_stac.nets.network import AgentInput, AgentNetwork, AgentOutput
 
-
 SECOND_ORDER_MODES = ('reverse', 'forward')
 
 
@@ -109,20 +108,18 @@ class UpdateConfig:
                        f'got {self.loss_reduction!r}')
 
 
-def split_unroll(unroll: Unroll, reward_clip: float = 0.0
-                 ) -> Tuple[AgentInput, losses.Transitions]:
+def split_unroll(unroll: Unroll, reward_clip: float = 0.0) -> Tuple[AgentInput, losses.Transitions]:
   """Network inputs for steps 0..T and the T transitions between them
   (rewards clipped to +-reward_clip unless it is 0)."""
-  inputs = AgentInput(unroll.observation, unroll.prev_action, unroll.reward,
-                      unroll.first)
+  inputs = AgentInput(unroll.observation, unroll.prev_action, unroll.reward, unroll.first)
   reward = unroll.reward[1:]
   if reward_clip:
     reward = tf.clip_by_value(reward, -reward_clip, reward_clip)
-  transitions = losses.Transitions(
-      action=unroll.action[:-1],
-      behaviour_log_prob=unroll.behaviour_log_prob[:-1],
-      reward=reward, terminated=unroll.terminated[1:],
-      truncated=unroll.truncated[1:])
+  transitions = losses.Transitions(action=unroll.action[:-1],
+                                   behaviour_log_prob=unroll.behaviour_log_prob[:-1],
+                                   reward=reward,
+                                   terminated=unroll.terminated[1:],
+                                   truncated=unroll.truncated[1:])
   return inputs, transitions
 
 
@@ -146,8 +143,11 @@ class StacUpdater(tf.Module):
   through that all-reduce) equal the single-device step on the whole batch.
   """
 
-  def __init__(self, network: AgentNetwork, metaparams: MetaParameters,
-               optimizer: tf.Module, meta_optimizer: Optional[tf.Module],
+  def __init__(self,
+               network: AgentNetwork,
+               metaparams: MetaParameters,
+               optimizer: tf.Module,
+               meta_optimizer: Optional[tf.Module],
                config: UpdateConfig = UpdateConfig(),
                strategy: Optional[tf.distribute.Strategy] = None):
     super().__init__(name='stac_updater')
@@ -204,17 +204,14 @@ class StacUpdater(tf.Module):
     eta = self.metaparams.logit_variables
     with tf.GradientTape(watch_accessed_variables=False) as meta_tape:
       meta_tape.watch(eta)
-      grads, outputs, stats = self._inner_gradients(
-          inputs, unroll.core_state, transitions)
-      outer, outer_stats, _ = self._lookahead_outer_loss(
-          grads, outputs, inputs, unroll.core_state, transitions, lr)
-    meta_grads = meta_tape.gradient(
-        outer, eta, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+      grads, outputs, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
+      outer, outer_stats, _ = self._lookahead_outer_loss(grads, outputs, inputs, unroll.core_state,
+                                                         transitions, lr)
+    meta_grads = meta_tape.gradient(outer, eta, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     meta_grads = self._cross_replica_mean(meta_grads)
     return grads, meta_grads, dict(stats, **outer_stats)
 
-  def lookahead_outer_loss(self, unroll: Unroll, learning_rate=None,
-                           target_outputs=None):
+  def lookahead_outer_loss(self, unroll: Unroll, learning_rate=None, target_outputs=None):
     """(L_outer(theta'(eta)), theta' main-head outputs) at the current eta.
 
     `meta_gradients` is the gradient of this function with the outer V-trace
@@ -224,8 +221,9 @@ class StacUpdater(tf.Module):
     lr = self.learning_rate() if learning_rate is None else learning_rate
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
     grads, outputs, _ = self._inner_gradients(inputs, unroll.core_state, transitions)
-    outer, _, lookahead_outputs = self._lookahead_outer_loss(
-        grads, outputs, inputs, unroll.core_state, transitions, lr, target_outputs)
+    outer, _, lookahead_outputs = self._lookahead_outer_loss(grads, outputs, inputs,
+                                                             unroll.core_state, transitions, lr,
+                                                             target_outputs)
     return outer, lookahead_outputs
 
   # ----- the pieces -----
@@ -239,17 +237,19 @@ class StacUpdater(tf.Module):
       new_theta = self._lookahead_theta(grads, lr)
     with tf.GradientTape(watch_accessed_variables=False) as outer_tape:
       outer_tape.watch(new_theta)
-      outer, outer_stats, _ = self._outer_loss(
-          new_theta, outputs, inputs, unroll.core_state, transitions)
+      outer, outer_stats, _ = self._outer_loss(new_theta, outputs, inputs, unroll.core_state,
+                                               transitions)
     q = self._cross_replica_mean(outer_tape.gradient(outer, new_theta))
     # theta' depends on eta through g alone: v = (d theta'/d g)^T q, through
     # the clip and the optimizer's direction (its statistics held constant).
-    v = lookahead_tape.gradient(new_theta, grads, output_gradients=q,
+    v = lookahead_tape.gradient(new_theta,
+                                grads,
+                                output_gradients=q,
                                 unconnected_gradients=tf.UnconnectedGradients.ZERO)
     theta = [tf.identity(w) for w in self.network.trainable_variables]
     with tf.autodiff.ForwardAccumulator(theta, v) as accumulator:
-      (primal, _), _ = self.network.stateless_call(
-          theta, self.network.non_trainable_variables, inputs, unroll.core_state)
+      (primal, _), _ = self.network.stateless_call(theta, self.network.non_trainable_variables,
+                                                   inputs, unroll.core_state)
     tangent = (accumulator.jvp(primal.policy_params), accumulator.jvp(primal.values))
     eta = self.metaparams.logit_variables
     with tf.GradientTape(watch_accessed_variables=False) as meta_tape:
@@ -261,7 +261,8 @@ class StacUpdater(tf.Module):
         loss, _ = self._inner_loss(AgentOutput(*heads), transitions)
       d_loss = head_tape.gradient(loss, heads)
       directional = sum(tf.reduce_sum(d * tf.stop_gradient(j)) for d, j in zip(d_loss, tangent))
-    meta_grads = meta_tape.gradient(directional, eta,
+    meta_grads = meta_tape.gradient(directional,
+                                    eta,
                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
     meta_grads = self._cross_replica_mean(meta_grads)
     return grads, meta_grads, dict(stats, **outer_stats)
@@ -279,10 +280,13 @@ class StacUpdater(tf.Module):
   def _inner_loss(self, outputs, transitions):
     total, stats = 0.0, {}
     for head in range(self.network.num_heads):
-      loss, terms = losses.head_loss(
-          outputs.policy_params[:, :, head], outputs.values[:, :, head],
-          transitions, self.metaparams.head(head), self.network.distribution,
-          self.config.clips, reduction=self.config.loss_reduction)
+      loss, terms = losses.head_loss(outputs.policy_params[:, :, head],
+                                     outputs.values[:, :, head],
+                                     transitions,
+                                     self.metaparams.head(head),
+                                     self.network.distribution,
+                                     self.config.clips,
+                                     reduction=self.config.loss_reduction)
       total += loss
       stats.update({f'{head_name(head)}/{k}': v for k, v in terms.items()})
     stats['inner_loss'] = total
@@ -332,21 +336,32 @@ class StacUpdater(tf.Module):
       return grads, tf.linalg.global_norm(grads)
     return tf.clip_by_global_norm(grads, self.config.max_grad_norm)
 
-  def _lookahead_outer_loss(self, grads, outputs, inputs, core_state,
-                            transitions, lr, target_outputs=None):
+  def _lookahead_outer_loss(self,
+                            grads,
+                            outputs,
+                            inputs,
+                            core_state,
+                            transitions,
+                            lr,
+                            target_outputs=None):
     return self._outer_loss(self._lookahead_theta(grads, lr), outputs, inputs, core_state,
                             transitions, target_outputs)
 
-  def _outer_loss(self, new_theta, outputs, inputs, core_state, transitions,
-                  target_outputs=None):
+  def _outer_loss(self, new_theta, outputs, inputs, core_state, transitions, target_outputs=None):
     """(L_outer at theta', its stats, theta' main-head outputs)."""
-    (new_outputs, _), _ = self.network.stateless_call(
-        new_theta, self.network.non_trainable_variables, inputs, core_state)
+    (new_outputs, _), _ = self.network.stateless_call(new_theta,
+                                                      self.network.non_trainable_variables, inputs,
+                                                      core_state)
     main = (new_outputs.policy_params[:, :, 0], new_outputs.values[:, :, 0])
-    outer, terms = losses.outer_loss(
-        *main, outputs.policy_params[:, :, 0], transitions, self.metaparams.outer,
-        self.config.kl_coef, self.network.distribution, self.config.clips,
-        target_outputs, reduction=self.config.loss_reduction)
+    outer, terms = losses.outer_loss(*main,
+                                     outputs.policy_params[:, :, 0],
+                                     transitions,
+                                     self.metaparams.outer,
+                                     self.config.kl_coef,
+                                     self.network.distribution,
+                                     self.config.clips,
+                                     target_outputs,
+                                     reduction=self.config.loss_reduction)
     stats = {f'outer/{k}': v for k, v in terms.items()}
     stats['outer_loss'] = outer
     return outer * self._replica_loss_scale(), stats, main
@@ -368,7 +383,9 @@ class StacUpdater(tf.Module):
     skipped = tf.cond(finite, apply_updates, lambda: tf.constant(1, tf.int64))
     self.num_skipped_steps.assign_add(skipped)
     self.num_steps.assign_add(1)
-    stats = dict(stats, grad_norm=grad_norm, learning_rate=lr,
+    stats = dict(stats,
+                 grad_norm=grad_norm,
+                 learning_rate=lr,
                  skipped_steps=self.num_skipped_steps,
                  learner_steps=self.num_steps)
     if meta_grads:

@@ -41,8 +41,7 @@ def to_dtype(x, dtype) -> tf.Tensor:
   return tf.convert_to_tensor(x, dtype)
 
 
-def _mix(is_ratios: tf.Tensor, alpha: Scalar,
-         clip_threshold: Optional[float]) -> tf.Tensor:
+def _mix(is_ratios: tf.Tensor, alpha: Scalar, clip_threshold: Optional[float]) -> tf.Tensor:
   """alpha * min(clip, IS) + (1 - alpha) * IS; no clip when threshold is None."""
   if clip_threshold is None:
     return is_ratios
@@ -50,9 +49,14 @@ def _mix(is_ratios: tf.Tensor, alpha: Scalar,
   return alpha * clipped + (1.0 - alpha) * is_ratios
 
 
-def leaky_vtrace(values: tf.Tensor, bootstrap_value: tf.Tensor,
-                 rewards: tf.Tensor, discounts: tf.Tensor, log_rhos: tf.Tensor,
-                 *, alpha_rho: Scalar = 1.0, alpha_c: Scalar = 1.0,
+def leaky_vtrace(values: tf.Tensor,
+                 bootstrap_value: tf.Tensor,
+                 rewards: tf.Tensor,
+                 discounts: tf.Tensor,
+                 log_rhos: tf.Tensor,
+                 *,
+                 alpha_rho: Scalar = 1.0,
+                 alpha_c: Scalar = 1.0,
                  lambda_: Scalar = 1.0,
                  clip_rho_threshold: Optional[float] = 1.0,
                  clip_c_threshold: Optional[float] = 1.0,
@@ -88,9 +92,9 @@ def leaky_vtrace(values: tf.Tensor, bootstrap_value: tf.Tensor,
     delta, discount, c = step
     return delta + discount * c * acc
 
-  corrections = tf.scan(
-      backward_step, (deltas, discounts, cs),
-      initializer=tf.zeros_like(bootstrap_value), reverse=True)
+  corrections = tf.scan(backward_step, (deltas, discounts, cs),
+                        initializer=tf.zeros_like(bootstrap_value),
+                        reverse=True)
   vs = values + corrections
 
   vs_tp1 = tf.concat([vs[1:], bootstrap_value[None]], axis=0)

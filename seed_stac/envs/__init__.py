@@ -36,8 +36,7 @@ class _Kind(NamedTuple):
 
 
 _KINDS: Dict[str, _Kind] = {
-    'atari': _Kind('seed_stac.envs.atari', 'Atari',
-                   batch_module='seed_stac.envs.atari_vector'),
+    'atari': _Kind('seed_stac.envs.atari', 'Atari', batch_module='seed_stac.envs.atari_vector'),
     'dmc': _Kind('seed_stac.envs.dmc', 'make_dmc'),
     'rwrl': _Kind('seed_stac.envs.rwrl', 'make_rwrl'),
     'cartpole': _Kind('seed_stac.envs.cartpole', 'CartPole', ('CartPole-v1',)),
@@ -89,15 +88,13 @@ def _split_options(kind: str, options: dict) -> Tuple[dict, dict]:
   allowed, batch_only = valid_options(kind), batch_options(kind)
   unknown = sorted(set(options) - set(allowed) - set(batch_only))
   if unknown:
-    raise ValueError(
-        f'unknown option(s) {unknown} for environment kind {kind!r}; valid '
-        f'options: {sorted(allowed + batch_only)}')
+    raise ValueError(f'unknown option(s) {unknown} for environment kind {kind!r}; valid '
+                     f'options: {sorted(allowed + batch_only)}')
   batch = {k: v for k, v in options.items() if k in batch_only}
   return {k: v for k, v in options.items() if k not in batch_only}, batch
 
 
-def create_environment(kind: str, name: str, seed: int,
-                       **options) -> Environment:
+def create_environment(kind: str, name: str, seed: int, **options) -> Environment:
   """Builds one environment.
 
   Args:
@@ -124,8 +121,7 @@ def create_environment(kind: str, name: str, seed: int,
   return factory(name=name, seed=seed, **options)
 
 
-def create_env_batch(kind: str, name: str, seed: int, batch_size: int,
-                     **options) -> EnvBatch:
+def create_env_batch(kind: str, name: str, seed: int, batch_size: int, **options) -> EnvBatch:
   """`batch_size` environments of one kind; env i is seeded with seed + i.
 
   Returns an `EnvBatch`, or for kind 'atari' (unless `vector=False`) an
@@ -137,16 +133,20 @@ def create_env_batch(kind: str, name: str, seed: int, batch_size: int,
   module = _batch_module(kind)
   if module is not None:
     adapter_options, batch = _split_options(kind, options)
-    return module.make_env_batch(name, seed, batch_size, **batch,
-                                 **adapter_options)
-  return EnvBatch([
-      create_environment(kind, name, seed + i, **options)
-      for i in range(batch_size)
-  ])
+    return module.make_env_batch(name, seed, batch_size, **batch, **adapter_options)
+  return EnvBatch([create_environment(kind, name, seed + i, **options) for i in range(batch_size)])
 
 
 __all__ = [
-    'ActionSpec', 'BatchStep', 'EnvBatch', 'EnvSpec', 'Environment', 'KINDS',
-    'Step', 'batch_options', 'create_env_batch', 'create_environment',
+    'ActionSpec',
+    'BatchStep',
+    'EnvBatch',
+    'EnvSpec',
+    'Environment',
+    'KINDS',
+    'Step',
+    'batch_options',
+    'create_env_batch',
+    'create_environment',
     'valid_options',
 ]

@@ -64,9 +64,10 @@ gym.register_envs(ale_py)
 @functools.lru_cache(maxsize=None)
 def valid_games() -> Tuple[str, ...]:
   """Sorted game names, e.g. ('Adventure', ..., 'Pong', ...)."""
-  return tuple(sorted(
-      env_id[len('ALE/'):-len('-v5')] for env_id in gym.registry
-      if env_id.startswith('ALE/') and env_id.endswith('-v5')))
+  return tuple(
+      sorted(env_id[len('ALE/'):-len('-v5')]
+             for env_id in gym.registry
+             if env_id.startswith('ALE/') and env_id.endswith('-v5')))
 
 
 def game_name(name: str) -> str:
@@ -75,9 +76,8 @@ def game_name(name: str) -> str:
   if isinstance(name, str) and name.startswith('ALE/') and name.endswith('-v5'):
     game = name[len('ALE/'):-len('-v5')]
   if game not in valid_games():
-    raise ValueError(
-        f'unknown Atari game {name!r}; valid names (also accepted as '
-        f"'ALE/<name>-v5'): {', '.join(valid_games())}")
+    raise ValueError(f'unknown Atari game {name!r}; valid names (also accepted as '
+                     f"'ALE/<name>-v5'): {', '.join(valid_games())}")
   return game
 
 
@@ -91,9 +91,8 @@ def check_seeds(seed, count: int = 1) -> int:
   seed = checks.check_seed(seed)
   if seed + count - 1 > MAX_SEED:
     what = 'seed' if count == 1 else f'seed + batch_size - 1 (batch_size={count})'
-    raise ValueError(
-        f'Atari: {what} must be <= 2**31 - 1 (ALE seeds are 32-bit signed '
-        f'integers), got seed={seed}')
+    raise ValueError(f'Atari: {what} must be <= 2**31 - 1 (ALE seeds are 32-bit signed '
+                     f'integers), got seed={seed}')
   return seed
 
 
@@ -102,12 +101,11 @@ def check_protocol_options(noop_max, max_episode_frames,
   """The checked (noop_max, max_episode_frames, repeat_action_probability)."""
   noop_max = checks.check_int('noop_max', noop_max, 0)
   # The cap must leave room for at least one agent step after the no-ops.
-  max_episode_frames = checks.check_int(
-      f'max_episode_frames (must exceed noop_max={noop_max})',
-      max_episode_frames, noop_max + 1)
-  if isinstance(repeat_action_probability, (bool, np.bool_)) or not (
-      isinstance(repeat_action_probability, numbers.Real) and
-      0.0 <= repeat_action_probability < 1.0):
+  max_episode_frames = checks.check_int(f'max_episode_frames (must exceed noop_max={noop_max})',
+                                        max_episode_frames, noop_max + 1)
+  if isinstance(repeat_action_probability,
+                (bool, np.bool_)) or not (isinstance(repeat_action_probability, numbers.Real)
+                                          and 0.0 <= repeat_action_probability < 1.0):
     raise ValueError('repeat_action_probability must be in [0, 1), got '
                      f'{repeat_action_probability!r}')
   return noop_max, max_episode_frames, float(repeat_action_probability)
@@ -126,8 +124,7 @@ class NoopSampler:
   def __init__(self, seed: int, noop_max: int):
     key = np.random.RandomState(seed).get_state()[1]
     self._bits = np.random.MT19937()
-    self._bits.state = {'bit_generator': 'MT19937',
-                        'state': {'key': key, 'pos': 624}}
+    self._bits.state = {'bit_generator': 'MT19937', 'state': {'key': key, 'pos': 624}}
     self._range = noop_max + 1
 
   def __call__(self) -> int:
@@ -185,16 +182,13 @@ class OpenCvAreaResize:
     y_index, y_weight = _opencv_area_table(in_shape[0], out_shape[0])
     x_index, x_weight = _opencv_area_table(in_shape[1], out_shape[1])
     self._x_index, self._x_weight = x_index.T.copy(), x_weight.T.copy()
-    self._y = [(y_index[:, k].copy(), y_weight[:, k, None].copy())
-               for k in range(y_index.shape[1])]
+    self._y = [(y_index[:, k].copy(), y_weight[:, k, None].copy()) for k in range(y_index.shape[1])]
 
   def __call__(self, image: np.ndarray) -> np.ndarray:
     if image.shape != self._in_shape:
-      raise ValueError(
-          f'expected an image of shape {self._in_shape}, got {image.shape}')
+      raise ValueError(f'expected an image of shape {self._in_shape}, got {image.shape}')
     # [H, K, out_w]: float32(pixel) * weight, one slice per table column.
-    terms = np.multiply(image[:, self._x_index], self._x_weight,
-                        dtype=np.float32)
+    terms = np.multiply(image[:, self._x_index], self._x_weight, dtype=np.float32)
     rows = terms[:, 0]
     for k in range(1, terms.shape[1]):
       rows = rows + terms[:, k]
@@ -219,9 +213,8 @@ class Atari(base.Environment):
                terminal_on_life_loss: bool = False):
     game = game_name(name)
     seed = check_seeds(seed)
-    noop_max, max_episode_frames, repeat_action_probability = (
-        check_protocol_options(noop_max, max_episode_frames,
-                               repeat_action_probability))
+    noop_max, max_episode_frames, repeat_action_probability = (check_protocol_options(
+        noop_max, max_episode_frames, repeat_action_probability))
     # Configured as AtariVectorEnv configures each of its games
     # (ale/vector/preprocessed_env.cpp): same settings, seed, then ROM.
     ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
@@ -229,8 +222,8 @@ class Atari(base.Environment):
     ale.setFloat('repeat_action_probability', repeat_action_probability)
     ale.setInt('random_seed', seed)  # ALE's RNG: sticky actions.
     ale.loadROM(roms.get_rom_path(rom_id(game)))
-    self._action_set = list(ale.getLegalActionSet() if full_action_space
-                            else ale.getMinimalActionSet())
+    self._action_set = list(
+        ale.getLegalActionSet() if full_action_space else ale.getMinimalActionSet())
     self._noops = NoopSampler(seed, noop_max)
     self._terminal_on_life_loss = bool(terminal_on_life_loss)
     self._lives = 0
@@ -242,14 +235,13 @@ class Atari(base.Environment):
     self._screens = np.zeros((2,) + _SCREEN_SHAPE, np.uint8)
     self._pooled = np.zeros(_SCREEN_SHAPE, np.uint8)
     self._resize = OpenCvAreaResize(_SCREEN_SHAPE, OBSERVATION_SHAPE[:2])
-    self.spec = base.EnvSpec(
-        name=game,
-        observation_shape=OBSERVATION_SHAPE,
-        observation_dtype='uint8',
-        action=base.ActionSpec(kind='discrete',
-                               num_actions=len(self._action_set)),
-        frame_stack=FRAME_STACK,
-        frames_per_step=ACTION_REPEAT)
+    self.spec = base.EnvSpec(name=game,
+                             observation_shape=OBSERVATION_SHAPE,
+                             observation_dtype='uint8',
+                             action=base.ActionSpec(kind='discrete',
+                                                    num_actions=len(self._action_set)),
+                             frame_stack=FRAME_STACK,
+                             frames_per_step=ACTION_REPEAT)
 
   @property
   def episode_frames(self) -> int:
@@ -277,8 +269,7 @@ class Atari(base.Environment):
   def step(self, action) -> base.Step:
     if self._done:
       raise checks.episode_over_error(self.spec.name)
-    ale_action = self._action_set[
-        checks.discrete_action(action, len(self._action_set))]
+    ale_action = self._action_set[checks.discrete_action(action, len(self._action_set))]
     ale = self._ale
     screens = self._screens
     reward = 0.0
@@ -289,8 +280,7 @@ class Atari(base.Environment):
       if i >= ACTION_REPEAT - 2:
         ale.getScreenGrayscale(screens[i - (ACTION_REPEAT - 2)])
       terminated = ale.game_over(with_truncation=False)
-      truncated = (not terminated and
-                   self._episode_frames >= self._max_episode_frames)
+      truncated = (not terminated and self._episode_frames >= self._max_episode_frames)
       if terminated or truncated:
         break
     if i < ACTION_REPEAT - 1:
@@ -306,8 +296,10 @@ class Atari(base.Environment):
     if self._life_lost:
       self._last_observation = observation
     self._done = terminated or truncated or self._life_lost
-    return base.Step(observation=observation, reward=float(reward),
-                     terminated=terminated or self._life_lost, truncated=truncated,
+    return base.Step(observation=observation,
+                     reward=float(reward),
+                     terminated=terminated or self._life_lost,
+                     truncated=truncated,
                      game_continues=self._life_lost)
 
   def _observation(self, frame: np.ndarray) -> np.ndarray:

@@ -85,8 +85,13 @@ def check_batch_options(vector=True, num_threads=0) -> None:
   checks.check_int('Atari option num_threads (0: automatic)', num_threads, 0)
 
 
-def make_env_batch(name: str, seed: int, batch_size: int, *, vector: bool = True,
-                   num_threads: int = 0, **options):
+def make_env_batch(name: str,
+                   seed: int,
+                   batch_size: int,
+                   *,
+                   vector: bool = True,
+                   num_threads: int = 0,
+                   **options):
   """`batch_size` Atari games, env i seeded with seed + i.
 
   Batch options (create_environment accepts and ignores them):
@@ -123,43 +128,39 @@ class AtariVectorBatch:
     game = atari.game_name(name)
     size = checks.check_int('batch_size', batch_size, 1)
     self._seed = atari.check_seeds(seed, size)
-    noop_max, max_episode_frames, repeat_action_probability = (
-        atari.check_protocol_options(noop_max, max_episode_frames,
-                                     repeat_action_probability))
+    noop_max, max_episode_frames, repeat_action_probability = (atari.check_protocol_options(
+        noop_max, max_episode_frames, repeat_action_probability))
     num_threads = checks.check_int('num_threads (0: automatic)', num_threads, 0)
     # The C++ env also caps it at std::thread::hardware_concurrency().
-    self.num_threads = min(num_threads or default_num_threads(size),
-                           os.cpu_count() or 1)
-    self._env = vector_env.AtariVectorEnv(
-        atari.rom_id(game),
-        size,
-        num_threads=self.num_threads,
-        max_num_frames_per_episode=_VECTOR_FRAME_CAP,
-        repeat_action_probability=repeat_action_probability,
-        full_action_space=bool(full_action_space),
-        autoreset_mode='SameStep',
-        img_height=atari.OBSERVATION_SHAPE[0],
-        img_width=atari.OBSERVATION_SHAPE[1],
-        grayscale=True,
-        stack_num=1,
-        frameskip=atari.ACTION_REPEAT,
-        maxpool=True,
-        noop_max=noop_max + 1,
-        episodic_life=False,
-        life_loss_info=False,
-        reward_clipping=False,
-        use_fire_reset=False)
+    self.num_threads = min(num_threads or default_num_threads(size), os.cpu_count() or 1)
+    self._env = vector_env.AtariVectorEnv(atari.rom_id(game),
+                                          size,
+                                          num_threads=self.num_threads,
+                                          max_num_frames_per_episode=_VECTOR_FRAME_CAP,
+                                          repeat_action_probability=repeat_action_probability,
+                                          full_action_space=bool(full_action_space),
+                                          autoreset_mode='SameStep',
+                                          img_height=atari.OBSERVATION_SHAPE[0],
+                                          img_width=atari.OBSERVATION_SHAPE[1],
+                                          grayscale=True,
+                                          stack_num=1,
+                                          frameskip=atari.ACTION_REPEAT,
+                                          maxpool=True,
+                                          noop_max=noop_max + 1,
+                                          episodic_life=False,
+                                          life_loss_info=False,
+                                          reward_clipping=False,
+                                          use_fire_reset=False)
     self._size = size
     self._num_actions = int(self._env.single_action_space.n)
     self._max_episode_frames = max_episode_frames
     self._terminal_on_life_loss = bool(terminal_on_life_loss)
-    self.spec = base.EnvSpec(
-        name=game,
-        observation_shape=atari.OBSERVATION_SHAPE,
-        observation_dtype='uint8',
-        action=base.ActionSpec(kind='discrete', num_actions=self._num_actions),
-        frame_stack=atari.FRAME_STACK,
-        frames_per_step=atari.ACTION_REPEAT)
+    self.spec = base.EnvSpec(name=game,
+                             observation_shape=atari.OBSERVATION_SHAPE,
+                             observation_dtype='uint8',
+                             action=base.ActionSpec(kind='discrete', num_actions=self._num_actions),
+                             frame_stack=atari.FRAME_STACK,
+                             frames_per_step=atari.ACTION_REPEAT)
     self._seeded = False
     self._started = False
     self._frames = np.zeros(size, np.int64)  # emulator frames, no-ops included
@@ -199,13 +200,11 @@ class AtariVectorBatch:
     observation, reward, terminated, truncated, info = self._env.step(actions)
     if truncated.any():
       raise RuntimeError('AtariVectorEnv truncated an episode by its own cap')
-    frames = np.where(terminated, info['episode_frame_number'],
-                      self._frames + atari.ACTION_REPEAT)
+    frames = np.where(terminated, info['episode_frame_number'], self._frames + atari.ACTION_REPEAT)
     lives = info['lives']
     truncated = ~terminated & (frames >= self._max_episode_frames)
     if truncated.any():
-      reset_observation, reset_info = self._env.reset(
-          options={'reset_mask': truncated})
+      reset_observation, reset_info = self._env.reset(options={'reset_mask': truncated})
       observation[truncated] = reset_observation[truncated]
       frames[truncated] = reset_info['episode_frame_number'][truncated]
       lives[truncated] = reset_info['lives'][truncated]
@@ -222,13 +221,12 @@ class AtariVectorBatch:
     episode_length = np.where(ended, self._lengths, 0).astype(np.int32)
     self._returns[ended] = 0.0
     self._lengths[ended] = 0
-    return batch_lib.BatchStep(
-        observation=self._frames_last(observation),
-        reward=reward,
-        terminated=terminated | life_lost,
-        truncated=truncated,
-        episode_return=episode_return,
-        episode_length=episode_length)
+    return batch_lib.BatchStep(observation=self._frames_last(observation),
+                               reward=reward,
+                               terminated=terminated | life_lost,
+                               truncated=truncated,
+                               episode_return=episode_return,
+                               episode_length=episode_length)
 
   def close(self) -> None:
     """Stops the worker threads (the C++ env is freed with its last reference)."""

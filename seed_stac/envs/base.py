@@ -32,8 +32,7 @@ class ActionSpec:
 
   def __post_init__(self):
     if self.kind not in ('discrete', 'continuous'):
-      raise ValueError(
-          f"ActionSpec.kind must be 'discrete' or 'continuous', got {self.kind!r}")
+      raise ValueError(f"ActionSpec.kind must be 'discrete' or 'continuous', got {self.kind!r}")
     if self.kind == 'discrete' and self.num_actions < 1:
       raise ValueError('ActionSpec.num_actions must be >= 1 for discrete actions')
     if self.kind == 'continuous' and not self.shape:

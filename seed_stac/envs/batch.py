@@ -48,9 +48,8 @@ class EnvBatch:
     spec = envs[0].spec
     for i, env in enumerate(envs[1:], start=1):
       if env.spec != spec:
-        raise ValueError(
-            f'EnvBatch environments must share one spec; env {i} has '
-            f'{env.spec}, env 0 has {spec}')
+        raise ValueError(f'EnvBatch environments must share one spec; env {i} has '
+                         f'{env.spec}, env 0 has {spec}')
     self._envs = envs
     self._spec = spec
     size = len(envs)
@@ -105,18 +104,16 @@ class EnvBatch:
           self._lengths[i] = 0
         observation = env.reset()
       observations.append(observation)
-    return BatchStep(
-        observation=self._stack(observations),
-        reward=reward,
-        terminated=terminated,
-        truncated=truncated,
-        episode_return=episode_return,
-        episode_length=episode_length)
+    return BatchStep(observation=self._stack(observations),
+                     reward=reward,
+                     terminated=terminated,
+                     truncated=truncated,
+                     episode_return=episode_return,
+                     episode_length=episode_length)
 
   def close(self) -> None:
     for env in self._envs:
       env.close()
 
   def _stack(self, observations) -> np.ndarray:
-    return np.stack(observations).astype(
-        self._spec.observation_dtype, copy=False)
+    return np.stack(observations).astype(self._spec.observation_dtype, copy=False)

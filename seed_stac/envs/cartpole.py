@@ -23,12 +23,11 @@ class CartPole(base.Environment):
     # The passive env checker only warns and costs time on every step.
     self._env = gym.make(GYM_ID, disable_env_checker=True)
     self._done = True
-    self.spec = base.EnvSpec(
-        name=GYM_ID,
-        observation_shape=(4,),
-        observation_dtype='float32',
-        action=base.ActionSpec(kind='discrete',
-                               num_actions=int(self._env.action_space.n)))
+    self.spec = base.EnvSpec(name=GYM_ID,
+                             observation_shape=(4,),
+                             observation_dtype='float32',
+                             action=base.ActionSpec(kind='discrete',
+                                                    num_actions=int(self._env.action_space.n)))
 
   def reset(self) -> np.ndarray:
     # Seed only once: re-seeding every reset would replay the same episode.
@@ -48,7 +47,8 @@ class CartPole(base.Environment):
     truncated = bool(truncated) and not terminated
     self._done = terminated or truncated
     return base.Step(observation=np.asarray(observation, np.float32),
-                     reward=float(reward), terminated=terminated,
+                     reward=float(reward),
+                     terminated=terminated,
                      truncated=truncated)
 
   def close(self) -> None:

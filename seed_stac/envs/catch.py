@@ -26,11 +26,10 @@ class Catch(base.Environment):
     self._rng = np.random.default_rng(checks.check_seed(seed))
     self._ball_row = self._ball_col = self._paddle_col = 0
     self._done = True
-    self.spec = base.EnvSpec(
-        name='catch',
-        observation_shape=(rows * cols,),
-        observation_dtype='float32',
-        action=base.ActionSpec(kind='discrete', num_actions=NUM_ACTIONS))
+    self.spec = base.EnvSpec(name='catch',
+                             observation_shape=(rows * cols,),
+                             observation_dtype='float32',
+                             action=base.ActionSpec(kind='discrete', num_actions=NUM_ACTIONS))
 
   def reset(self) -> np.ndarray:
     self._ball_row = 0
@@ -50,8 +49,10 @@ class Catch(base.Environment):
     if self._ball_row == self._rows - 1:
       reward = 1.0 if self._paddle_col == self._ball_col else -1.0
       self._done = True
-    return base.Step(observation=self._observation(), reward=reward,
-                     terminated=self._done, truncated=False)
+    return base.Step(observation=self._observation(),
+                     reward=reward,
+                     terminated=self._done,
+                     truncated=False)
 
   def _observation(self) -> np.ndarray:
     board = np.zeros((self._rows, self._cols), np.float32)

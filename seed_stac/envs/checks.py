@@ -15,8 +15,7 @@ from seed_stac.envs import base
 
 def check_seed(seed) -> int:
   """Returns `seed` as a Python int; it must be a non-negative integer."""
-  if isinstance(seed, (bool, np.bool_)) or not isinstance(
-      seed, numbers.Integral):
+  if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
     raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
   if seed < 0:
     raise ValueError(f'seed must be a non-negative integer, got {seed}')
@@ -25,8 +24,8 @@ def check_seed(seed) -> int:
 
 def check_int(what: str, value, minimum: int) -> int:
   """Returns `value` as an int; ValueError unless an integer >= minimum."""
-  if isinstance(value, (bool, np.bool_)) or not isinstance(
-      value, numbers.Integral) or value < minimum:
+  if isinstance(value,
+                (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
     raise ValueError(f'{what} must be an integer >= {minimum}, got {value!r}')
   return int(value)
 
@@ -39,13 +38,11 @@ def discrete_action(action, num_actions: int) -> int:
   """
   value = np.asarray(action)
   if value.shape != () or not np.issubdtype(value.dtype, np.integer):
-    raise ValueError(
-        f'discrete action must be a scalar integer in [0, {num_actions}), '
-        f'got {action!r} (dtype {value.dtype}, shape {value.shape})')
+    raise ValueError(f'discrete action must be a scalar integer in [0, {num_actions}), '
+                     f'got {action!r} (dtype {value.dtype}, shape {value.shape})')
   value = int(value)
   if not 0 <= value < num_actions:
-    raise ValueError(
-        f'discrete action must be in [0, {num_actions}), got {value}')
+    raise ValueError(f'discrete action must be in [0, {num_actions}), got {value}')
   return value
 
 
@@ -57,9 +54,8 @@ def continuous_action(action, spec: base.ActionSpec) -> np.ndarray:
   """
   value = np.asarray(action, dtype=np.float32)
   if value.shape != tuple(spec.shape):
-    raise ValueError(
-        f'continuous action must have shape {tuple(spec.shape)}, '
-        f'got shape {value.shape}')
+    raise ValueError(f'continuous action must have shape {tuple(spec.shape)}, '
+                     f'got shape {value.shape}')
   if not np.all(np.isfinite(value)):
     raise ValueError(f'continuous action must be finite, got {value}')
   low = np.asarray(spec.minimum, np.float32).reshape(spec.shape)
@@ -81,13 +77,11 @@ def action_batch(actions, spec: base.ActionSpec, size: int, name: str) -> np.nda
     dtype_name = 'integer'
   else:
     expected = (size,) + tuple(spec.shape)
-    ok_dtype = np.issubdtype(actions.dtype, np.floating) or np.issubdtype(
-        actions.dtype, np.integer)
+    ok_dtype = np.issubdtype(actions.dtype, np.floating) or np.issubdtype(actions.dtype, np.integer)
     dtype_name = 'float'
   if actions.shape != expected or not ok_dtype:
-    raise ValueError(
-        f'{name}: EnvBatch.step expects {spec.kind} actions of shape {expected} '
-        f'and {dtype_name} dtype, got shape {actions.shape} and dtype {actions.dtype}')
+    raise ValueError(f'{name}: EnvBatch.step expects {spec.kind} actions of shape {expected} '
+                     f'and {dtype_name} dtype, got shape {actions.shape} and dtype {actions.dtype}')
   if spec.kind == 'continuous':
     actions = actions.astype(np.float32, copy=False)
     bad = ~np.isfinite(actions).reshape(size, -1).all(axis=1)
@@ -106,15 +100,13 @@ def action_batch(actions, spec: base.ActionSpec, size: int, name: str) -> np.nda
 def check_choice(what: str, value, choices) -> None:
   """Raises ValueError unless `value` is one of `choices`, listing them."""
   if value not in choices:
-    raise ValueError(
-        f'unknown {what} {value!r}; valid choices: {sorted(choices)}')
+    raise ValueError(f'unknown {what} {value!r}; valid choices: {sorted(choices)}')
 
 
 def episode_over_error(name: str) -> RuntimeError:
   """The error for step() before reset() or after the episode ended."""
-  return RuntimeError(
-      f'{name}: step() called before reset() or after the episode ended; '
-      'call reset() first (EnvBatch does this automatically)')
+  return RuntimeError(f'{name}: step() called before reset() or after the episode ended; '
+                      'call reset() first (EnvBatch does this automatically)')
 
 
 def split_task_name(name, tasks: Iterable[Tuple[str, str]], suite: str) -> Tuple[str, str]:

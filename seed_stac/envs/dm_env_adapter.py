@@ -20,8 +20,7 @@ def flatten_observation(observation) -> np.ndarray:
   """float32 (N,): a dict's values raveled and concatenated in the dict's own
   (fixed, suite-defined) key order, or an array raveled."""
   if isinstance(observation, dict):
-    parts = [np.asarray(value, np.float32).reshape(-1)
-             for value in observation.values()]
+    parts = [np.asarray(value, np.float32).reshape(-1) for value in observation.values()]
     return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
   return np.asarray(observation, np.float32).reshape(-1)
 
@@ -31,11 +30,10 @@ def continuous_action_spec(spec) -> base.ActionSpec:
   shape = tuple(int(d) for d in spec.shape)
   minimum = np.broadcast_to(np.asarray(spec.minimum, np.float32), shape)
   maximum = np.broadcast_to(np.asarray(spec.maximum, np.float32), shape)
-  return base.ActionSpec(
-      kind='continuous',
-      shape=shape,
-      minimum=tuple(float(v) for v in minimum.reshape(-1)),
-      maximum=tuple(float(v) for v in maximum.reshape(-1)))
+  return base.ActionSpec(kind='continuous',
+                         shape=shape,
+                         minimum=tuple(float(v) for v in minimum.reshape(-1)),
+                         maximum=tuple(float(v) for v in maximum.reshape(-1)))
 
 
 class DmEnvAdapter(base.Environment):
@@ -46,7 +44,9 @@ class DmEnvAdapter(base.Environment):
   Rewards are summed over the repeats; a LAST step ends the repeat early.
   """
 
-  def __init__(self, env: dm_env.Environment, spec: base.EnvSpec,
+  def __init__(self,
+               env: dm_env.Environment,
+               spec: base.EnvSpec,
                observe: Callable[[dm_env.TimeStep], np.ndarray],
                action_repeat: int = 1):
     action_repeat = checks.check_int('action_repeat', action_repeat, 1)
@@ -73,8 +73,7 @@ class DmEnvAdapter(base.Environment):
       action = np.asarray(checks.discrete_action(action, self.spec.action.num_actions),
                           self._action_dtype)
     else:
-      action = checks.continuous_action(action, self.spec.action).astype(
-          self._action_dtype)
+      action = checks.continuous_action(action, self.spec.action).astype(self._action_dtype)
     reward = 0.0
     for _ in range(self._action_repeat):
       timestep = self._env.step(action)
@@ -85,7 +84,8 @@ class DmEnvAdapter(base.Environment):
     truncated = timestep.last() and not terminated
     self._done = timestep.last()
     return base.Step(observation=self._observe(timestep),
-                     reward=float(reward), terminated=bool(terminated),
+                     reward=float(reward),
+                     terminated=bool(terminated),
                      truncated=bool(truncated))
 
   def close(self) -> None:

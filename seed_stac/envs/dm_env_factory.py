@@ -49,9 +49,11 @@ def _action_spec(spec) -> base.ActionSpec:
   raise ValueError(f'unsupported action spec {spec!r}; supported: {SUPPORTED}')
 
 
-def make_dm_env(name: str, seed: int = 0, make_kwargs: Optional[dict] = None,
-                action_repeat: int = 1, frame_stack: Optional[int] = None
-                ) -> dm_env_adapter.DmEnvAdapter:
+def make_dm_env(name: str,
+                seed: int = 0,
+                make_kwargs: Optional[dict] = None,
+                action_repeat: int = 1,
+                frame_stack: Optional[int] = None) -> dm_env_adapter.DmEnvAdapter:
   """Builds the factory's environment behind our adapter."""
   seed = checks.check_seed(seed)
   factory = load_factory(name)
@@ -69,15 +71,18 @@ def make_dm_env(name: str, seed: int = 0, make_kwargs: Optional[dict] = None,
     shape, dtype = tuple(observation_spec.shape), 'uint8'
     observe = lambda timestep: np.asarray(timestep.observation, np.uint8)
   else:
-    parts = (observation_spec.values() if isinstance(observation_spec, dict)
-             else [observation_spec])
+    parts = (observation_spec.values()
+             if isinstance(observation_spec, dict) else [observation_spec])
     if not all(isinstance(p, specs.Array) for p in parts):
       raise ValueError(f'unsupported observation spec {observation_spec!r}; supported: {SUPPORTED}')
     shape, dtype = (sum(int(np.prod(p.shape)) for p in parts),), 'float32'
     observe = lambda timestep: dm_env_adapter.flatten_observation(timestep.observation)
   if frame_stack is None:
     frame_stack = 4 if image else 1
-  spec = base.EnvSpec(name=name, observation_shape=shape, observation_dtype=dtype,
-                      action=action, frame_stack=checks.check_int('frame_stack', frame_stack, 1),
+  spec = base.EnvSpec(name=name,
+                      observation_shape=shape,
+                      observation_dtype=dtype,
+                      action=action,
+                      frame_stack=checks.check_int('frame_stack', frame_stack, 1),
                       frames_per_step=checks.check_int('action_repeat', action_repeat, 1))
   return dm_env_adapter.DmEnvAdapter(env, spec, observe, action_repeat=action_repeat)

@@ -30,7 +30,6 @@ from seed_stac.envs import checks
 
 SUPPORTED = ('actions: Discrete, Box; observations: Box')
 
-
 # Id prefixes whose environments a package registers on import.
 _REGISTERING_PACKAGES = {'ALE/': 'ale_py'}
 
@@ -40,8 +39,9 @@ def import_modules(import_module: str, name: str = '') -> None:
   environments), and the package registering `name`'s prefix (ALE/ ->
   ale_py); a clear ImportError naming the option otherwise."""
   modules = [m.strip() for m in import_module.split(',')]
-  modules += [package for prefix, package in _REGISTERING_PACKAGES.items()
-              if name.startswith(prefix)]
+  modules += [
+      package for prefix, package in _REGISTERING_PACKAGES.items() if name.startswith(prefix)
+  ]
   for module in filter(None, modules):
     try:
       importlib.import_module(module)
@@ -55,7 +55,8 @@ def _action_spec(space) -> base.ActionSpec:
   if isinstance(space, spaces.Box):
     low = np.broadcast_to(space.low, space.shape).astype(np.float32).reshape(-1)
     high = np.broadcast_to(space.high, space.shape).astype(np.float32).reshape(-1)
-    return base.ActionSpec(kind='continuous', shape=tuple(int(d) for d in space.shape),
+    return base.ActionSpec(kind='continuous',
+                           shape=tuple(int(d) for d in space.shape),
                            minimum=tuple(float(v) for v in low),
                            maximum=tuple(float(v) for v in high))
   raise ValueError(f'unsupported action space {space!r}; supported: {SUPPORTED}')
@@ -71,8 +72,12 @@ class GymEnvironment(base.Environment):
   """One `gymnasium.make(name, **make_kwargs)` environment; `seed` seeds its
   first reset (later resets continue its random stream)."""
 
-  def __init__(self, name: str, seed: int = 0, import_module: str = '',
-               make_kwargs: Optional[dict] = None, frame_stack: Optional[int] = None):
+  def __init__(self,
+               name: str,
+               seed: int = 0,
+               import_module: str = '',
+               make_kwargs: Optional[dict] = None,
+               frame_stack: Optional[int] = None):
     seed = checks.check_seed(seed)
     import_modules(import_module, name)
     try:
@@ -93,9 +98,11 @@ class GymEnvironment(base.Environment):
     shape = tuple(int(d) for d in self._env.observation_space.shape)
     if frame_stack is None:  # images: the last 4 frames, as Atari; vectors: 1
       frame_stack = 4 if dtype == 'uint8' and len(shape) == 3 else 1
-    self.spec = base.EnvSpec(
-        name=name, observation_shape=shape, observation_dtype=dtype, action=action,
-        frame_stack=checks.check_int('frame_stack', frame_stack, 1))
+    self.spec = base.EnvSpec(name=name,
+                             observation_shape=shape,
+                             observation_dtype=dtype,
+                             action=action,
+                             frame_stack=checks.check_int('frame_stack', frame_stack, 1))
 
   def reset(self) -> np.ndarray:
     observation, _ = self._env.reset(seed=self._seed)
@@ -112,12 +119,14 @@ class GymEnvironment(base.Environment):
       action = checks.continuous_action(action, self.spec.action)
     observation, reward, terminated, truncated, _ = self._env.step(action)
     self._done = bool(terminated or truncated)
-    return base.Step(observation=self._observe(observation), reward=float(reward),
-                     terminated=bool(terminated), truncated=bool(truncated))
+    return base.Step(observation=self._observe(observation),
+                     reward=float(reward),
+                     terminated=bool(terminated),
+                     truncated=bool(truncated))
 
   def close(self) -> None:
     self._env.close()
 
   def _observe(self, observation) -> np.ndarray:
-    return np.asarray(observation, dtype=self.spec.observation_dtype).reshape(
-        self.spec.observation_shape)
+    return np.asarray(observation,
+                      dtype=self.spec.observation_dtype).reshape(self.spec.observation_shape)

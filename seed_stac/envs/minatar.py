@@ -60,29 +60,30 @@ def game_name(name: str) -> str:
 class MinAtar(base.Environment):
   """One MinAtar game; `seed` seeds the game and its sticky actions."""
 
-  def __init__(self, name: str, seed: int = 0,
+  def __init__(self,
+               name: str,
+               seed: int = 0,
                sticky_action_prob: float = 0.1,
                difficulty_ramping: bool = True,
                max_episode_steps: int = 0):
     game = game_name(name)
     seed = checks.check_seed(seed)
     if not 0.0 <= float(sticky_action_prob) < 1.0:
-      raise ValueError(
-          f'sticky_action_prob must be in [0, 1), got {sticky_action_prob!r}')
-    self._max_episode_steps = checks.check_int(
-        'max_episode_steps (0 = no limit)', max_episode_steps, 0)
-    self._env = _environment_class()(
-        GAMES[game], sticky_action_prob=float(sticky_action_prob),
-        difficulty_ramping=bool(difficulty_ramping))
+      raise ValueError(f'sticky_action_prob must be in [0, 1), got {sticky_action_prob!r}')
+    self._max_episode_steps = checks.check_int('max_episode_steps (0 = no limit)',
+                                               max_episode_steps, 0)
+    self._env = _environment_class()(GAMES[game],
+                                     sticky_action_prob=float(sticky_action_prob),
+                                     difficulty_ramping=bool(difficulty_ramping))
     self._env.seed(seed)
     self._actions = [int(a) for a in self._env.minimal_action_set()]
     self._steps = 0
     self._done = True
-    self.spec = base.EnvSpec(
-        name=game,
-        observation_shape=tuple(int(n) for n in self._env.state_shape()),
-        observation_dtype='bool',
-        action=base.ActionSpec(kind='discrete', num_actions=len(self._actions)))
+    self.spec = base.EnvSpec(name=game,
+                             observation_shape=tuple(int(n) for n in self._env.state_shape()),
+                             observation_dtype='bool',
+                             action=base.ActionSpec(kind='discrete',
+                                                    num_actions=len(self._actions)))
 
   def reset(self) -> np.ndarray:
     self._env.reset()
@@ -100,8 +101,10 @@ class MinAtar(base.Environment):
     truncated = (not terminated and self._max_episode_steps > 0
                  and self._steps >= self._max_episode_steps)
     self._done = terminated or truncated
-    return base.Step(observation=self._observation(), reward=float(reward),
-                     terminated=terminated, truncated=truncated)
+    return base.Step(observation=self._observation(),
+                     reward=float(reward),
+                     terminated=terminated,
+                     truncated=truncated)
 
   def _observation(self) -> np.ndarray:
     return np.asarray(self._env.state(), dtype=bool)

@@ -17,9 +17,8 @@ import numpy as np
 def area_weights(n_in: int, n_out: int) -> np.ndarray:
   """float64 (n_out, n_in) matrix; row i averages the span output i covers."""
   if not 1 <= n_out <= n_in:
-    raise ValueError(
-        f'area resize only downscales: need 1 <= n_out <= n_in, '
-        f'got n_in={n_in}, n_out={n_out}')
+    raise ValueError(f'area resize only downscales: need 1 <= n_out <= n_in, '
+                     f'got n_in={n_in}, n_out={n_out}')
   scale = n_in / n_out
   weights = np.zeros((n_out, n_in))
   for i in range(n_out):
@@ -39,16 +38,14 @@ class AreaResizer:
     cols = math.gcd(in_w, out_w)
     # One period of each axis' weights: (out_h/rows, in_h/rows) etc.
     self._row_w = area_weights(in_h // rows, out_h // rows).astype(np.float32)
-    self._col_wt = area_weights(
-        in_w // cols, out_w // cols).T.astype(np.float32).copy()
+    self._col_wt = area_weights(in_w // cols, out_w // cols).T.astype(np.float32).copy()
     self._rows, self._cols = rows, cols
     self._out_shape = (out_h, out_w)
 
   def __call__(self, image: np.ndarray) -> np.ndarray:
     """uint8 (H, W) -> uint8 `out_shape`, rounded to nearest (half to even)."""
     if image.shape != self._in_shape:
-      raise ValueError(
-          f'expected an image of shape {self._in_shape}, got {image.shape}')
+      raise ValueError(f'expected an image of shape {self._in_shape}, got {image.shape}')
     out_h, out_w = self._out_shape
     x = image.astype(np.float32).reshape(self._rows, -1, self._in_shape[1])
     x = np.matmul(self._row_w, x).reshape(out_h, self._cols, -1)

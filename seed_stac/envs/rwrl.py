@@ -52,8 +52,7 @@ from seed_stac.envs import base
 from seed_stac.envs import checks
 from seed_stac.envs import dm_env_adapter
 
-INSTALL_COMMAND = (
-    'pip install git+https://github.com/google-research/realworldrl_suite')
+INSTALL_COMMAND = ('pip install git+https://github.com/google-research/realworldrl_suite')
 DIFFICULTIES = ('easy', 'medium', 'hard')
 
 
@@ -63,9 +62,8 @@ def import_suite():
   try:
     import realworldrl_suite.environments as rwrl_envs  # pylint: disable=g-import-not-at-top
   except ImportError as e:
-    raise ImportError(
-        'the rwrl environments need realworldrl_suite, which is not on PyPI; '
-        f'install it with: {INSTALL_COMMAND}') from e
+    raise ImportError('the rwrl environments need realworldrl_suite, which is not on PyPI; '
+                      f'install it with: {INSTALL_COMMAND}') from e
   return rwrl_envs
 
 
@@ -91,8 +89,7 @@ class _SeededSuiteEnv:
   def __init__(self, build, seed: int, modules):
     # MT19937(seed) is seeded through a SeedSequence, so this stream differs
     # from the task's RandomState(seed) for initial states.
-    self._numpy = _NumpyWithOwnRandom(
-        np.random.RandomState(np.random.MT19937(seed)))
+    self._numpy = _NumpyWithOwnRandom(np.random.RandomState(np.random.MT19937(seed)))
     self._modules = tuple(m for m in modules if hasattr(m, 'np'))
     self._env = self._run(build)
 
@@ -151,26 +148,24 @@ def make_rwrl(name: str,
   checks.check_choice('rwrl difficulty', difficulty, DIFFICULTIES)
   action_repeat = checks.check_int('action_repeat', action_repeat, 1)
   if not isinstance(constraints, (bool, np.bool_)):
-    raise ValueError(
-        f'rwrl constraints must be True or False, got {constraints!r}')
+    raise ValueError(f'rwrl constraints must be True or False, got {constraints!r}')
   constraints = bool(constraints)
   rwrl_envs = import_suite()
-  domain, task = checks.split_task_name(
-      name, [(domain, task) for _, domain, task in rwrl_envs.ALL_TASKS], 'realworldrl_suite')
-  load_kwargs = dict(
-      domain_name=domain,
-      task_name=task,
-      combined_challenge=difficulty,
-      log_output=None,
-      random=seed,
-      environment_kwargs=dict(log_safety_vars=False, flat_observation=True))
+  domain, task = checks.split_task_name(name,
+                                        [(domain, task) for _, domain, task in rwrl_envs.ALL_TASKS],
+                                        'realworldrl_suite')
+  load_kwargs = dict(domain_name=domain,
+                     task_name=task,
+                     combined_challenge=difficulty,
+                     log_output=None,
+                     random=seed,
+                     environment_kwargs=dict(log_safety_vars=False, flat_observation=True))
   if constraints:
     # Not in the observation dict: there the suite would put them before the
     # extra features and run them through the observation delay buffer
     # (where they alias the live array anyway); read them from the task.
     load_kwargs['safety_spec'] = dict(enable=True, observations=False)
-  env = _SeededSuiteEnv(lambda: rwrl_envs.load(**load_kwargs), seed,
-                        _suite_modules())
+  env = _SeededSuiteEnv(lambda: rwrl_envs.load(**load_kwargs), seed, _suite_modules())
   # The real suite returns the flat vector's spec; dm_control's own
   # flat_observation (the stand-in in tests) a dict {'observations': spec}.
   observation_spec = env.observation_spec()
@@ -178,12 +173,11 @@ def make_rwrl(name: str,
     observation_spec = observation_spec['observations']
   size = int(np.prod(observation_spec.shape, dtype=np.int64))
   num_constraints = len(env.task.constraints) if constraints else 0
-  spec = base.EnvSpec(
-      name=name,
-      observation_shape=(size + num_constraints,),
-      observation_dtype='float32',
-      action=dm_env_adapter.continuous_action_spec(env.action_spec()),
-      frames_per_step=action_repeat)
+  spec = base.EnvSpec(name=name,
+                      observation_shape=(size + num_constraints,),
+                      observation_dtype='float32',
+                      action=dm_env_adapter.continuous_action_spec(env.action_spec()),
+                      frames_per_step=action_repeat)
 
   def observe(timestep) -> np.ndarray:
     features = dm_env_adapter.flatten_observation(timestep.observation)

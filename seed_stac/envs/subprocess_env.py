@@ -17,7 +17,6 @@ import sys
 from seed_stac import envs
 from seed_stac.envs.base import EnvSpec, Environment
 
-
 # Errors the adapters raise for bad names/options/missing packages keep their type.
 _RERAISED = {e.__name__: e for e in (ValueError, TypeError, KeyError, ImportError)}
 
@@ -29,7 +28,9 @@ class SubprocessEnvironment(Environment):
     child_in, parent_out = os.pipe()
     parent_in, child_out = os.pipe()
     self._process = subprocess.Popen(
-        [sys.executable, '-m', 'seed_stac.envs.subprocess_env', str(child_in), str(child_out)],
+        [sys.executable, '-m', 'seed_stac.envs.subprocess_env',
+         str(child_in),
+         str(child_out)],
         pass_fds=(child_in, child_out))
     os.close(child_in)
     os.close(child_out)
@@ -69,6 +70,7 @@ class SubprocessEnvironment(Environment):
 
 
 def _answer_env_calls(recv_file, send_file):
+
   def reply(message):
     pickle.dump(message, send_file)
     send_file.flush()

@@ -44,13 +44,18 @@ def main(argv):
     server.check_exposure(address, token, tls is not None, _INSECURE.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  row = run_learner(_CONFIG.value, _LOGDIR.value, address, token,
-                    summary_dir=_TENSORBOARD_DIR.value, tls=tls)
+  row = run_learner(_CONFIG.value,
+                    _LOGDIR.value,
+                    address,
+                    token,
+                    summary_dir=_TENSORBOARD_DIR.value,
+                    tls=tls)
   total = _CONFIG.value.learner.total_frames
   if row.get('frames', 0) < total:
-    logging.warning('Stopped at %d of %d frames with a checkpoint; run again with the same '
-                    '--logdir to resume (exit status %d).', row.get('frames', 0), total,
-                    STOPPED_EARLY_EXIT_CODE)
+    logging.warning(
+        'Stopped at %d of %d frames with a checkpoint; run again with the same '
+        '--logdir to resume (exit status %d).', row.get('frames', 0), total,
+        STOPPED_EARLY_EXIT_CODE)
     sys.exit(STOPPED_EARLY_EXIT_CODE)
 
 

@@ -23,8 +23,8 @@ import numpy as np
 from seed_stac.envs.base import EnvSpec
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.env_state import ActorState
-from seed_stac.rpc.codec import (ActorIdInUseError, HandshakeReply, InvalidMessageError,
-                                 StepLayout, StepMessage)
+from seed_stac.rpc.codec import (ActorIdInUseError, HandshakeReply, InvalidMessageError, StepLayout,
+                                 StepMessage)
 
 
 class EpisodeStats:
@@ -83,11 +83,17 @@ class ActorHub:
   filled) exists from its first step until its stream closes.
   """
 
-  def __init__(self, spec: EnvSpec, env_config: dict, env_batch_size: int,
+  def __init__(self,
+               spec: EnvSpec,
+               env_config: dict,
+               env_batch_size: int,
                batcher: InferenceBatcher,
-               initial_core_state, unroll_length: int,
-               unroll_queue: Optional[queue.Queue], stats: EpisodeStats,
-               training_done: threading.Event, handshake_grace_s: float = 10.0):
+               initial_core_state,
+               unroll_length: int,
+               unroll_queue: Optional[queue.Queue],
+               stats: EpisodeStats,
+               training_done: threading.Event,
+               handshake_grace_s: float = 10.0):
     self.spec = spec
     self._handshake_reply = HandshakeReply(spec, env_config, env_batch_size, actor_id=0)
     self.step_layout = StepLayout.of(spec, env_batch_size)  # the server decodes against it
@@ -156,9 +162,9 @@ class ActorHub:
     steps = slot.state.partial_steps * self.env_batch_size
     if steps and not self.training_done.is_set():  # at the end every actor leaves so
       self.stats.add_dropped(steps)
-      logging.info('Actor %d (run %s) left with an unfinished unroll: %d env steps '
-                   'dropped (%d in all)', actor_id, slot.run_id, steps,
-                   self.stats.dropped_steps)
+      logging.info(
+          'Actor %d (run %s) left with an unfinished unroll: %d env steps '
+          'dropped (%d in all)', actor_id, slot.run_id, steps, self.stats.dropped_steps)
 
   async def step(self, batch: StepMessage):
     slot = self._slots.get(batch.actor_id)
@@ -169,14 +175,11 @@ class ActorHub:
       slot.streaming = True
       self._pending.pop(batch.actor_id, None)
       core = tuple(np.repeat(s, self.env_batch_size, axis=0) for s in self.initial_core_state)
-      slot.state = ActorState(slot.run_id, self.spec, self.env_batch_size, core,
-                              self.unroll_length)
+      slot.state = ActorState(slot.run_id, self.spec, self.env_batch_size, core, self.unroll_length)
     state = slot.state
     if self.training_done.is_set():
-      return np.zeros((batch.num_envs,) + self.spec.action.shape,
-                      self.spec.action.dtype), True
-    inputs = state.observe(batch.observation, batch.reward, batch.terminated,
-                           batch.truncated)
+      return np.zeros((batch.num_envs,) + self.spec.action.shape, self.spec.action.dtype), True
+    inputs = state.observe(batch.observation, batch.reward, batch.terminated, batch.truncated)
     inputs['core'] = state.core_state
     outputs = await self.batcher.submit(inputs)
     columns = state.act(outputs['action'], outputs['log_prob'], outputs['core'])

@@ -68,8 +68,8 @@ class InferenceBatcher:
     batch_timeout_ms: longest a pending row waits for the batch to fill.
   """
 
-  def __init__(self, infer_fn: Callable[[Nest], Nest],
-               inference_batch_size: int, batch_timeout_ms: float):
+  def __init__(self, infer_fn: Callable[[Nest], Nest], inference_batch_size: int,
+               batch_timeout_ms: float):
     if inference_batch_size < 1:
       raise ValueError('inference_batch_size must be >= 1')
     if batch_timeout_ms < 0:
@@ -84,8 +84,8 @@ class InferenceBatcher:
     self._signature = None  # {leaf: (trailing shape, dtype)} of the 1st submit.
     self._structure = None  # the 1st submission's nest (leaves: None)
     self._output_structure = None
-    self._executor = concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix='inference')
+    self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                           thread_name_prefix='inference')
     self._stats = BatcherStats(batch_size=inference_batch_size)
     self._closed = False
 
@@ -157,8 +157,7 @@ class InferenceBatcher:
       if not requests:
         continue  # Everything pending was cancelled.
       try:
-        outputs = await loop.run_in_executor(
-            self._executor, self._infer, batch)
+        outputs = await loop.run_in_executor(self._executor, self._infer, batch)
       except Exception as e:  # pylint: disable=broad-except
         for request, _, _ in requests:
           if not request.future.done():
@@ -242,8 +241,7 @@ class InferenceBatcher:
     offset = 0
     for request, start, stop in requests:
       count = stop - start
-      request.parts.append(
-          {k: v[offset:offset + count] for k, v in outputs.items()})
+      request.parts.append({k: v[offset:offset + count] for k, v in outputs.items()})
       offset += count
       request.rows_done += count
       if request.rows_done == request.rows and not request.future.done():
@@ -281,8 +279,7 @@ def _paths(nest: Nest, prefix: str = ''):
 
 def _flatten(nest: Nest) -> Arrays:
   """{leaf path: numpy array}, in tf.nest.flatten's order."""
-  return {path: np.asarray(leaf)
-          for path, leaf in zip(_paths(nest), tf.nest.flatten(nest))}
+  return {path: np.asarray(leaf) for path, leaf in zip(_paths(nest), tf.nest.flatten(nest))}
 
 
 def _unflatten(arrays: Arrays) -> list:

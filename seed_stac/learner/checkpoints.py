@@ -18,8 +18,7 @@ class Checkpointer:
 
   def __init__(self, directory: str, max_to_keep: int = 3, **objects):
     self._checkpoint = tf.train.Checkpoint(**objects)
-    self._manager = tf.train.CheckpointManager(self._checkpoint, directory,
-                                               max_to_keep=max_to_keep)
+    self._manager = tf.train.CheckpointManager(self._checkpoint, directory, max_to_keep=max_to_keep)
 
   def restore_latest(self) -> Optional[str]:
     """Restores the latest checkpoint if any; returns its path."""

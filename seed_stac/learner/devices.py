@@ -13,13 +13,12 @@ import tensorflow as tf
 
 DEVICES = ('auto', 'cpu', 'gpu', 'tpu')
 
-_NO_GPU = (
-    "learner.device='gpu' but TensorFlow finds no GPU. Likely causes: no NVIDIA "
-    'driver in the container (does `nvidia-smi` work? Docker needs `--gpus all`, '
-    'Kubernetes a GPU resource limit), or CUDA/cuDNN libraries that this '
-    'TensorFlow cannot load (TF 2.21 needs CUDA 12 and cuDNN 9.3 or newer; look '
-    'for "Cannot dlopen some GPU libraries" above). Use learner.device=auto or '
-    'cpu to train on the CPU on purpose.')
+_NO_GPU = ("learner.device='gpu' but TensorFlow finds no GPU. Likely causes: no NVIDIA "
+           'driver in the container (does `nvidia-smi` work? Docker needs `--gpus all`, '
+           'Kubernetes a GPU resource limit), or CUDA/cuDNN libraries that this '
+           'TensorFlow cannot load (TF 2.21 needs CUDA 12 and cuDNN 9.3 or newer; look '
+           'for "Cannot dlopen some GPU libraries" above). Use learner.device=auto or '
+           'cpu to train on the CPU on purpose.')
 
 
 class DeviceError(RuntimeError):
@@ -50,8 +49,9 @@ def check_tpu(device: str) -> None:
 
 def describe(strategy) -> Dict[str, List[str]]:
   """{'train': devices of the training step, 'inference': [its device]}."""
-  accelerators = [d.name for d in tf.config.list_logical_devices()
-                  if d.device_type in ('GPU', 'TPU')]
+  accelerators = [
+      d.name for d in tf.config.list_logical_devices() if d.device_type in ('GPU', 'TPU')
+  ]
   default = accelerators[:1] or [d.name for d in tf.config.list_logical_devices('CPU')][:1]
   train = list(strategy.extended.worker_devices) if strategy is not None else default
   return dict(train=train, inference=default)

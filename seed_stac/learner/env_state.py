@@ -14,12 +14,12 @@ import numpy as np
 from seed_stac.envs.base import EnvSpec
 
 # Fields of one recorded step, in `Unroll` order (core_state kept apart).
-STEP_FIELDS = ('observation', 'prev_action', 'reward', 'first', 'terminated',
-               'truncated', 'action', 'behaviour_log_prob')
+STEP_FIELDS = ('observation', 'prev_action', 'reward', 'first', 'terminated', 'truncated', 'action',
+               'behaviour_log_prob')
 
 
-def push_frame(frames: Optional[np.ndarray], observation: np.ndarray,
-               first: Optional[np.ndarray], frame_stack: int) -> np.ndarray:
+def push_frame(frames: Optional[np.ndarray], observation: np.ndarray, first: Optional[np.ndarray],
+               frame_stack: int) -> np.ndarray:
   """The frame stacks after one step, oldest frame first.
 
   frames: [E, frame_stack, *obs_shape], or None before the first step (every
@@ -41,8 +41,12 @@ def push_frame(frames: Optional[np.ndarray], observation: np.ndarray,
 class ActorState:
   """State of one actor run: E environments stepping in lock-step."""
 
-  def __init__(self, run_id: str, spec: EnvSpec, num_envs: int,
-               initial_core_state: Tuple[np.ndarray, ...], unroll_length: int,
+  def __init__(self,
+               run_id: str,
+               spec: EnvSpec,
+               num_envs: int,
+               initial_core_state: Tuple[np.ndarray, ...],
+               unroll_length: int,
                record: bool = True):
     self.run_id = run_id
     self.record = record  # False: act without keeping unrolls (evaluation)
@@ -55,8 +59,8 @@ class ActorState:
     self._pending: Dict[str, np.ndarray] = {}  # the observed step awaiting its action
     self._unroll_core_state = self.core_state
 
-  def observe(self, observation: np.ndarray, reward, terminated, truncated
-              ) -> Dict[str, np.ndarray]:
+  def observe(self, observation: np.ndarray, reward, terminated,
+              truncated) -> Dict[str, np.ndarray]:
     """Takes an actor step and returns the inference inputs for it.
 
     The first step of a run and every step after an episode end start a new
@@ -67,11 +71,16 @@ class ActorState:
       first = np.ones_like(first)
     self.frames = push_frame(self.frames, observation, first, self.spec.frame_stack)
     self.prev_action[first] = 0
-    self._pending = dict(observation=self.frames, prev_action=self.prev_action.copy(),
-                         reward=np.asarray(reward, np.float32), first=first,
-                         terminated=np.asarray(terminated), truncated=np.asarray(truncated))
-    return dict(observation=self.frames, prev_action=self._pending['prev_action'],
-                reward=self._pending['reward'], first=first)
+    self._pending = dict(observation=self.frames,
+                         prev_action=self.prev_action.copy(),
+                         reward=np.asarray(reward, np.float32),
+                         first=first,
+                         terminated=np.asarray(terminated),
+                         truncated=np.asarray(truncated))
+    return dict(observation=self.frames,
+                prev_action=self._pending['prev_action'],
+                reward=self._pending['reward'],
+                first=first)
 
   def act(self, action: np.ndarray, log_prob: np.ndarray,
           new_core_state: Tuple[np.ndarray, ...]) -> Optional[List[tuple]]:
@@ -102,5 +111,6 @@ class ActorState:
 
   def _columns(self) -> List[tuple]:
     num_envs = len(self._steps[0]['reward'])
-    return [({k: [s[k][i] for s in self._steps] for k in STEP_FIELDS},
-             tuple(s[i] for s in self._unroll_core_state)) for i in range(num_envs)]
+    return [({
+        k: [s[k][i] for s in self._steps] for k in STEP_FIELDS
+    }, tuple(s[i] for s in self._unroll_core_state)) for i in range(num_envs)]

@@ -8,8 +8,9 @@ from seed_stac.algo.acting import sample_actions
 from seed_stac.nets.network import AgentInput, AgentNetwork
 
 
-def make_inference_fn(network: AgentNetwork, seed: int, greedy: bool = False
-                      ) -> Callable[[dict], dict]:
+def make_inference_fn(network: AgentNetwork,
+                      seed: int,
+                      greedy: bool = False) -> Callable[[dict], dict]:
   """Returns infer(inputs) for fixed-size batches of N environments.
 
   inputs: a dict: observation [N, *stacked_obs], prev_action [N, ...],
@@ -31,9 +32,9 @@ def make_inference_fn(network: AgentNetwork, seed: int, greedy: bool = False
 
   def run(inputs: dict) -> dict:
     action, log_prob, new_state = infer(inputs['observation'], inputs['prev_action'],
-                                        inputs['reward'], inputs['first'],
-                                        tuple(inputs['core']))
-    return dict(action=action.numpy(), log_prob=log_prob.numpy(),
+                                        inputs['reward'], inputs['first'], tuple(inputs['core']))
+    return dict(action=action.numpy(),
+                log_prob=log_prob.numpy(),
                 core=tuple(s.numpy() for s in new_state))
 
   return run

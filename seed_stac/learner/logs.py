@@ -25,8 +25,12 @@ WANDB_MODES = ('online', 'offline')
 
 
 class Sink(Protocol):
-  def write(self, row: Row) -> None: ...
-  def close(self) -> None: ...
+
+  def write(self, row: Row) -> None:
+    ...
+
+  def close(self) -> None:
+    ...
 
 
 class CsvSink:
@@ -114,8 +118,12 @@ class WandbSink:
   out). `mode='offline'` writes under `directory` only (`wandb sync` later).
   A resumed logdir continues the same W&B run (its id is kept in the logdir)."""
 
-  def __init__(self, project: str, logdir: str, config: Optional[dict] = None,
-               entity: Optional[str] = None, mode: str = 'online',
+  def __init__(self,
+               project: str,
+               logdir: str,
+               config: Optional[dict] = None,
+               entity: Optional[str] = None,
+               mode: str = 'online',
                directory: Optional[str] = None):
     if mode not in WANDB_MODES:
       raise ValueError(f'log.wandb_mode must be one of {WANDB_MODES}, got {mode!r}')
@@ -125,14 +133,22 @@ class WandbSink:
       raise ImportError('log.wandb_project is set but wandb is not installed: '
                         'pip install "seed_stac[wandb]" (or pip install wandb)') from e
     run_id = _run_id(logdir)
-    self.run = wandb.init(project=project, entity=entity or None, config=config,
-                          mode=mode, dir=directory or logdir, id=run_id, resume='allow',
+    self.run = wandb.init(project=project,
+                          entity=entity or None,
+                          config=config,
+                          mode=mode,
+                          dir=directory or logdir,
+                          id=run_id,
+                          resume='allow',
                           name=os.path.basename(os.path.normpath(logdir)))
 
   def write(self, row: Row) -> None:
     # commit: the row is complete; do not wait for the next step to flush it.
-    self.run.log({k: v for k, v in row.items() if k != 'frames' and not math.isnan(v)},
-                 step=int(row['frames']), commit=True)
+    self.run.log({
+        k: v for k, v in row.items() if k != 'frames' and not math.isnan(v)
+    },
+                 step=int(row['frames']),
+                 commit=True)
 
   def close(self) -> None:
     self.run.finish()
@@ -165,9 +181,12 @@ class RunLogger:
       sink.close()
 
 
-def make_sinks(log_config, logdir: str, total_frames: int, show_progress: bool = True,
-               summary_dir: Optional[str] = None, run_config: Optional[dict] = None
-               ) -> List[Sink]:
+def make_sinks(log_config,
+               logdir: str,
+               total_frames: int,
+               show_progress: bool = True,
+               summary_dir: Optional[str] = None,
+               run_config: Optional[dict] = None) -> List[Sink]:
   """CSV and TensorBoard always, the progress line unless `show_progress` is
   off, W&B when `log_config.wandb_project` is set. summary_dir: TensorBoard's
   folder (default `logdir`; Vertex AI's TensorBoard reads its own).
@@ -176,6 +195,7 @@ def make_sinks(log_config, logdir: str, total_frames: int, show_progress: bool =
   if show_progress:
     sinks.append(TerminalSink(total_frames))
   if log_config.wandb_project:
-    sinks.append(WandbSink(log_config.wandb_project, logdir, run_config,
-                           log_config.wandb_entity, log_config.wandb_mode))
+    sinks.append(
+        WandbSink(log_config.wandb_project, logdir, run_config, log_config.wandb_entity,
+                  log_config.wandb_mode))
   return sinks

@@ -36,7 +36,9 @@ from seed_stac.rpc import server as rpc_server
 
 
 def env_config_dict(config) -> dict:
-  return dict(kind=config.env.kind, name=config.env.name, seed=config.seed,
+  return dict(kind=config.env.kind,
+              name=config.env.name,
+              seed=config.seed,
               options=config.env.options.to_dict())
 
 
@@ -55,10 +57,13 @@ def environment_spec(config) -> EnvSpec:
     env.close()
 
 
-def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
+def run_learner(config,
+                logdir: str,
+                address: str = '127.0.0.1:0',
                 token: Optional[str] = None,
                 on_ready: Optional[Callable[[int], None]] = None,
-                show_progress: bool = True, train: bool = True,
+                show_progress: bool = True,
+                train: bool = True,
                 summary_dir: Optional[str] = None,
                 tls: Optional[rpc_server.TlsFiles] = None) -> dict:
   """Trains until `config.learner.total_frames`; returns the last log row.
@@ -78,40 +83,46 @@ def run_learner(config, logdir: str, address: str = '127.0.0.1:0',
   agent = builder.build_agent(config, spec)
   devices.check_tpu(config.learner.device)
   used = devices.describe(agent.updater.strategy)
-  print(f"Learner trains on {', '.join(used['train'])}; infers on "
-        f"{', '.join(used['inference'])}", flush=True)
+  print(
+      f"Learner trains on {', '.join(used['train'])}; infers on "
+      f"{', '.join(used['inference'])}",
+      flush=True)
   # The resolved config, plus the devices this run really used.
   resolved = json.loads(config.to_json_best_effort(sort_keys=True))
   with tf.io.gfile.GFile(os.path.join(logdir, 'config.json'), 'w') as f:
     json.dump(dict(resolved, devices=used), f, indent=2, sort_keys=True)
-  logger = logs.RunLogger(logs.make_sinks(config.log, logdir, config.learner.total_frames,
-                                          show_progress, summary_dir, resolved))
+  logger = logs.RunLogger(
+      logs.make_sinks(config.log, logdir, config.learner.total_frames, show_progress, summary_dir,
+                      resolved))
   frames = tf.Variable(0, dtype=tf.int64, trainable=False)
-  checkpointer = Checkpointer(os.path.join(logdir, 'checkpoints'), frames=frames,
+  checkpointer = Checkpointer(os.path.join(logdir, 'checkpoints'),
+                              frames=frames,
                               **agent.checkpoint_objects())
   restored = checkpointer.restore_latest()
   if restored:
     print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
-  return asyncio.run(_serve_actors_and_train(config, logdir, address, token, on_ready,
-                                             logger, spec, agent, frames, checkpointer,
-                                             train, tls))
+  return asyncio.run(
+      _serve_actors_and_train(config, logdir, address, token, on_ready, logger, spec, agent, frames,
+                              checkpointer, train, tls))
 
 
-async def _serve_actors_and_train(config, logdir, address, token, on_ready, logger, spec,
-                                  agent, frames, checkpointer, train, tls) -> dict:
+async def _serve_actors_and_train(config, logdir, address, token, on_ready, logger, spec, agent,
+                                  frames, checkpointer, train, tls) -> dict:
   learner = config.learner
   unroll_queue = queue.Queue(maxsize=learner.unroll_queue_capacity)
   training_done = threading.Event()
   stats = EpisodeStats(frames=int(frames.numpy()))
   batcher = InferenceBatcher(make_inference_fn(agent.network, config.seed),
                              learner.inference_batch_size, learner.batch_timeout_ms)
-  hub = ActorHub(spec, env_config_dict(config), config.actor.env_batch_size,
-                 batcher, agent.network.initial_state(1),
-                 learner.unroll_length, unroll_queue if train else None,
-                 stats, training_done)
-  max_message_bytes = rpc_server.step_message_bytes(
-      spec.observation_shape, spec.observation_dtype, config.actor.env_batch_size)
-  server, port = await rpc_server.start_server(hub, address, token, tls=tls,
+  hub = ActorHub(spec, env_config_dict(config), config.actor.env_batch_size, batcher,
+                 agent.network.initial_state(1), learner.unroll_length,
+                 unroll_queue if train else None, stats, training_done)
+  max_message_bytes = rpc_server.step_message_bytes(spec.observation_shape, spec.observation_dtype,
+                                                    config.actor.env_batch_size)
+  server, port = await rpc_server.start_server(hub,
+                                               address,
+                                               token,
+                                               tls=tls,
                                                max_message_bytes=max_message_bytes)
   print(f'Learner listening on port {port}; logdir {logdir}', flush=True)
   trainer = Trainer(agent.updater, unroll_queue, learner.batch_size)
@@ -199,14 +210,16 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop) 
       if warning == 'first':  # The state to resume from is on disk while nobody works.
         await _save(checkpointer, frames, stats)
         last_checkpoint = now
-      logging.warning('No environment steps for %.0f s (no actor connected or none stepping); '
-                      'waiting at %d frames, checkpoint current', idle.idle_s(now), stats.frames)
+      logging.warning(
+          'No environment steps for %.0f s (no actor connected or none stepping); '
+          'waiting at %d frames, checkpoint current', idle.idle_s(now), stats.frames)
     done = stats.frames >= learner.total_frames
     if now - last_log >= learner.log_interval_s or done:
       finished = stats.take_episodes()
       if finished[0]:  # else the row repeats the last finished episodes
         returns, lengths = finished
-      row = dict(trainer.latest_stats, frames=stats.frames,
+      row = dict(trainer.latest_stats,
+                 frames=stats.frames,
                  learner_steps=trainer.latest_stats.get('learner_steps', 0.0),
                  fps=(stats.frames - last_frames) / max(now - last_log, 1e-9),
                  episode_return=float(np.mean(returns)) if returns else math.nan,

@@ -54,8 +54,7 @@ class GaussianAdapter:
     self.min_scale = min_scale
     self.mean_bounds = None
     if mean_bounds is not None:
-      low, high = (np.broadcast_to(np.asarray(b, np.float32), (action_size,))
-                   for b in mean_bounds)
+      low, high = (np.broadcast_to(np.asarray(b, np.float32), (action_size,)) for b in mean_bounds)
       if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
         raise ValueError(f'a bounded Gaussian mean needs finite bounds low < high, '
                          f'got {low} and {high}')
@@ -70,7 +69,8 @@ class GaussianAdapter:
     return tfd.Independent(tfd.Normal(mean, scale), reinterpreted_batch_ndims=1)
 
 
-def make_distribution_adapter(action_spec: ActionSpec, min_scale: float = 1e-3,
+def make_distribution_adapter(action_spec: ActionSpec,
+                              min_scale: float = 1e-3,
                               bounded_mean: bool = False):
   """Returns the adapter matching an environment's action space;
   `bounded_mean` keeps a Gaussian's mean inside the action bounds."""

@@ -63,13 +63,19 @@ class AgentNetwork(keras.Model):
 
   SCALES = ('state', 'global')
 
-  def __init__(self, torso: keras.layers.Layer, action_spec: ActionSpec,
-               num_heads: int = 1, lstm_size: int = 0,
-               min_scale: float = 1e-3, reward_clip: float = 0.0,
-               gaussian_scale: str = 'state', initial_scale: float = 1.0,
+  def __init__(self,
+               torso: keras.layers.Layer,
+               action_spec: ActionSpec,
+               num_heads: int = 1,
+               lstm_size: int = 0,
+               min_scale: float = 1e-3,
+               reward_clip: float = 0.0,
+               gaussian_scale: str = 'state',
+               initial_scale: float = 1.0,
                normalize_observations: bool = False,
                value_torso: Optional[keras.layers.Layer] = None,
-               bounded_mean: bool = False, **kwargs):
+               bounded_mean: bool = False,
+               **kwargs):
     super().__init__(**kwargs)
     if num_heads < 1:
       raise ValueError(f'num_heads must be >= 1, got {num_heads}')
@@ -78,8 +84,9 @@ class AgentNetwork(keras.Model):
     if not initial_scale > min_scale:
       raise ValueError(f'initial_scale ({initial_scale}) must exceed min_scale ({min_scale})')
     self.action_spec = action_spec
-    self.distribution = distributions.make_distribution_adapter(
-        action_spec, min_scale=min_scale, bounded_mean=bounded_mean)
+    self.distribution = distributions.make_distribution_adapter(action_spec,
+                                                                min_scale=min_scale,
+                                                                bounded_mean=bounded_mean)
     self.num_heads = num_heads
     self.lstm_size = lstm_size
     self.reward_clip = reward_clip
@@ -96,9 +103,9 @@ class AgentNetwork(keras.Model):
       self.policy_layer = keras.layers.Dense(num_heads * action_size)
       # softplus(raw) + min_scale = initial_scale at the start.
       raw = float(np.log(np.expm1(initial_scale - min_scale)))
-      self.raw_scale = self.add_weight(
-          shape=(num_heads, action_size), name='raw_scale',
-          initializer=keras.initializers.Constant(raw))
+      self.raw_scale = self.add_weight(shape=(num_heads, action_size),
+                                       name='raw_scale',
+                                       initializer=keras.initializers.Constant(raw))
     else:
       self.policy_layer = keras.layers.Dense(num_heads * param_size)
     self.value_layer = keras.layers.Dense(num_heads)
@@ -121,8 +128,8 @@ class AgentNetwork(keras.Model):
     features = unflatten(self.torso(flat_obs))
     if self.core:
       features, core_state = self._unroll_core(features, inputs, core_state)
-    value_features = (features if self.value_torso is None
-                      else unflatten(self.value_torso(flat_obs)))
+    value_features = (features
+                      if self.value_torso is None else unflatten(self.value_torso(flat_obs)))
     return self._heads(features, value_features), core_state
 
   def update_observation_statistics(self, observation: tf.Tensor) -> None:
@@ -134,7 +141,8 @@ class AgentNetwork(keras.Model):
   def _unroll_core(self, features, inputs: AgentInput, core_state):
     """Runs the LSTM over time, zeroing its state where an episode starts."""
     if self.action_spec.kind == 'discrete':
-      prev_action = tf.one_hot(inputs.prev_action, self.action_spec.num_actions,
+      prev_action = tf.one_hot(inputs.prev_action,
+                               self.action_spec.num_actions,
                                dtype=features.dtype)
     else:
       prev_action = tf.cast(inputs.prev_action, features.dtype)
@@ -160,8 +168,7 @@ class AgentNetwork(keras.Model):
       raw_scale = tf.broadcast_to(tf.cast(self.raw_scale, means.dtype), tf.shape(means))
       policy_params = tf.concat([means, raw_scale], axis=-1)
     else:
-      policy_params = tf.reshape(
-          self.policy_layer(features),
-          tf.concat([leading, [self.num_heads, param_size]], axis=0))
+      policy_params = tf.reshape(self.policy_layer(features),
+                                 tf.concat([leading, [self.num_heads, param_size]], axis=0))
     values = self.value_layer(value_features)
     return AgentOutput(policy_params, values)

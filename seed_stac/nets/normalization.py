@@ -30,12 +30,9 @@ class ObservationNormalizer(keras.layers.Layer):
 
   def build(self, input_shape):
     shape = tuple(input_shape[2:])
-    self.mean = self.add_weight(shape=shape, initializer='zeros', trainable=False,
-                                name='mean')
-    self.var = self.add_weight(shape=shape, initializer='ones', trainable=False,
-                               name='var')
-    self.count = self.add_weight(shape=(), initializer='zeros', trainable=False,
-                                 name='count')
+    self.mean = self.add_weight(shape=shape, initializer='zeros', trainable=False, name='mean')
+    self.var = self.add_weight(shape=shape, initializer='ones', trainable=False, name='var')
+    self.count = self.add_weight(shape=(), initializer='zeros', trainable=False, name='count')
 
   def call(self, observation):
     x = tf.cast(observation, self.compute_dtype)

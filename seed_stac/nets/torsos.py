@@ -33,8 +33,7 @@ class MLPTorso(keras.layers.Layer):
     super().__init__(**kwargs)
     if not hidden_sizes:
       raise ValueError('MLPTorso needs at least one hidden size')
-    self.hidden_layers = [
-        keras.layers.Dense(size, activation='relu') for size in hidden_sizes]
+    self.hidden_layers = [keras.layers.Dense(size, activation='relu') for size in hidden_sizes]
 
   def call(self, observation):
     x = _to_float(observation, self.compute_dtype)
@@ -68,14 +67,15 @@ class ResNetTorso(keras.layers.Layer):
   A smaller `channels` gives the small pixel network used for DM Control.
   """
 
-  def __init__(self, channels: Sequence[int] = (16, 32, 32),
-               blocks_per_stack: int = 2, fc_size: int = 256, **kwargs):
+  def __init__(self,
+               channels: Sequence[int] = (16, 32, 32),
+               blocks_per_stack: int = 2,
+               fc_size: int = 256,
+               **kwargs):
     super().__init__(**kwargs)
     self.convs = [keras.layers.Conv2D(c, 3, padding='same') for c in channels]
-    self.pools = [keras.layers.MaxPooling2D(3, strides=2, padding='same')
-                  for _ in channels]
-    self.blocks = [ResidualBlock(c) for c in channels
-                   for _ in range(blocks_per_stack)]
+    self.pools = [keras.layers.MaxPooling2D(3, strides=2, padding='same') for _ in channels]
+    self.blocks = [ResidualBlock(c) for c in channels for _ in range(blocks_per_stack)]
     self.blocks_per_stack = blocks_per_stack
     self.fc = keras.layers.Dense(fc_size, activation='relu')
 
@@ -100,14 +100,17 @@ class ConvTorso(keras.layers.Layer):
   the MinAtar paper's network (one 3x3 conv with 16 channels, then 128 units).
   """
 
-  def __init__(self, conv_layers: Sequence[Tuple[int, int, int]] = ((16, 3, 1),),
-               fc_size: int = 128, **kwargs):
+  def __init__(self,
+               conv_layers: Sequence[Tuple[int, int, int]] = ((16, 3, 1),),
+               fc_size: int = 128,
+               **kwargs):
     super().__init__(**kwargs)
     if not conv_layers:
       raise ValueError('ConvTorso needs at least one conv layer')
-    self.convs = [keras.layers.Conv2D(channels, kernel, strides=stride,
-                                      padding='valid', activation='relu')
-                  for channels, kernel, stride in conv_layers]
+    self.convs = [
+        keras.layers.Conv2D(channels, kernel, strides=stride, padding='valid', activation='relu')
+        for channels, kernel, stride in conv_layers
+    ]
     self.fc = keras.layers.Dense(fc_size, activation='relu')
 
   def call(self, observation):
@@ -130,12 +133,14 @@ def nature_torso() -> ConvTorso:
 
 # name -> builder(network config). A new torso is one entry here.
 TORSOS = {
-    'mlp': lambda net: MLPTorso(tuple(net.mlp.sizes)),
-    'conv': lambda net: ConvTorso(tuple(tuple(layer) for layer in net.conv.layers),
-                                  net.conv.fc_size),
-    'nature': lambda net: nature_torso(),
-    'resnet': lambda net: ResNetTorso(tuple(net.resnet.channels), net.resnet.blocks,
-                                      net.resnet.fc_size),
+    'mlp':
+        lambda net: MLPTorso(tuple(net.mlp.sizes)),
+    'conv':
+        lambda net: ConvTorso(tuple(tuple(layer) for layer in net.conv.layers), net.conv.fc_size),
+    'nature':
+        lambda net: nature_torso(),
+    'resnet':
+        lambda net: ResNetTorso(tuple(net.resnet.channels), net.resnet.blocks, net.resnet.fc_size),
 }
 
 

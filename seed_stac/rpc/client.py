@@ -45,15 +45,16 @@ def open_channel(address: str, tls: Optional[TlsTrust] = None) -> grpc.Channel:
   return grpc.secure_channel(address, credentials, options=options)
 
 
-def handshake(channel: grpc.Channel, actor_id: Optional[int], run_id: str,
-              token: Optional[str], timeout_s: float) -> codec.HandshakeReply:
+def handshake(channel: grpc.Channel, actor_id: Optional[int], run_id: str, token: Optional[str],
+              timeout_s: float) -> codec.HandshakeReply:
   """Calls Handshake (actor_id None: the learner assigns one); raises
   grpc.RpcError, or codec.InvalidMessageError (a ValueError) on a bad reply."""
   stub = pb_grpc.LearnerServiceStub(channel)
-  reply = stub.Handshake(
-      pb.HandshakeRequest(actor_id=actor_id or 0, run_id=run_id, token=token or '',
-                          auto_actor_id=actor_id is None),
-      timeout=timeout_s)
+  reply = stub.Handshake(pb.HandshakeRequest(actor_id=actor_id or 0,
+                                             run_id=run_id,
+                                             token=token or '',
+                                             auto_actor_id=actor_id is None),
+                         timeout=timeout_s)
   decoded = codec.HandshakeReply.from_proto(reply)
   if actor_id is not None and decoded.actor_id != actor_id:
     raise codec.InvalidMessageError(

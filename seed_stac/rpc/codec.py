@@ -23,9 +23,10 @@ from seed_stac.rpc import seed_stac_pb2 as pb
 # Only fixed-size numeric dtypes: anything else (object, str, void) cannot be
 # rebuilt from raw bytes safely.
 KNOWN_DTYPES = {
-    name: np.dtype(name).newbyteorder('<') for name in (
-        'bool', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32',
-        'int64', 'uint64', 'float16', 'float32', 'float64')}
+    name: np.dtype(name).newbyteorder('<')
+    for name in ('bool', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64',
+                 'float16', 'float32', 'float64')
+}
 
 
 class InvalidMessageError(ValueError):
@@ -60,10 +61,10 @@ def encode_tensor(array, out: Optional[pb.Tensor] = None) -> pb.Tensor:
 MAX_DIMENSIONS = 32
 
 
-def decode_tensor(msg: pb.Tensor, field: str,
+def decode_tensor(msg: pb.Tensor,
+                  field: str,
                   expected_dtype=None,
-                  expected_shape: Optional[Sequence[Optional[int]]] = None
-                  ) -> np.ndarray:
+                  expected_shape: Optional[Sequence[Optional[int]]] = None) -> np.ndarray:
   """Decodes and validates a Tensor; returns a read-only array.
 
   Args:
@@ -78,13 +79,11 @@ def decode_tensor(msg: pb.Tensor, field: str,
   if dtype is None:
     raise InvalidMessageError(f'{field}: unknown dtype {msg.dtype!r}')
   if expected_dtype is not None and dtype != np.dtype(expected_dtype):
-    raise InvalidMessageError(
-        f'{field}: expected dtype {np.dtype(expected_dtype).name}, '
-        f'got {msg.dtype}')
+    raise InvalidMessageError(f'{field}: expected dtype {np.dtype(expected_dtype).name}, '
+                              f'got {msg.dtype}')
   shape = tuple(msg.shape)
   if len(shape) > MAX_DIMENSIONS:
-    raise InvalidMessageError(
-        f'{field}: {len(shape)} dimensions, at most {MAX_DIMENSIONS}')
+    raise InvalidMessageError(f'{field}: {len(shape)} dimensions, at most {MAX_DIMENSIONS}')
   if any(d < 0 for d in shape):
     raise InvalidMessageError(f'{field}: negative dimension in shape {shape}')
   if expected_shape is not None and not _shape_matches(shape, expected_shape):
@@ -93,9 +92,8 @@ def decode_tensor(msg: pb.Tensor, field: str,
   # math.prod on Python ints cannot overflow, unlike np.prod.
   expected_bytes = math.prod(shape) * dtype.itemsize
   if len(msg.data) != expected_bytes:
-    raise InvalidMessageError(
-        f'{field}: {len(msg.data)} bytes for shape {shape} {msg.dtype} '
-        f'(expected {expected_bytes})')
+    raise InvalidMessageError(f'{field}: {len(msg.data)} bytes for shape {shape} {msg.dtype} '
+                              f'(expected {expected_bytes})')
   try:
     array = np.frombuffer(msg.data, dtype=dtype).reshape(shape)
   except ValueError as e:  # e.g. a zero-size shape whose other dims overflow
@@ -106,13 +104,12 @@ def decode_tensor(msg: pb.Tensor, field: str,
 
 
 def _shape_matches(shape, expected) -> bool:
-  return len(shape) == len(expected) and all(
-      e is None or s == e for s, e in zip(shape, expected))
+  return len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected))
 
 
 def _format_shape(shape) -> str:
-  return '(' + ', '.join('?' if d is None else str(d) for d in shape) + (
-      ',)' if len(shape) == 1 else ')')
+  return '(' + ', '.join(
+      '?' if d is None else str(d) for d in shape) + (',)' if len(shape) == 1 else ')')
 
 
 # Per-env fields of a StepRequest other than `observation`: (name, dtype).
@@ -130,8 +127,7 @@ def _require_finite(field: str, values: np.ndarray) -> None:
   finite = np.isfinite(values).reshape(values.shape[0], -1).all(axis=1)
   if not finite.all():
     index = int(np.argmin(finite))
-    raise InvalidMessageError(
-        f'{field}: non-finite value (NaN or inf) at env index {index}')
+    raise InvalidMessageError(f'{field}: non-finite value (NaN or inf) at env index {index}')
 
 
 @dataclasses.dataclass
@@ -183,7 +179,8 @@ class StepMessage:
           f'env_ids: expected {first}..{first + num_envs - 1} for actor {msg.actor_id}')
     vectors = {
         name: decode_tensor(getattr(msg, name), name, dtype, (num_envs,))
-        for name, dtype in _VECTOR_FIELDS}
+        for name, dtype in _VECTOR_FIELDS
+    }
     # One NaN reward would make every batch holding that unroll non-finite
     # and skipped: refuse it at the boundary, naming the environment.
     _require_finite('reward', vectors['reward'])
@@ -194,8 +191,11 @@ class StepMessage:
       raise InvalidMessageError(f'episode_return: infinite value at env index {index}')
     if np.issubdtype(observation.dtype, np.floating):
       _require_finite('observation', observation)
-    return cls(actor_id=msg.actor_id, run_id=msg.run_id, env_ids=env_ids,
-               observation=observation, **vectors)
+    return cls(actor_id=msg.actor_id,
+               run_id=msg.run_id,
+               env_ids=env_ids,
+               observation=observation,
+               **vectors)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,8 +213,7 @@ class StepLayout:
 
   @classmethod
   def of(cls, spec: EnvSpec, env_batch_size: int) -> 'StepLayout':
-    return cls(tuple(spec.observation_shape), np.dtype(spec.observation_dtype),
-               env_batch_size)
+    return cls(tuple(spec.observation_shape), np.dtype(spec.observation_dtype), env_batch_size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,10 +231,10 @@ class HandshakeReply:
   actor_id: int
 
   def to_proto(self) -> pb.HandshakeReply:
-    return pb.HandshakeReply(
-        env_spec_json=json.dumps(self.env_spec.to_dict()),
-        env_config_json=json.dumps(self.env_config, sort_keys=True),
-        env_batch_size=self.env_batch_size, actor_id=self.actor_id)
+    return pb.HandshakeReply(env_spec_json=json.dumps(self.env_spec.to_dict()),
+                             env_config_json=json.dumps(self.env_config, sort_keys=True),
+                             env_batch_size=self.env_batch_size,
+                             actor_id=self.actor_id)
 
   @classmethod
   def from_proto(cls, msg: pb.HandshakeReply) -> 'HandshakeReply':

@@ -27,9 +27,10 @@ def generate(out_dir: str = RPC_DIR) -> List[str]:
   include = str(importlib.resources.files('grpc_tools') / '_proto')
   os.makedirs(out_dir, exist_ok=True)
   status = protoc.main([
-      'grpc_tools.protoc', f'-I{RPC_DIR}', f'-I{include}',
-      f'--python_out={out_dir}', f'--grpc_python_out={out_dir}',
-      os.path.join(RPC_DIR, PROTO_NAME)])
+      'grpc_tools.protoc', f'-I{RPC_DIR}', f'-I{include}', f'--python_out={out_dir}',
+      f'--grpc_python_out={out_dir}',
+      os.path.join(RPC_DIR, PROTO_NAME)
+  ])
   if status != 0:
     raise RuntimeError(f'protoc failed with status {status}')
   grpc_path = os.path.join(out_dir, GENERATED_NAMES[1])

@@ -15,21 +15,21 @@ import time
 from seed_stac.commands import actor_command
 from seed_stac.rpc import testing
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def measure(num_actors: int, env_batch_size: int, seconds: float,
-            warmup_s: float = 2.0) -> float:
+def measure(num_actors: int, env_batch_size: int, seconds: float, warmup_s: float = 2.0) -> float:
   """Returns env steps/s summed over actors, after `warmup_s` of start-up."""
-  learner = testing.FakeLearner(env_batch_size=env_batch_size,
-                                zero_actions=True)
+  learner = testing.FakeLearner(env_batch_size=env_batch_size, zero_actions=True)
   serving = testing.ServerThread(learner)
   env = dict(os.environ, PYTHONPATH=_REPO)
-  actors = [subprocess.Popen(
-      actor_command(serving.address, i), env=env, cwd=_REPO,
-      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for i in range(num_actors)]
+  actors = [
+      subprocess.Popen(actor_command(serving.address, i),
+                       env=env,
+                       cwd=_REPO,
+                       stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL) for i in range(num_actors)
+  ]
   try:
     time.sleep(warmup_s)
     start_steps, start = sum(learner.steps.values()), time.monotonic()

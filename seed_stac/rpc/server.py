@@ -70,8 +70,8 @@ def step_message_bytes(observation_shape, observation_dtype, env_batch_size: int
   """The largest StepRequest a well-formed actor sends: one observation plus
   six per-env scalars (env id, reward, two flags, episode return and length)
   for each of its envs, plus slack for the message's own fields."""
-  observation = int(np.prod(observation_shape, dtype=np.int64)) * np.dtype(
-      observation_dtype).itemsize
+  observation = int(np.prod(observation_shape,
+                            dtype=np.int64)) * np.dtype(observation_dtype).itemsize
   return env_batch_size * (observation + 4 + 4 + 1 + 1 + 4 + 4) + _MESSAGE_SLACK_BYTES
 
 
@@ -101,8 +101,9 @@ def check_exposure(address: str, token: Optional[str], tls: bool, insecure: bool
         'reach it feed the learner: set SEED_STAC_TOKEN (or --token) for the learner and '
         'its actors, or pass --insecure on a private network')
   if token and not tls:
-    logging.warning('Serving %s with a token but without TLS: the token and the traffic '
-                    'are readable on the network (see --tls_cert/--tls_key)', address)
+    logging.warning(
+        'Serving %s with a token but without TLS: the token and the traffic '
+        'are readable on the network (see --tls_cert/--tls_key)', address)
 
 
 def server_options(max_message_bytes: int = DEFAULT_MESSAGE_BYTES):
@@ -119,8 +120,7 @@ def server_options(max_message_bytes: int = DEFAULT_MESSAGE_BYTES):
       ('grpc.keepalive_time_ms', KEEPALIVE_MS),
       ('grpc.keepalive_timeout_ms', KEEPALIVE_MS // 2),
       ('grpc.http2.max_pings_without_data', 0),
-      ('grpc.http2.min_recv_ping_interval_without_data_ms',
-       KEEPALIVE_MS // 2),
+      ('grpc.http2.min_recv_ping_interval_without_data_ms', KEEPALIVE_MS // 2),
       ('grpc.http2.max_ping_strikes', 0),
   )
 
@@ -144,8 +144,7 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
 
   def _authorized(self, presented: str) -> bool:
     # compare_digest: no timing side channel on the secret.
-    return self._token is None or hmac.compare_digest(
-        presented.encode(), self._token.encode())
+    return self._token is None or hmac.compare_digest(presented.encode(), self._token.encode())
 
   async def Handshake(self, raw_request, context):
     try:
@@ -156,8 +155,7 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
       await context.abort(grpc.StatusCode.UNAUTHENTICATED, 'bad token')
     try:
       if request.actor_id < 0:
-        raise codec.InvalidMessageError(
-            f'actor_id: must be >= 0, got {request.actor_id}')
+        raise codec.InvalidMessageError(f'actor_id: must be >= 0, got {request.actor_id}')
       requested = None if request.auto_actor_id else request.actor_id
       reply = self._handler.handshake(requested, request.run_id)
     except codec.InvalidMessageError as e:
@@ -215,22 +213,25 @@ def _add_servicer(servicer: _Servicer, server: grpc.aio.Server) -> None:
   """Registers the LearnerService methods with raw-bytes requests (parsed by
   `_parse`) and the generated reply serializers."""
   handlers = {
-      'Handshake': grpc.unary_unary_rpc_method_handler(
-          servicer.Handshake, request_deserializer=None,
-          response_serializer=pb.HandshakeReply.SerializeToString),
-      'Stream': grpc.stream_stream_rpc_method_handler(
-          servicer.Stream, request_deserializer=None,
-          response_serializer=pb.StepReply.SerializeToString),
+      'Handshake':
+          grpc.unary_unary_rpc_method_handler(
+              servicer.Handshake,
+              request_deserializer=None,
+              response_serializer=pb.HandshakeReply.SerializeToString),
+      'Stream':
+          grpc.stream_stream_rpc_method_handler(servicer.Stream,
+                                                request_deserializer=None,
+                                                response_serializer=pb.StepReply.SerializeToString),
   }
-  server.add_generic_rpc_handlers(
-      (grpc.method_handlers_generic_handler(_SERVICE_NAME, handlers),))
+  server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE_NAME, handlers),))
 
 
-async def start_server(handler, address: str = '127.0.0.1:0',
-                       token: Optional[str] = None, *,
+async def start_server(handler,
+                       address: str = '127.0.0.1:0',
+                       token: Optional[str] = None,
+                       *,
                        max_message_bytes: int = DEFAULT_MESSAGE_BYTES,
-                       tls: Optional[TlsFiles] = None
-                       ) -> Tuple[grpc.aio.Server, int]:
+                       tls: Optional[TlsFiles] = None) -> Tuple[grpc.aio.Server, int]:
   """Starts serving `handler` on `address`; returns (server, bound port).
 
   Must be awaited on the event loop that will run the handler. Stop with

@@ -35,15 +35,21 @@ class FakeLearner:
     closed: [(actor_id, run_id)] of ended streams.
   """
 
-  def __init__(self, env_config=None, env_batch_size: int = 4,
+  def __init__(self,
+               env_config=None,
+               env_batch_size: int = 4,
                done_after_steps: Optional[int] = None,
-               zero_actions: bool = False, seed: int = 0):
+               zero_actions: bool = False,
+               seed: int = 0):
     self.env_config = dict(env_config or {
-        'kind': 'catch', 'name': 'catch', 'seed': 0, 'options': {}})
+        'kind': 'catch',
+        'name': 'catch',
+        'seed': 0,
+        'options': {}
+    })
     self.env_batch_size = env_batch_size
-    self.spec = envs_lib.create_environment(
-        self.env_config['kind'], self.env_config['name'], 0,
-        **self.env_config.get('options', {})).spec
+    self.spec = envs_lib.create_environment(self.env_config['kind'], self.env_config['name'], 0,
+                                            **self.env_config.get('options', {})).spec
     self.done_after_steps = done_after_steps
     self.zero_actions = zero_actions
     self._rng = np.random.default_rng(seed)
@@ -56,7 +62,9 @@ class FakeLearner:
 
   def handshake(self, actor_id: Optional[int], run_id: str) -> codec.HandshakeReply:
     self.handshakes.append((actor_id, run_id))
-    return codec.HandshakeReply(self.spec, self.env_config, self.env_batch_size,
+    return codec.HandshakeReply(self.spec,
+                                self.env_config,
+                                self.env_batch_size,
                                 actor_id=actor_id or 0)
 
   async def step(self, batch):
@@ -64,8 +72,7 @@ class FakeLearner:
     self.steps[key] += 1
     self.batches[key] = batch
     self.step_event.set()
-    done = (self.done_after_steps is not None and
-            self.steps[key] >= self.done_after_steps)
+    done = (self.done_after_steps is not None and self.steps[key] >= self.done_after_steps)
     return self._actions(batch.num_envs), done
 
   def _actions(self, num_envs: int) -> np.ndarray:
@@ -75,8 +82,7 @@ class FakeLearner:
       return np.zeros(shape, action.dtype)
     if action.kind == 'discrete':
       return self._rng.integers(0, action.num_actions, shape, np.int32)
-    return self._rng.uniform(action.minimum, action.maximum,
-                             shape).astype(np.float32)
+    return self._rng.uniform(action.minimum, action.maximum, shape).astype(np.float32)
 
   def stream_closed(self, actor_id: int, run_id: str) -> None:
     self.closed.append((actor_id, run_id))
@@ -96,20 +102,21 @@ def _background_loop() -> asyncio.AbstractEventLoop:
   with _shared_loop_lock:
     if _shared_loop is None:
       _shared_loop = asyncio.new_event_loop()
-      threading.Thread(target=_shared_loop.run_forever, daemon=True,
-                       name='grpc-aio-loop').start()
+      threading.Thread(target=_shared_loop.run_forever, daemon=True, name='grpc-aio-loop').start()
     return _shared_loop
 
 
 class ServerThread:
   """Runs `server.start_server(handler, ...)` on a background event loop."""
 
-  def __init__(self, handler, address: str = '127.0.0.1:0',
-               token: Optional[str] = None, **server_kwargs):
+  def __init__(self,
+               handler,
+               address: str = '127.0.0.1:0',
+               token: Optional[str] = None,
+               **server_kwargs):
     """server_kwargs: start_server's keyword options (tls, max_message_bytes)."""
     self._loop = _background_loop()
-    self.server, self.port = self.run(
-        server.start_server(handler, address, token, **server_kwargs))
+    self.server, self.port = self.run(server.start_server(handler, address, token, **server_kwargs))
 
   @property
   def address(self) -> str:
@@ -117,8 +124,7 @@ class ServerThread:
 
   def run(self, coro, timeout_s: float = 30.0):
     """Runs a coroutine on the server's loop; returns its result."""
-    return asyncio.run_coroutine_threadsafe(coro, self._loop).result(
-        timeout_s)
+    return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout_s)
 
   def stop(self, grace_s: Optional[float] = None) -> None:
     """Stops the server; None: cancels all calls at once."""

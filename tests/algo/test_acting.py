@@ -42,6 +42,5 @@ def test_log_prob_is_of_the_returned_action_and_greedy_is_mode():
   log_probs = tf.nn.log_softmax(outputs.policy_params[0, :, 0]).numpy()
   expected = log_probs[np.arange(8), out.action.numpy()]
   np.testing.assert_allclose(out.log_prob.numpy(), expected, rtol=1e-5)
-  greedy, _ = sample_actions(network, _step_inputs(unroll), (), tf.constant([3, 4]),
-                             greedy=True)
+  greedy, _ = sample_actions(network, _step_inputs(unroll), (), tf.constant([3, 4]), greedy=True)
   np.testing.assert_array_equal(greedy.action.numpy(), log_probs.argmax(-1))

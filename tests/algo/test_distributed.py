@@ -48,8 +48,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.mark.slow
 @pytest.mark.parametrize('heads,lstm', [(1, 0), (3, 4)])
 def test_mirrored_step_equals_single_device_step(heads, lstm):
-  out = subprocess.run([sys.executable, '-c', _SCRIPT, str(heads), str(lstm)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=600)
+  out = subprocess.run([sys.executable, '-c', _SCRIPT,
+                        str(heads), str(lstm)],
+                       cwd=ROOT,
+                       capture_output=True,
+                       text=True,
+                       timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
   single, mirrored = json.loads(out.stdout.strip().splitlines()[-1])
   for a, b in zip(single['weights'], mirrored['weights']):

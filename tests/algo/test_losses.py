@@ -15,7 +15,8 @@ def _data(rng, T=5, B=3, A=4, truncated=None):
   values = tf.constant(rng.normal(size=[T + 1, B]))
   action = tf.constant(rng.integers(0, A, [T, B]).astype(np.int32))
   transitions = losses.Transitions(
-      action=action, behaviour_log_prob=tf.constant(np.log(np.full([T, B], 1 / A))),
+      action=action,
+      behaviour_log_prob=tf.constant(np.log(np.full([T, B], 1 / A))),
       reward=tf.constant(rng.normal(size=[T, B])),
       terminated=tf.constant(rng.random([T, B]) < 0.2),
       truncated=tf.constant(np.zeros([T, B], bool) if truncated is None else truncated))
@@ -25,16 +26,26 @@ def _data(rng, T=5, B=3, A=4, truncated=None):
 def test_head_loss_matches_formula():
   rng = np.random.default_rng(0)
   params, values, tr = _data(rng)
-  hp = Hyperparameters(gamma=0.9, lambda_=0.8, g_v=0.3, g_p=0.7, g_e=0.05,
-                       alpha_rho=0.5, alpha_c=0.4)
+  hp = Hyperparameters(gamma=0.9,
+                       lambda_=0.8,
+                       g_v=0.3,
+                       g_p=0.7,
+                       g_e=0.05,
+                       alpha_rho=0.5,
+                       alpha_c=0.4)
   loss, terms = losses.head_loss(params, values, tr, hp, CategoricalAdapter(4))
   log_pi = tf.nn.log_softmax(params[:-1]).numpy()
   log_prob = np.take_along_axis(log_pi, tr.action.numpy()[..., None], -1)[..., 0]
   discounts = 0.9 * (1 - tr.terminated.numpy())
-  vt = leaky_vtrace(values[:-1], values[-1], tr.reward, discounts,
-                    log_prob - tr.behaviour_log_prob.numpy(), alpha_rho=0.5,
-                    alpha_c=0.4, lambda_=0.8)
-  value_loss = np.mean((vt.vs.numpy() - values[:-1].numpy()) ** 2)
+  vt = leaky_vtrace(values[:-1],
+                    values[-1],
+                    tr.reward,
+                    discounts,
+                    log_prob - tr.behaviour_log_prob.numpy(),
+                    alpha_rho=0.5,
+                    alpha_c=0.4,
+                    lambda_=0.8)
+  value_loss = np.mean((vt.vs.numpy() - values[:-1].numpy())**2)
   policy_loss = -np.mean(vt.pg_advantages.numpy() * log_prob)
   entropy = np.mean(-np.sum(np.exp(log_pi) * log_pi, -1))
   assert terms['value_loss'].numpy() == pytest.approx(value_loss)
@@ -53,14 +64,16 @@ def test_truncation_bootstraps_from_the_value_and_cuts_the_trace():
   # Equivalent data: reward r + gamma * V(x_t) at the cut, discount 0 there.
   reward = tr.reward.numpy().copy()
   reward[2, 1] += 0.9 * values.numpy()[2, 1]
-  equivalent = tr._replace(reward=tf.constant(reward), truncated=tf.zeros([5, 3], tf.bool),
+  equivalent = tr._replace(reward=tf.constant(reward),
+                           truncated=tf.zeros([5, 3], tf.bool),
                            terminated=tf.constant(truncated))
   a, terms_a = losses.head_loss(params, values, tr, hp, CategoricalAdapter(4))
   b, terms_b = losses.head_loss(params, values, equivalent, hp, CategoricalAdapter(4))
   assert a.numpy() == pytest.approx(b.numpy())
   # A termination at the same step gives a different (no-bootstrap) loss.
-  c, _ = losses.head_loss(params, values, tr._replace(
-      terminated=tf.constant(truncated), truncated=tf.zeros([5, 3], tf.bool)), hp,
+  c, _ = losses.head_loss(
+      params, values,
+      tr._replace(terminated=tf.constant(truncated), truncated=tf.zeros([5, 3], tf.bool)), hp,
       CategoricalAdapter(4))
   assert c.numpy() != pytest.approx(a.numpy())
 
@@ -82,7 +95,7 @@ def test_gaussian_head_loss_uses_unclipped_log_prob():
   log_prob = dist.log_prob(action).numpy()
   mean, raw = params[:-1, ..., :2].numpy(), params[:-1, ..., 2:].numpy()
   scale = np.log1p(np.exp(raw)) + 1e-3
-  expected = np.sum(-0.5 * ((action - mean) / scale) ** 2 - np.log(scale)
-                    - 0.5 * np.log(2 * np.pi), -1)
+  expected = np.sum(-0.5 * ((action - mean) / scale)**2 - np.log(scale) - 0.5 * np.log(2 * np.pi),
+                    -1)
   np.testing.assert_allclose(log_prob, expected, rtol=1e-6)
   assert np.all(dist.stddev().numpy() >= 1e-3)

@@ -5,8 +5,7 @@ import math
 import pytest
 import tensorflow as tf
 
-from seed_stac.algo.metaparams import (Hyperparameters, MetaParameters, logit,
-                                       tunable_names)
+from seed_stac.algo.metaparams import (Hyperparameters, MetaParameters, logit, tunable_names)
 
 OUTER = Hyperparameters(gamma=0.995, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01)
 
@@ -25,8 +24,8 @@ def test_initial_tuned_values_are_099_of_outer():
     assert values[f'{head}/g_e'] == pytest.approx(0.01 * s)
 
 
-@pytest.mark.parametrize('heads,tie,count', [(1, True, 6), (1, False, 7),
-                                             (3, True, 18), (3, False, 21)])
+@pytest.mark.parametrize('heads,tie,count', [(1, True, 6), (1, False, 7), (3, True, 18),
+                                             (3, False, 21)])
 def test_metaparameter_counts(heads, tie, count):
   mp = MetaParameters(heads, tuned=tunable_names(tie), tie_alpha=tie)
   assert len(mp.logit_variables) == count
@@ -34,8 +33,13 @@ def test_metaparameter_counts(heads, tie, count):
 
 
 def test_untuned_values_are_fixed_and_tied_alpha_shares_a_logit():
-  fixed = Hyperparameters(gamma=0.9, lambda_=0.8, g_v=0.5, g_p=1.0, g_e=0.02,
-                          alpha_rho=0.7, alpha_c=0.6)
+  fixed = Hyperparameters(gamma=0.9,
+                          lambda_=0.8,
+                          g_v=0.5,
+                          g_p=1.0,
+                          g_e=0.02,
+                          alpha_rho=0.7,
+                          alpha_c=0.6)
   mp = MetaParameters(1, outer=OUTER, fixed=fixed, tuned=('gamma', 'alpha'))
   head = mp.head(0)
   assert head.lambda_ == 0.8 and head.g_v == 0.5 and head.g_e == 0.02

@@ -41,7 +41,7 @@ def test_adam_formula():
     g = np.array(g)
     m = 0.9 * m + 0.1 * g
     v = 0.999 * v + 0.001 * g * g
-    w = w - 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    w = w - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
     opt.apply([tf.constant(g)], 0.01)
   np.testing.assert_allclose(variable.numpy(), w, rtol=1e-6)
 
@@ -53,7 +53,7 @@ def test_direction_is_differentiable_in_the_gradient_only():
   with tf.GradientTape() as tape:
     total = tf.reduce_sum(opt.direction([g * 1.0])[0])
   jac = tape.gradient(total, g).numpy()
-  ms = 0.99 + 0.01 * g.numpy() ** 2
+  ms = 0.99 + 0.01 * g.numpy()**2
   np.testing.assert_allclose(jac, 1.0 / np.sqrt(ms + 0.01), rtol=1e-6)
 
 

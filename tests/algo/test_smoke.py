@@ -35,6 +35,7 @@ def test_twenty_steps_on_atari_shaped_data(mode, heads, tuned):
     assert {k: float(v) for k, v in updater.metaparams.as_dict().items()} == values_start
   else:
     assert len(logits) == 6 * heads
-    unchanged = [n for n, v, s in zip(updater.metaparams.logit_names, logits, start)
-                 if float(v) == s]
+    unchanged = [
+        n for n, v, s in zip(updater.metaparams.logit_names, logits, start) if float(v) == s
+    ]
     assert not unchanged, unchanged

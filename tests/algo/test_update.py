@@ -69,10 +69,19 @@ def test_meta_gradient_matches_finite_difference(float64, num_heads, lstm_size, 
   unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64, lstm_size=lstm_size)
   network = build_network(unroll, DISCRETE, num_heads=num_heads, lstm_size=lstm_size)
   # Logits away from saturation make every metaparameter's gradient visible.
-  updater = build_updater(network, optimizer='sgd', dtype=tf.float64,
-                          init_logits={'gamma': 1.0, 'lambda': 0.5, 'alpha': 0.2,
-                                       'g_v': 0.3, 'g_p': 0.4, 'g_e': 0.1},
-                          config=UpdateConfig(lookahead='sgd', max_grad_norm=0,
+  updater = build_updater(network,
+                          optimizer='sgd',
+                          dtype=tf.float64,
+                          init_logits={
+                              'gamma': 1.0,
+                              'lambda': 0.5,
+                              'alpha': 0.2,
+                              'g_v': 0.3,
+                              'g_p': 0.4,
+                              'g_e': 0.1
+                          },
+                          config=UpdateConfig(lookahead='sgd',
+                                              max_grad_norm=0,
                                               second_order=second_order))
   assert len(updater.metaparams.logit_variables) == 6 * num_heads
   assert_meta_gradient_matches(updater, unroll)
@@ -87,11 +96,19 @@ def test_meta_gradient_through_clip_and_rmsprop_direction(float64, second_order,
   rng = np.random.default_rng(11)
   unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64, lstm_size=lstm_size)
   network = build_network(unroll, DISCRETE, num_heads=num_heads, lstm_size=lstm_size)
-  updater = build_updater(
-      network, optimizer='rmsprop', optimizer_kwargs={'decay': 1.0}, dtype=tf.float64,
-      tie_alpha=False, init_logits={'gamma': 1.0, 'alpha_rho': 0.5, 'alpha_c': -0.5},
-      config=UpdateConfig(lookahead='optimizer', max_grad_norm=0.05,
-                          second_order=second_order))
+  updater = build_updater(network,
+                          optimizer='rmsprop',
+                          optimizer_kwargs={'decay': 1.0},
+                          dtype=tf.float64,
+                          tie_alpha=False,
+                          init_logits={
+                              'gamma': 1.0,
+                              'alpha_rho': 0.5,
+                              'alpha_c': -0.5
+                          },
+                          config=UpdateConfig(lookahead='optimizer',
+                                              max_grad_norm=0.05,
+                                              second_order=second_order))
   grads, _, _ = updater.meta_gradients(unroll, 0.1)
   assert tf.linalg.global_norm(grads) > 0.05  # the clip is active
   # Here the meta-gradients are ~1e-5 and the differences roundoff-bound
@@ -105,9 +122,15 @@ def test_continuous_actions_meta_gradient(float64, second_order):
   spec = ActionSpec('continuous', shape=(2,), minimum=(-1., -1.), maximum=(1., 1.))
   unroll = random_unroll(np.random.default_rng(5), 4, 3, (3,), spec, np.float64)
   network = build_network(unroll, spec)
-  updater = build_updater(network, optimizer='sgd', dtype=tf.float64,
-                          init_logits={'gamma': 1.0, 'alpha': 0.0},
-                          config=UpdateConfig(lookahead='sgd', max_grad_norm=0,
+  updater = build_updater(network,
+                          optimizer='sgd',
+                          dtype=tf.float64,
+                          init_logits={
+                              'gamma': 1.0,
+                              'alpha': 0.0
+                          },
+                          config=UpdateConfig(lookahead='sgd',
+                                              max_grad_norm=0,
                                               second_order=second_order))
   assert_meta_gradient_matches(updater, unroll)
 
@@ -136,12 +159,12 @@ def test_nothing_tuned_is_a_plain_impala_update():
   inputs, transitions = split_unroll(unroll, reward_clip=1.0)
   with tf.GradientTape() as tape:
     outputs, _ = network(inputs)
-    loss, _ = losses.head_loss(outputs.policy_params[:, :, 0], outputs.values[:, :, 0],
-                               transitions, fixed, network.distribution)
+    loss, _ = losses.head_loss(outputs.policy_params[:, :, 0], outputs.values[:, :, 0], transitions,
+                               fixed, network.distribution)
   grads, _ = tf.clip_by_global_norm(tape.gradient(loss, network.trainable_variables), 1.0)
   expected = []
   for w, g in zip(before, grads):
-    ms = 0.99 * 1.0 + 0.01 * g.numpy() ** 2
+    ms = 0.99 * 1.0 + 0.01 * g.numpy()**2
     expected.append(w - 0.01 * g.numpy() / np.sqrt(ms + 0.01))
 
   stats = updater.step(unroll)
@@ -184,7 +207,8 @@ def test_meta_update_interval_and_sub_batch():
 
 def test_linear_learning_rate_decay():
   unroll = random_unroll(np.random.default_rng(5), 3, 2, (3,), DISCRETE)
-  updater = build_updater(build_network(unroll, DISCRETE), tuned=(),
+  updater = build_updater(build_network(unroll, DISCRETE),
+                          tuned=(),
                           config=UpdateConfig(learning_rate=1.0, total_steps=4))
   rates = [float(updater.step(unroll)['learning_rate']) for _ in range(5)]
   np.testing.assert_allclose(rates, [1.0, 0.75, 0.5, 0.25, 0.0])
@@ -215,8 +239,12 @@ def test_jit_compile_matches_graph_mode():
   # process by other test modules brings its own LLVM, which clashes with
   # XLA's (a segfault), something a training process never combines.
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  out = subprocess.run([sys.executable, '-c', _JIT_SCRIPT], cwd=root, check=True,
-                       capture_output=True, text=True, timeout=600)
+  out = subprocess.run([sys.executable, '-c', _JIT_SCRIPT],
+                       cwd=root,
+                       check=True,
+                       capture_output=True,
+                       text=True,
+                       timeout=600)
   graph, xla = json.loads(out.stdout.strip().splitlines()[-1])
   for key in ('inner_loss', 'outer_loss', 'main/gamma'):
     np.testing.assert_allclose(graph[key], xla[key], rtol=1e-4)

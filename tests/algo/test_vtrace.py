@@ -12,8 +12,8 @@ def _mix(is_ratio, alpha, clip):
   return is_ratio if clip is None else alpha * min(clip, is_ratio) + (1 - alpha) * is_ratio
 
 
-def brute_force(values, bootstrap, rewards, discounts, log_rhos, alpha_rho,
-                alpha_c, lam, rho_bar, c_bar, pg_bar):
+def brute_force(values, bootstrap, rewards, discounts, log_rhos, alpha_rho, alpha_c, lam, rho_bar,
+                c_bar, pg_bar):
   """Double loop over (b, t) and the explicit sum over future steps."""
   T, B = values.shape
   is_ratio = np.exp(log_rhos)
@@ -40,11 +40,11 @@ def brute_force(values, bootstrap, rewards, discounts, log_rhos, alpha_rho,
 
 
 def random_inputs(rng, T=6, B=3):
-  return dict(
-      values=rng.normal(size=[T, B]), bootstrap_value=rng.normal(size=[B]),
-      rewards=rng.normal(size=[T, B]),
-      discounts=rng.uniform(0.8, 1.0, size=[T, B]) * (rng.random([T, B]) > 0.15),
-      log_rhos=rng.normal(scale=0.7, size=[T, B]))
+  return dict(values=rng.normal(size=[T, B]),
+              bootstrap_value=rng.normal(size=[B]),
+              rewards=rng.normal(size=[T, B]),
+              discounts=rng.uniform(0.8, 1.0, size=[T, B]) * (rng.random([T, B]) > 0.15),
+              log_rhos=rng.normal(scale=0.7, size=[T, B]))
 
 
 @pytest.mark.parametrize('seed', range(8))
@@ -53,9 +53,16 @@ def test_matches_brute_force(seed):
   x = random_inputs(rng)
   alpha_rho, alpha_c, lam = rng.uniform(size=3)
   clips = [None if rng.random() < 0.2 else float(rng.uniform(0.5, 2.0)) for _ in range(3)]
-  out = leaky_vtrace(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
-                     x['log_rhos'], alpha_rho=alpha_rho, alpha_c=alpha_c, lambda_=lam,
-                     clip_rho_threshold=clips[0], clip_c_threshold=clips[1],
+  out = leaky_vtrace(x['values'],
+                     x['bootstrap_value'],
+                     x['rewards'],
+                     x['discounts'],
+                     x['log_rhos'],
+                     alpha_rho=alpha_rho,
+                     alpha_c=alpha_c,
+                     lambda_=lam,
+                     clip_rho_threshold=clips[0],
+                     clip_c_threshold=clips[1],
                      clip_pg_rho_threshold=clips[2])
   vs, pg = brute_force(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
                        x['log_rhos'], alpha_rho, alpha_c, lam, *clips)
@@ -79,10 +86,16 @@ def vtrace_reference(values, bootstrap, rewards, discounts, log_rhos, rho_bar=1.
 
 def test_alpha_one_is_vtrace():
   x = random_inputs(np.random.default_rng(1))
-  out = leaky_vtrace(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
-                     x['log_rhos'], alpha_rho=1.0, alpha_c=1.0, lambda_=1.0)
-  expected = vtrace_reference(x['values'], x['bootstrap_value'], x['rewards'],
-                              x['discounts'], x['log_rhos'])
+  out = leaky_vtrace(x['values'],
+                     x['bootstrap_value'],
+                     x['rewards'],
+                     x['discounts'],
+                     x['log_rhos'],
+                     alpha_rho=1.0,
+                     alpha_c=1.0,
+                     lambda_=1.0)
+  expected = vtrace_reference(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
+                              x['log_rhos'])
   np.testing.assert_allclose(out.vs.numpy(), expected, rtol=1e-10)
 
 
@@ -90,8 +103,13 @@ def test_alpha_one_is_vtrace():
 def test_on_policy_is_lambda_return(alpha):
   x = random_inputs(np.random.default_rng(2))
   lam = 0.7
-  out = leaky_vtrace(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
-                     np.zeros_like(x['values']), alpha_rho=alpha, alpha_c=alpha,
+  out = leaky_vtrace(x['values'],
+                     x['bootstrap_value'],
+                     x['rewards'],
+                     x['discounts'],
+                     np.zeros_like(x['values']),
+                     alpha_rho=alpha,
+                     alpha_c=alpha,
                      lambda_=lam)
   v_next = np.concatenate([x['values'][1:], x['bootstrap_value'][None]], 0)
   ret = x['bootstrap_value'].copy()
@@ -105,8 +123,14 @@ def test_on_policy_is_lambda_return(alpha):
 def test_alpha_zero_lambda_one_is_per_decision_is():
   rng = np.random.default_rng(3)
   x = random_inputs(rng)
-  out = leaky_vtrace(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
-                     x['log_rhos'], alpha_rho=0.0, alpha_c=0.0, lambda_=1.0)
+  out = leaky_vtrace(x['values'],
+                     x['bootstrap_value'],
+                     x['rewards'],
+                     x['discounts'],
+                     x['log_rhos'],
+                     alpha_rho=0.0,
+                     alpha_c=0.0,
+                     lambda_=1.0)
   vs, _ = brute_force(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
                       x['log_rhos'], 0.0, 0.0, 1.0, None, None, None)
   np.testing.assert_allclose(out.vs.numpy(), vs, rtol=1e-10)
@@ -119,21 +143,28 @@ def test_zero_discount_splits_the_trace():
   whole = leaky_vtrace(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
                        x['log_rhos'], **kw).vs.numpy()
   # The first piece's bootstrap value is irrelevant: its last discount is 0.
-  first = leaky_vtrace(x['values'][:4], np.full(3, 123.0), x['rewards'][:4],
-                       x['discounts'][:4], x['log_rhos'][:4], **kw).vs.numpy()
-  second = leaky_vtrace(x['values'][4:], x['bootstrap_value'], x['rewards'][4:],
-                        x['discounts'][4:], x['log_rhos'][4:], **kw).vs.numpy()
+  first = leaky_vtrace(x['values'][:4], np.full(3, 123.0), x['rewards'][:4], x['discounts'][:4],
+                       x['log_rhos'][:4], **kw).vs.numpy()
+  second = leaky_vtrace(x['values'][4:], x['bootstrap_value'], x['rewards'][4:], x['discounts'][4:],
+                        x['log_rhos'][4:], **kw).vs.numpy()
   np.testing.assert_allclose(whole, np.concatenate([first, second]), rtol=1e-10)
 
 
 def test_lambda_zero_makes_steps_independent():
   x = random_inputs(np.random.default_rng(5))
-  whole = leaky_vtrace(x['values'], x['bootstrap_value'], x['rewards'], x['discounts'],
-                       x['log_rhos'], lambda_=0.0).vs.numpy()
+  whole = leaky_vtrace(x['values'],
+                       x['bootstrap_value'],
+                       x['rewards'],
+                       x['discounts'],
+                       x['log_rhos'],
+                       lambda_=0.0).vs.numpy()
   v_next = np.concatenate([x['values'][1:], x['bootstrap_value'][None]], 0)
   for t in range(len(whole)):
-    one = leaky_vtrace(x['values'][t:t + 1], v_next[t], x['rewards'][t:t + 1],
-                       x['discounts'][t:t + 1], x['log_rhos'][t:t + 1],
+    one = leaky_vtrace(x['values'][t:t + 1],
+                       v_next[t],
+                       x['rewards'][t:t + 1],
+                       x['discounts'][t:t + 1],
+                       x['log_rhos'][t:t + 1],
                        lambda_=0.0).vs.numpy()
     np.testing.assert_allclose(whole[t], one[0], rtol=1e-10)
 
@@ -141,9 +172,15 @@ def test_lambda_zero_makes_steps_independent():
 def test_trailing_dims_and_tensor_arguments():
   rng = np.random.default_rng(6)
   shape = [5, 2, 3]
-  args = [rng.normal(size=shape), rng.normal(size=shape[1:]), rng.normal(size=shape),
-          np.full(shape, 0.9), rng.normal(size=shape)]
-  out = leaky_vtrace(*args, alpha_rho=tf.constant(0.5, tf.float64),
+  args = [
+      rng.normal(size=shape),
+      rng.normal(size=shape[1:]),
+      rng.normal(size=shape),
+      np.full(shape, 0.9),
+      rng.normal(size=shape)
+  ]
+  out = leaky_vtrace(*args,
+                     alpha_rho=tf.constant(0.5, tf.float64),
                      lambda_=tf.constant(0.8, tf.float64))
   assert out.vs.shape == shape and out.pg_advantages.shape == shape
   for k in range(3):
@@ -170,12 +207,16 @@ def test_eta_gradient_matches_finite_difference(name):
   not_done = (x['discounts'] > 0).astype(np.float64)
 
   def objective(params):
-    out = leaky_vtrace(x['values'], x['bootstrap_value'], x['rewards'],
-                       params['gamma'] * not_done, x['log_rhos'],
-                       alpha_rho=params['alpha'], alpha_c=params['alpha'],
+    out = leaky_vtrace(x['values'],
+                       x['bootstrap_value'],
+                       x['rewards'],
+                       params['gamma'] * not_done,
+                       x['log_rhos'],
+                       alpha_rho=params['alpha'],
+                       alpha_c=params['alpha'],
                        lambda_=params['lambda_'])
     weights = tf.constant(np.linspace(-1, 1, x['values'].size).reshape(x['values'].shape))
-    return tf.reduce_sum(out.vs * weights) + tf.reduce_sum(out.pg_advantages * weights ** 2)
+    return tf.reduce_sum(out.vs * weights) + tf.reduce_sum(out.pg_advantages * weights**2)
 
   variable = tf.Variable(base[name], dtype=tf.float64)
   with tf.GradientTape() as tape:

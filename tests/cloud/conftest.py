@@ -30,10 +30,9 @@ def fake_bin(tmp_path):
 
   def make(name, body=''):
     path = bin_dir / name
-    path.write_text(
-        '#!/bin/sh\n'
-        f'{{ printf "%s" "{name}"; for a in "$@"; do printf "\\037%s" "$a"; done; '
-        f'printf "\\n"; }} >> "{log}"\n' + body + '\n')
+    path.write_text('#!/bin/sh\n'
+                    f'{{ printf "%s" "{name}"; for a in "$@"; do printf "\\037%s" "$a"; done; '
+                    f'printf "\\n"; }} >> "{log}"\n' + body + '\n')
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
 

@@ -20,15 +20,19 @@ from compose_spec import PyCompose
 # conftest.py puts the repository root on sys.path (gcp/ is not installed).
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
-
 DOCKER = REPO / 'docker'
-DOCKERFILES = [DOCKER / 'learner.Dockerfile', DOCKER / 'learner-tpu.Dockerfile',
-               DOCKER / 'actor.Dockerfile']
-SCRIPTS = [DOCKER / 'install.sh', DOCKER / 'run_local.sh', DOCKER / 'check_requirement_sets.sh',
-           REPO / 'gcp' / 'build_images.sh']
+DOCKERFILES = [
+    DOCKER / 'learner.Dockerfile', DOCKER / 'learner-tpu.Dockerfile', DOCKER / 'actor.Dockerfile'
+]
+SCRIPTS = [
+    DOCKER / 'install.sh', DOCKER / 'run_local.sh', DOCKER / 'check_requirement_sets.sh',
+    REPO / 'gcp' / 'build_images.sh'
+]
 # The TensorFlow stack: what the actor set must leave out.
-TF_STACK = {'tensorflow', 'tensorflow-tpu', 'tensorflow-probability', 'tf-keras', 'keras',
-            'tensorboard', 'libtpu', 'jax', 'jaxlib', 'torch'}
+TF_STACK = {
+    'tensorflow', 'tensorflow-tpu', 'tensorflow-probability', 'tf-keras', 'keras', 'tensorboard',
+    'libtpu', 'jax', 'jaxlib', 'torch'
+}
 VENV_BIN = pathlib.Path(sys.executable).parent
 
 
@@ -67,15 +71,20 @@ class TestDockerfiles:
 
   @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)
   def test_hadolint_clean(self, dockerfile):
-    proc = subprocess.run([tool('hadolint'), '--no-color', str(dockerfile)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [tool('hadolint'), '--no-color', str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
   def test_hadolint_catches_problems(self, tmp_path):
     bad = tmp_path / 'Dockerfile'
     bad.write_text('FROM ubuntu:latest\nRUN apt-get install curl\n')
-    proc = subprocess.run([tool('hadolint'), '--no-color', str(bad)], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run([tool('hadolint'), '--no-color', str(bad)],
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
     assert proc.returncode != 0
     assert 'DL3007' in proc.stdout  # latest tag
 
@@ -89,18 +98,18 @@ class TestDockerfiles:
     assert 'COPY configs/ /app/configs/' in text and 'COPY gcp/ /app/gcp/' in text
     assert 'WORKDIR /app' in text
 
-  @pytest.mark.parametrize('dockerfile, requirements, device', [
-      ('learner.Dockerfile', 'requirements-gpu.txt', 'gpu'),
-      ('learner-tpu.Dockerfile', 'requirements-tpu.txt', 'tpu'),
-      ('actor.Dockerfile', 'requirements-actor.txt', None)])
+  @pytest.mark.parametrize('dockerfile, requirements, device',
+                           [('learner.Dockerfile', 'requirements-gpu.txt', 'gpu'),
+                            ('learner-tpu.Dockerfile', 'requirements-tpu.txt', 'tpu'),
+                            ('actor.Dockerfile', 'requirements-actor.txt', None)])
   def test_each_image_installs_its_requirement_set(self, dockerfile, requirements, device):
     path = DOCKER / dockerfile
     assert dockerfile_arg(path, 'REQUIREMENTS') == requirements
     assert re.search(r'^FROM python:3\.11-slim-bookworm$', path.read_text(), re.M)
     # The entrypoint turns SEED_STAC_DEVICE into learner.device: a learner
     # image without its accelerator fails at start instead of using the CPU.
-    assert re.findall(r'^ENV SEED_STAC_DEVICE=(\w+)', path.read_text(), re.M) == (
-        [device] if device else [])
+    assert re.findall(r'^ENV SEED_STAC_DEVICE=(\w+)', path.read_text(),
+                      re.M) == ([device] if device else [])
 
   def test_gpu_learner_gets_the_cuda_tensorflow_was_built_for(self):
     # No CUDA base image: the tensorflow/tensorflow:*-gpu images ship cuDNN 8.9,
@@ -109,11 +118,14 @@ class TestDockerfiles:
     assert 'tensorflow/tensorflow' not in re.sub(r'#.*', '', text)
     gpu, cpu = read_set('requirements-gpu.txt'), read_set('requirements.txt')
     assert gpu['tensorflow'].extras == {'and-cuda'}
-    assert pin(gpu, 'tensorflow') == pin(cpu, 'tensorflow') == importlib.metadata.version(
-        'tensorflow')
+    assert pin(gpu, 'tensorflow') == pin(cpu,
+                                         'tensorflow') == importlib.metadata.version('tensorflow')
     # What that TensorFlow declares for [and-cuda]: cuDNN 9.3 or newer.
-    cudnn = [Requirement(r) for r in importlib.metadata.requires('tensorflow')
-             if r.startswith('nvidia-cudnn-cu12')]
+    cudnn = [
+        Requirement(r)
+        for r in importlib.metadata.requires('tensorflow')
+        if r.startswith('nvidia-cudnn-cu12')
+    ]
     assert len(cudnn) == 1 and cudnn[0].marker.evaluate({'extra': 'and-cuda'})
     assert '9.3.0.75' in cudnn[0].specifier and '8.9.7.29' not in cudnn[0].specifier
     # The build checks the installed wheels against it and registers them.
@@ -172,8 +184,8 @@ class TestDockerfiles:
     text = (DOCKER / 'actor.Dockerfile').read_text()
     assert re.search(r'^FROM python:3\.11-slim', text, re.M)
     instructions = '\n'.join(l for l in text.splitlines() if not l.lstrip().startswith('#'))
-    assert not re.search(r'cuda|nvidia|tensorflow/tensorflow', instructions.lower()
-                         .replace('cuda_visible_devices=""', ''))
+    assert not re.search(r'cuda|nvidia|tensorflow/tensorflow',
+                         instructions.lower().replace('cuda_visible_devices=""', ''))
     for lib in ('libegl1', 'libgl1', 'libglvnd0', 'libegl-mesa0', 'libgl1-mesa-dri'):
       assert re.search(rf'\s{re.escape(lib)}(\s|$)', text), lib
     assert 'MUJOCO_GL=egl' in text
@@ -202,11 +214,12 @@ class TestDockerfiles:
 def fake_python(make):
   """python3 that logs its args and the contents of any `-r FILE` it gets;
   `pip check` prints $FAKE_PIP_CHECK and fails when that is set."""
-  make('python3', 'prev=""; for a in "$@"; do '
-       'if [ "$prev" = "-r" ]; then sed "s/^/REQ:/" "$a" >> "$(dirname "$0")/../req.log"; fi; '
-       'prev="$a"; done; '
-       'if [ "$3" = "check" ] && [ -n "$FAKE_PIP_CHECK" ]; then printf "%b" "$FAKE_PIP_CHECK"; '
-       'exit 1; fi')
+  make(
+      'python3', 'prev=""; for a in "$@"; do '
+      'if [ "$prev" = "-r" ]; then sed "s/^/REQ:/" "$a" >> "$(dirname "$0")/../req.log"; fi; '
+      'prev="$a"; done; '
+      'if [ "$3" = "check" ] && [ -n "$FAKE_PIP_CHECK" ]; then printf "%b" "$FAKE_PIP_CHECK"; '
+      'exit 1; fi')
 
 
 class TestInstallScript:
@@ -222,48 +235,58 @@ class TestInstallScript:
     return src
 
   def run(self, env, *args, **extra):
-    return subprocess.run(['sh', str(DOCKER / 'install.sh'), *args], env=dict(env, **extra),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(['sh', str(DOCKER / 'install.sh'), *args],
+                          env=dict(env, **extra),
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
 
   def test_default_set(self, fake_bin, src):
     make, calls, env = fake_bin
     fake_python(make)
     assert self.run(env, 'deps', str(src)).returncode == 0
     assert self.run(env, 'package', str(src)).returncode == 0
-    assert calls() == [
-        ['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements.txt'],
-        ['python3', '-m', 'pip', 'install', '--no-deps', '-r', f'{src}/requirements-nodeps.txt'],
-        ['python3', '-m', 'pip', 'install', '--no-deps', str(src)],
-        ['python3', '-m', 'pip', 'check']]
+    assert calls() == [['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements.txt'],
+                       [
+                           'python3', '-m', 'pip', 'install', '--no-deps', '-r',
+                           f'{src}/requirements-nodeps.txt'
+                       ], ['python3', '-m', 'pip', 'install', '--no-deps',
+                           str(src)], ['python3', '-m', 'pip', 'check']]
 
   def test_a_set_with_its_no_deps_file(self, fake_bin, src, tmp_path):
     make, calls, env = fake_bin
     fake_python(make)
     proc = self.run(env, 'deps', str(src), REQUIREMENTS='requirements-tpu.txt', PYTHON='python3')
     assert proc.returncode == 0, proc.stderr
-    assert calls() == [
-        ['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements-tpu.txt'],
-        ['python3', '-m', 'pip', 'install', '--no-deps', '-r', f'{src}/requirements-nodeps.txt'],
-        ['python3', '-m', 'pip', 'install', '--no-deps', '-r',
-         f'{src}/requirements-tpu-nodeps.txt']]
+    assert calls() == [['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements-tpu.txt'],
+                       [
+                           'python3', '-m', 'pip', 'install', '--no-deps', '-r',
+                           f'{src}/requirements-nodeps.txt'
+                       ],
+                       [
+                           'python3', '-m', 'pip', 'install', '--no-deps', '-r',
+                           f'{src}/requirements-tpu-nodeps.txt'
+                       ]]
 
-  @pytest.mark.parametrize('requirements, report, ok', [
-      # Dependencies a --no-deps package declares and we left out on purpose.
-      ('requirements.txt', 'minatar 1.0.15 requires pandas, which is not installed.\n', True),
-      ('requirements-tpu.txt', 'tf-keras 2.20.1 requires tensorflow, which is not installed.\n'
-       'minatar 1.0.15 requires seaborn, which is not installed.\n', True),
-      ('requirements-tpu.txt', 'tf_keras 2.20.1 requires tensorflow, which is not installed.\n',
-       True),
-      # The same line outside the TPU set, a version conflict, another package.
-      ('requirements.txt', 'tf-keras 2.20.1 requires tensorflow, which is not installed.\n',
-       False),
-      ('requirements-tpu.txt', 'tf-keras 2.20.1 has requirement tensorflow<2.21,>=2.20, but '
-       'you have tensorflow 2.19.0.\n', False),
-      ('requirements-tpu.txt', 'keras 3.15.1 requires rich, which is not installed.\n', False),
-      ('requirements.txt', 'minatarx 1 requires pandas, which is not installed.\n', False),
-  ])
-  def test_pip_check_accepts_only_left_out_dependencies(self, fake_bin, src, requirements,
-                                                        report, ok):
+  @pytest.mark.parametrize(
+      'requirements, report, ok',
+      [
+          # Dependencies a --no-deps package declares and we left out on purpose.
+          ('requirements.txt', 'minatar 1.0.15 requires pandas, which is not installed.\n', True),
+          ('requirements-tpu.txt', 'tf-keras 2.20.1 requires tensorflow, which is not installed.\n'
+           'minatar 1.0.15 requires seaborn, which is not installed.\n', True),
+          ('requirements-tpu.txt', 'tf_keras 2.20.1 requires tensorflow, which is not installed.\n',
+           True),
+          # The same line outside the TPU set, a version conflict, another package.
+          ('requirements.txt', 'tf-keras 2.20.1 requires tensorflow, which is not installed.\n',
+           False),
+          ('requirements-tpu.txt', 'tf-keras 2.20.1 has requirement tensorflow<2.21,>=2.20, but '
+           'you have tensorflow 2.19.0.\n', False),
+          ('requirements-tpu.txt', 'keras 3.15.1 requires rich, which is not installed.\n', False),
+          ('requirements.txt', 'minatarx 1 requires pandas, which is not installed.\n', False),
+      ])
+  def test_pip_check_accepts_only_left_out_dependencies(self, fake_bin, src, requirements, report,
+                                                        ok):
     make, _, env = fake_bin
     fake_python(make)
     proc = self.run(env, 'package', str(src), REQUIREMENTS=requirements, FAKE_PIP_CHECK=report)
@@ -274,7 +297,9 @@ class TestInstallScript:
   @pytest.mark.parametrize('args, extra, message', [
       (['deps'], {}, 'usage: install.sh'),
       (['build', 'SRC'], {}, "unknown step 'build'"),
-      (['deps', 'SRC'], {'REQUIREMENTS': 'requirements-gpu.txt'}, 'no requirement set'),
+      (['deps', 'SRC'], {
+          'REQUIREMENTS': 'requirements-gpu.txt'
+      }, 'no requirement set'),
   ])
   def test_errors(self, fake_bin, src, args, extra, message):
     make, calls, env = fake_bin
@@ -292,11 +317,13 @@ class TestInstallScript:
 
 def interpolate(text, env):
   """Compose's ${VAR}, ${VAR:-default}, ${VAR-default} substitution (what we use)."""
+
   def sub(m):
     name, colon, default = m.group(1), m.group(2), m.group(3)
     if name in env and (env[name] or not colon):
       return env[name]
     return default or ''
+
   out = re.sub(r'\$\{(\w+)(?:(:?)-([^}]*))?\}', sub, text)
   assert '$' not in out, f'uninterpolated variable left: {out}'
   return out
@@ -307,9 +334,12 @@ class TestCompose:
   def load(self, name):
     return yaml.safe_load((DOCKER / name).read_text())
 
-  @pytest.mark.parametrize('env', [{}, {'SEED_STAC_ARGS': '--config=configs/atari.py:Pong',
-                                        'SEED_STAC_LEARNER_IMAGE': 'reg/learner:v1',
-                                        'ACTORS_PER_CONTAINER': '2', 'TENSORBOARD_PORT': '7007'}])
+  @pytest.mark.parametrize('env', [{}, {
+      'SEED_STAC_ARGS': '--config=configs/atari.py:Pong',
+      'SEED_STAC_LEARNER_IMAGE': 'reg/learner:v1',
+      'ACTORS_PER_CONTAINER': '2',
+      'TENSORBOARD_PORT': '7007'
+  }])
   @pytest.mark.parametrize('name', ['compose.yaml', 'compose.gpu.yaml'])
   def test_compose_spec_valid(self, name, env):
     # Compose validates after interpolation; so does this.
@@ -333,8 +363,9 @@ class TestCompose:
     assert learner['build']['dockerfile'] == 'docker/learner.Dockerfile'
     assert actor['build']['dockerfile'] == 'docker/actor.Dockerfile'
     assert learner['build']['context'] == actor['build']['context'] == '..'  # repo root
-    assert learner['command'] == ['--role=learner', '--port=8686', '--logdir=/logdir',
-                                  '--insecure']  # the project's private network
+    assert learner['command'] == [
+        '--role=learner', '--port=8686', '--logdir=/logdir', '--insecure'
+    ]  # the project's private network
     # --scale actor=N: nothing per-replica may be fixed (names, host ports, ids).
     for key in ('container_name', 'ports', 'hostname'):
       assert key not in actor
@@ -362,8 +393,11 @@ class TestCompose:
 class TestRunLocal:
 
   def run(self, env, *args):
-    return subprocess.run(['bash', str(DOCKER / 'run_local.sh'), *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(['bash', str(DOCKER / 'run_local.sh'), *args],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
 
   def test_build_and_up_with_learner_args(self, fake_bin, tmp_path):
     make, calls, env = fake_bin
@@ -383,8 +417,10 @@ class TestRunLocal:
     make('docker')
     proc = self.run(env, '--no-build', '-d')
     assert proc.returncode == 0, proc.stderr
-    assert calls() == [['docker', 'compose', '-f', str(DOCKER / 'compose.yaml'), 'up',
-                        '--detach', '--scale', 'actor=4']]
+    assert calls() == [[
+        'docker', 'compose', '-f',
+        str(DOCKER / 'compose.yaml'), 'up', '--detach', '--scale', 'actor=4'
+    ]]
 
   @pytest.mark.parametrize('args, message', [
       (['-n', '0'], 'positive integer'),
@@ -403,8 +439,11 @@ class TestRunLocal:
 class TestBuildImages:
 
   def run(self, env, *args):
-    return subprocess.run(['bash', str(REPO / 'gcp' / 'build_images.sh'), *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(['bash', str(REPO / 'gcp' / 'build_images.sh'), *args],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
 
   REG = 'us-central1-docker.pkg.dev/proj/seed-stac'
 
@@ -413,9 +452,11 @@ class TestBuildImages:
     make('gcloud')
     proc = self.run(env, '--tag', 'v1', '--project', 'proj', '--tpu', self.REG + '/')
     assert proc.returncode == 0, proc.stderr
-    assert calls() == [['gcloud', 'builds', 'submit', '--project', 'proj',
-                        f'--config={REPO}/gcp/cloudbuild.yaml',
-                        f'--substitutions=_REGISTRY={self.REG},_TAG=v1,_TPU=1', str(REPO)]]
+    assert calls() == [[
+        'gcloud', 'builds', 'submit', '--project', 'proj', f'--config={REPO}/gcp/cloudbuild.yaml',
+        f'--substitutions=_REGISTRY={self.REG},_TAG=v1,_TPU=1',
+        str(REPO)
+    ]]
     assert f'{self.REG}/learner-tpu:v1' in proc.stdout
 
   def test_docker_build_and_push(self, fake_bin):
@@ -426,10 +467,16 @@ class TestBuildImages:
     c = calls()
     assert [x[:2] for x in c] == [['docker', 'build']] * 2 + [['docker', 'push']] * 2
     # Build context = repo root; amd64 because Vertex/GKE machines are.
-    assert c[0] == ['docker', 'build', '--platform=linux/amd64', '-f',
-                    f'{REPO}/docker/learner.Dockerfile', '-t', f'{self.REG}/learner:v2', str(REPO)]
-    assert c[1] == ['docker', 'build', '--platform=linux/amd64', '-f',
-                    f'{REPO}/docker/actor.Dockerfile', '-t', f'{self.REG}/actor:v2', str(REPO)]
+    assert c[0] == [
+        'docker', 'build', '--platform=linux/amd64', '-f', f'{REPO}/docker/learner.Dockerfile',
+        '-t', f'{self.REG}/learner:v2',
+        str(REPO)
+    ]
+    assert c[1] == [
+        'docker', 'build', '--platform=linux/amd64', '-f', f'{REPO}/docker/actor.Dockerfile', '-t',
+        f'{self.REG}/actor:v2',
+        str(REPO)
+    ]
     assert c[2] == ['docker', 'push', f'{self.REG}/learner:v2']
     assert c[3] == ['docker', 'push', f'{self.REG}/actor:v2']
 
@@ -438,9 +485,11 @@ class TestBuildImages:
     make('docker')
     assert self.run(env, '--docker', '--tpu', '--tag=v3', self.REG).returncode == 0
     tpu_build = [c for c in calls() if f'{self.REG}/learner-tpu:v3' in c and c[1] == 'build']
-    assert tpu_build == [['docker', 'build', '--platform=linux/amd64', '-f',
-                          f'{REPO}/docker/learner-tpu.Dockerfile', '-t',
-                          f'{self.REG}/learner-tpu:v3', str(REPO)]]
+    assert tpu_build == [[
+        'docker', 'build', '--platform=linux/amd64', '-f', f'{REPO}/docker/learner-tpu.Dockerfile',
+        '-t', f'{self.REG}/learner-tpu:v3',
+        str(REPO)
+    ]]
 
   def test_project_with_equals(self, fake_bin):
     make, calls, env = fake_bin
@@ -483,7 +532,9 @@ class TestBuildImages:
 
 @pytest.mark.parametrize('script', SCRIPTS, ids=lambda p: p.name)
 def test_shellcheck(script):
-  proc = subprocess.run([tool('shellcheck'), str(script)], capture_output=True, text=True,
+  proc = subprocess.run([tool('shellcheck'), str(script)],
+                        capture_output=True,
+                        text=True,
                         timeout=60)
   assert proc.returncode == 0, proc.stdout
 

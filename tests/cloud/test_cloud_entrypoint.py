@@ -29,14 +29,20 @@ ACTOR_DEFAULTS = ('--exit_with_parent', RECONNECT)
 # What Vertex AI sets on a 1 learner + 2 actor machine job (extra keys included).
 VERTEX_CLUSTER = {
     'workerpool0': ['cmle-training-workerpool0-abc-0:2222'],
-    'workerpool1': ['cmle-training-workerpool1-abc-0:2222',
-                    'cmle-training-workerpool1-abc-1:2222'],
+    'workerpool1': ['cmle-training-workerpool1-abc-0:2222', 'cmle-training-workerpool1-abc-1:2222'],
 }
 
 
 def cluster_spec(task_type, index, cluster=None):
-  return json.dumps({'cluster': cluster or VERTEX_CLUSTER, 'environment': 'cloud',
-                     'task': {'type': task_type, 'index': index}, 'job': '{}'})
+  return json.dumps({
+      'cluster': cluster or VERTEX_CLUSTER,
+      'environment': 'cloud',
+      'task': {
+          'type': task_type,
+          'index': index
+      },
+      'job': '{}'
+  })
 
 
 def tf_config(task_type, index, cluster=None):
@@ -55,7 +61,7 @@ class TestParsing:
   def test_cluster_spec_learner(self):
     task = cluster.parse_cluster_spec(cluster_spec('workerpool0', 0))
     assert task == cluster.Task('learner', 0, 'cmle-training-workerpool0-abc-0:2222',
-                           'cmle-training-workerpool0-abc-0:2222', 'CLUSTER_SPEC')
+                                'cmle-training-workerpool0-abc-0:2222', 'CLUSTER_SPEC')
 
   def test_cluster_spec_actor(self):
     task = cluster.parse_cluster_spec(cluster_spec('workerpool1', 1))
@@ -66,8 +72,7 @@ class TestParsing:
 
   def test_tf_config_chief_and_worker(self):
     chief = cluster.parse_tf_config(tf_config('chief', 0))
-    assert (chief.role, chief.own_address, chief.source) == ('learner', 'chief-0:2222',
-                                                             'TF_CONFIG')
+    assert (chief.role, chief.own_address, chief.source) == ('learner', 'chief-0:2222', 'TF_CONFIG')
     worker = cluster.parse_tf_config(tf_config('worker', 1))
     assert (worker.role, worker.index, worker.learner_address) == ('actor', 1, 'chief-0:2222')
 
@@ -90,40 +95,88 @@ class TestParsing:
 
   @pytest.mark.parametrize('env, message', [
       ({}, r'neither CLUSTER_SPEC \(Vertex AI\) nor TF_CONFIG is set.*--role=learner'),
-      ({'CLUSTER_SPEC': '{"cluster": '}, r'CLUSTER_SPEC is not valid JSON'),
-      ({'CLUSTER_SPEC': '[1]'}, r'CLUSTER_SPEC must be a JSON object, got list'),
-      ({'CLUSTER_SPEC': '{"task": {"type": "workerpool0"}}'}, r'CLUSTER_SPEC has no "cluster"'),
-      ({'CLUSTER_SPEC': json.dumps({'cluster': VERTEX_CLUSTER})}, r'has no "task" object'),
-      ({'CLUSTER_SPEC': json.dumps({'cluster': VERTEX_CLUSTER, 'task': {'index': 0}})},
-       r'task.type must be a non-empty string'),
-      ({'CLUSTER_SPEC': json.dumps({'cluster': {'workerpool0': 'h:1'},
-                                    'task': {'type': 'workerpool0'}})},
-       r'cluster.workerpool0 must be a list'),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool1', -1)}, r'task.index must be a non-negative'),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool1', True)}, r'task.index must be a non-negative'),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool1', '0')}, r'task.index must be a non-negative'),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool1', 2)},
-       r'task.index 2 out of range: cluster.workerpool1 has 2 entries'),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool3', 0)}, r"task.type 'workerpool3' is not in"),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool2', 0, dict(VERTEX_CLUSTER, workerpool2=['p:1']))},
-       r"'workerpool2' is not supported.*workerpool0 for the learner"),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool1', 0, {'workerpool1': ['a:1']})},
-       r'cluster.workerpool0 \(the learner\) is missing'),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool1', 0, dict(VERTEX_CLUSTER,
-                                                             workerpool0=['a:1', 'b:1']))},
-       r'workerpool0 must have exactly 1 replica'),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool0', 0, {'workerpool0': ['nohost']})},
-       r'expected "host:port", got \'nohost\''),
-      ({'CLUSTER_SPEC': cluster_spec('workerpool0', 0, {'workerpool0': ['h:70000']})},
-       r'port 70000 out of range'),
-      ({'TF_CONFIG': 'nope'}, r'TF_CONFIG is not valid JSON'),
-      ({'TF_CONFIG': tf_config('evaluator', 0, {'chief': ['c:1'], 'evaluator': ['e:1']})},
-       r"TF_CONFIG: task.type 'evaluator' is not supported"),
-      ({'TF_CONFIG': tf_config('worker', 0, {'worker': ['w:1']})},
-       r"exactly one of \['chief', 'master'\]"),
-      ({'TF_CONFIG': tf_config('worker', 0, {'chief': ['c:1'], 'master': ['m:1'],
-                                             'worker': ['w:1']})},
-       r"exactly one of \['chief', 'master'\]"),
+      ({
+          'CLUSTER_SPEC': '{"cluster": '
+      }, r'CLUSTER_SPEC is not valid JSON'),
+      ({
+          'CLUSTER_SPEC': '[1]'
+      }, r'CLUSTER_SPEC must be a JSON object, got list'),
+      ({
+          'CLUSTER_SPEC': '{"task": {"type": "workerpool0"}}'
+      }, r'CLUSTER_SPEC has no "cluster"'),
+      ({
+          'CLUSTER_SPEC': json.dumps({'cluster': VERTEX_CLUSTER})
+      }, r'has no "task" object'),
+      ({
+          'CLUSTER_SPEC': json.dumps({
+              'cluster': VERTEX_CLUSTER,
+              'task': {
+                  'index': 0
+              }
+          })
+      }, r'task.type must be a non-empty string'),
+      ({
+          'CLUSTER_SPEC':
+              json.dumps({
+                  'cluster': {
+                      'workerpool0': 'h:1'
+                  },
+                  'task': {
+                      'type': 'workerpool0'
+                  }
+              })
+      }, r'cluster.workerpool0 must be a list'),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool1', -1)
+      }, r'task.index must be a non-negative'),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool1', True)
+      }, r'task.index must be a non-negative'),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool1', '0')
+      }, r'task.index must be a non-negative'),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool1', 2)
+      }, r'task.index 2 out of range: cluster.workerpool1 has 2 entries'),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool3', 0)
+      }, r"task.type 'workerpool3' is not in"),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool2', 0, dict(VERTEX_CLUSTER, workerpool2=['p:1']))
+      }, r"'workerpool2' is not supported.*workerpool0 for the learner"),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool1', 0, {'workerpool1': ['a:1']})
+      }, r'cluster.workerpool0 \(the learner\) is missing'),
+      ({
+          'CLUSTER_SPEC':
+              cluster_spec('workerpool1', 0, dict(VERTEX_CLUSTER, workerpool0=['a:1', 'b:1']))
+      }, r'workerpool0 must have exactly 1 replica'),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool0', 0, {'workerpool0': ['nohost']})
+      }, r'expected "host:port", got \'nohost\''),
+      ({
+          'CLUSTER_SPEC': cluster_spec('workerpool0', 0, {'workerpool0': ['h:70000']})
+      }, r'port 70000 out of range'),
+      ({
+          'TF_CONFIG': 'nope'
+      }, r'TF_CONFIG is not valid JSON'),
+      ({
+          'TF_CONFIG': tf_config('evaluator', 0, {
+              'chief': ['c:1'],
+              'evaluator': ['e:1']
+          })
+      }, r"TF_CONFIG: task.type 'evaluator' is not supported"),
+      ({
+          'TF_CONFIG': tf_config('worker', 0, {'worker': ['w:1']})
+      }, r"exactly one of \['chief', 'master'\]"),
+      ({
+          'TF_CONFIG':
+              tf_config('worker', 0, {
+                  'chief': ['c:1'],
+                  'master': ['m:1'],
+                  'worker': ['w:1']
+              })
+      }, r"exactly one of \['chief', 'master'\]"),
   ])
   def test_errors_name_the_problem(self, env, message):
     with pytest.raises(cluster.ClusterConfigError, match=message):
@@ -138,16 +191,18 @@ class TestParsing:
 class TestPlan:
 
   def test_vertex_learner_binds_port_of_own_entry(self):
-    p = plan(args=['--config=configs/atari.py:Pong', '--config.learner.batch_size=32',
-                   '--logdir=gs://b/run'],
+    p = plan(args=[
+        '--config=configs/atari.py:Pong', '--config.learner.batch_size=32', '--logdir=gs://b/run'
+    ],
              environ={'CLUSTER_SPEC': cluster_spec('workerpool0', 0)})
     assert p.role == 'learner' and p.exec_single
-    assert p.commands == ((PY, '-m', 'seed_stac.learner', '--port=2222',
-                           '--bind_address=0.0.0.0', '--config=configs/atari.py:Pong',
-                           '--config.learner.batch_size=32', '--logdir=gs://b/run'),)
+    assert p.commands == ((PY, '-m', 'seed_stac.learner', '--port=2222', '--bind_address=0.0.0.0',
+                           '--config=configs/atari.py:Pong', '--config.learner.batch_size=32',
+                           '--logdir=gs://b/run'),)
 
   def test_vertex_actor_machine_ids_and_address(self):
-    p = plan(args=['--foo=1'], environ={'CLUSTER_SPEC': cluster_spec('workerpool1', 1)},
+    p = plan(args=['--foo=1'],
+             environ={'CLUSTER_SPEC': cluster_spec('workerpool1', 1)},
              actors_per_machine=3)
     assert p.role == 'actor' and not p.exec_single
     assert p.actor_ids == (3, 4, 5)
@@ -158,7 +213,9 @@ class TestPlan:
   def test_ids_unique_across_machines(self):
     ids = []
     for index in range(2):
-      ids += plan(environ={'CLUSTER_SPEC': cluster_spec('workerpool1', index)},
+      ids += plan(environ={
+          'CLUSTER_SPEC': cluster_spec('workerpool1', index)
+      },
                   actors_per_machine=4).actor_ids
     assert sorted(ids) == list(range(8))
 
@@ -168,9 +225,16 @@ class TestPlan:
     assert p.commands[0][3] == '--learner_address=chief-0:2222'
 
   def test_loopback_cluster_spec(self):
-    spec = json.dumps({'cluster': {'workerpool0': ['localhost:8686'],
-                                   'workerpool1': ['localhost:8687']},
-                       'task': {'type': 'workerpool1', 'index': 0}})
+    spec = json.dumps({
+        'cluster': {
+            'workerpool0': ['localhost:8686'],
+            'workerpool1': ['localhost:8687']
+        },
+        'task': {
+            'type': 'workerpool1',
+            'index': 0
+        }
+    })
     p = plan(environ={'CLUSTER_SPEC': spec})
     assert p.commands == ((PY, '-m', 'seed_stac.actor', '--learner_address=localhost:8686',
                            '--actor_id=0', *ACTOR_DEFAULTS),)
@@ -191,8 +255,7 @@ class TestPlan:
 
   def test_explicit_learner_binds_all_interfaces_unless_told(self):
     p = plan('learner', ['--port=9000'])
-    assert p.commands[0] == (PY, '-m', 'seed_stac.learner', '--bind_address=0.0.0.0',
-                             '--port=9000')
+    assert p.commands[0] == (PY, '-m', 'seed_stac.learner', '--bind_address=0.0.0.0', '--port=9000')
     p = plan('learner', ['--bind_address=10.0.0.1'])
     assert p.commands[0] == (PY, '-m', 'seed_stac.learner', '--bind_address=10.0.0.1')
 
@@ -244,8 +307,8 @@ class TestPlan:
       (dict(learner_address='h:1', ip=''), [], r"'' is not an IP address.*POD_IP"),
       (dict(learner_address='h:1', ip='pod-7'), [], r"'pod-7' is not an IP address"),
       (dict(learner_address='h:1', ip='127.0.1.1'), [], r'resolves to loopback.*--first_actor_id'),
-      (dict(learner_address='h:1', ip='10.0.0.1', actors_per_machine=128), [],
-       r'too few address bits'),
+      (dict(learner_address='h:1', ip='10.0.0.1',
+            actors_per_machine=128), [], r'too few address bits'),
       (dict(learner_address='h:1', actors_per_machine=0), [], r'actors_per_machine must be >= 1'),
   ])
   def test_explicit_actor_errors(self, kw, args, message):
@@ -257,8 +320,10 @@ class TestPlan:
       plan('ps')
 
   def test_env_args_then_command_line(self):
-    env = {'SEED_STAC_ARGS': "--config=configs/atari.py:Pong '--config.env.name=Space Invaders'",
-           'SEED_STAC_TOKEN': 's3cret'}
+    env = {
+        'SEED_STAC_ARGS': "--config=configs/atari.py:Pong '--config.env.name=Space Invaders'",
+        'SEED_STAC_TOKEN': 's3cret'
+    }
     p = plan('learner', ['--config.learner.batch_size=32'], environ=env)
     assert p.commands[0][4:] == ('--config=configs/atari.py:Pong',
                                  '--config.env.name=Space Invaders',
@@ -282,8 +347,7 @@ class TestPlan:
 
   def test_tpu_device_also_selects_the_tpu_strategy(self):
     p = plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': 'tpu'})
-    assert p.commands[0][-2:] == ('--config.learner.device=tpu',
-                                  '--config.learner.strategy=tpu')
+    assert p.commands[0][-2:] == ('--config.learner.device=tpu', '--config.learner.strategy=tpu')
     p = plan('learner', ['--config=c.py', '--config.learner.strategy=none'],
              environ={'SEED_STAC_DEVICE': 'tpu'})
     assert p.commands[0][-1] == '--config.learner.device=tpu'
@@ -304,12 +368,14 @@ class TestPlan:
     assert ep.DEVICES == devices.DEVICES
 
   def test_vertex_tensorboard_folder(self):
-    env = {'CLUSTER_SPEC': cluster_spec('workerpool0', 0),
-           'AIP_TENSORBOARD_LOG_DIR': 'gs://b/tb/logs'}
+    env = {
+        'CLUSTER_SPEC': cluster_spec('workerpool0', 0),
+        'AIP_TENSORBOARD_LOG_DIR': 'gs://b/tb/logs'
+    }
     assert plan(environ=env).commands[0][-1] == '--tensorboard_dir=gs://b/tb/logs'
     mine = plan(args=['--tensorboard_dir=gs://b/mine'], environ=env).commands[0]
-    assert [a for a in mine
-            if a.startswith('--tensorboard_dir')] == ['--tensorboard_dir=gs://b/mine']
+    assert [a for a in mine if a.startswith('--tensorboard_dir')
+           ] == ['--tensorboard_dir=gs://b/mine']
     actor_env = dict(env, CLUSTER_SPEC=cluster_spec('workerpool1', 0))
     assert not any('tensorboard' in a for a in plan(environ=actor_env).commands[0])
 
@@ -321,9 +387,15 @@ class TestPlan:
     env = {'JOB_COMPLETION_INDEX': '3'}
     p = plan('actor', environ=env, learner_address='learner:8686', ip='', actors_per_machine=2)
     assert p.actor_ids == (6, 7)
-    ids = [i for k in range(4)
-           for i in plan('actor', environ={'JOB_COMPLETION_INDEX': str(k)}, ip='',
-                         learner_address='h:1', actors_per_machine=2).actor_ids]
+    ids = [
+        i for k in range(4) for i in plan('actor',
+                                          environ={
+                                              'JOB_COMPLETION_INDEX': str(k)
+                                          },
+                                          ip='',
+                                          learner_address='h:1',
+                                          actors_per_machine=2).actor_ids
+    ]
     assert sorted(ids) == list(range(8))
     # An explicit first id still wins.
     assert plan('actor', environ=env, learner_address='h:1', first_actor_id=40).actor_ids == (40,)
@@ -355,7 +427,7 @@ class TestRunProcesses:
 
   def test_exit_codes_and_status(self):
     codes = supervise.run_processes([[sys.executable, '-c', 'raise SystemExit(0)'],
-                              [sys.executable, '-c', 'raise SystemExit(3)']])
+                                     [sys.executable, '-c', 'raise SystemExit(3)']])
     assert codes == [0, 3]
     assert supervise.exit_status(codes) == 1
     assert supervise.exit_status([0, 0]) == 0
@@ -374,11 +446,10 @@ class TestRunProcesses:
     assert len(started) == 1 and started[0].killed
 
   def test_sigterm_is_forwarded_to_children(self, tmp_path):
-    child = (
-        'import signal, sys, time, pathlib\n'
-        'signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n'
-        'pathlib.Path(sys.argv[1]).touch()\n'
-        'time.sleep(60)\n')
+    child = ('import signal, sys, time, pathlib\n'
+             'signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n'
+             'pathlib.Path(sys.argv[1]).touch()\n'
+             'time.sleep(60)\n')
     ready = [tmp_path / 'a', tmp_path / 'b']
 
     def send_sigterm_when_ready():
@@ -431,13 +502,18 @@ class TestMain:
     out.mkdir()
 
     def run(args, **env):
-      environ = {k: v for k, v in os.environ.items()
-                 if k not in ('CLUSTER_SPEC', 'TF_CONFIG', 'SEED_STAC_ARGS', 'SEED_STAC_TOKEN',
-                              'POD_IP')}
+      environ = {
+          k: v
+          for k, v in os.environ.items()
+          if k not in ('CLUSTER_SPEC', 'TF_CONFIG', 'SEED_STAC_ARGS', 'SEED_STAC_TOKEN', 'POD_IP')
+      }
       environ.update(PYTHONPATH=str(REPO), FAKE_OUT=str(out), **env)
       proc = subprocess.run([sys.executable, '-m', 'gcp.entrypoint'] + args,
-                            cwd=tmp_path / 'work', env=environ, capture_output=True,
-                            text=True, timeout=120)
+                            cwd=tmp_path / 'work',
+                            env=environ,
+                            capture_output=True,
+                            text=True,
+                            timeout=120)
       calls = {}
       for f in sorted(out.iterdir()):
         calls.setdefault(f.name.split('-')[0], []).append(json.loads(f.read_text()))
@@ -447,48 +523,74 @@ class TestMain:
     return run
 
   def test_actor_machine_runs_all_actors(self, run):
-    spec = json.dumps({'cluster': {'workerpool0': ['localhost:8686'],
-                                   'workerpool1': ['localhost:1', 'localhost:2']},
-                       'task': {'type': 'workerpool1', 'index': 1}})
-    proc, calls = run(['--actors_per_machine=2', '--', '--v=1'], CLUSTER_SPEC=spec,
-                      SEED_STAC_TOKEN='t0k', FAKE_EXPECT_TOKEN='t0k')
+    spec = json.dumps({
+        'cluster': {
+            'workerpool0': ['localhost:8686'],
+            'workerpool1': ['localhost:1', 'localhost:2']
+        },
+        'task': {
+            'type': 'workerpool1',
+            'index': 1
+        }
+    })
+    proc, calls = run(['--actors_per_machine=2', '--', '--v=1'],
+                      CLUSTER_SPEC=spec,
+                      SEED_STAC_TOKEN='t0k',
+                      FAKE_EXPECT_TOKEN='t0k')
     assert proc.returncode == 0, proc.stderr
-    assert sorted(calls['actor.py']) == [
-        ['--learner_address=localhost:8686', '--actor_id=2', *ACTOR_DEFAULTS, '--v=1'],
-        ['--learner_address=localhost:8686', '--actor_id=3', *ACTOR_DEFAULTS, '--v=1']]
+    assert sorted(calls['actor.py']) == [[
+        '--learner_address=localhost:8686', '--actor_id=2', *ACTOR_DEFAULTS, '--v=1'
+    ], ['--learner_address=localhost:8686', '--actor_id=3', *ACTOR_DEFAULTS, '--v=1']]
 
   def test_actor_machine_fails_if_one_actor_fails(self, run):
-    spec = json.dumps({'cluster': {'workerpool0': ['localhost:8686'],
-                                   'workerpool1': ['localhost:1']},
-                       'task': {'type': 'workerpool1', 'index': 0}})
+    spec = json.dumps({
+        'cluster': {
+            'workerpool0': ['localhost:8686'],
+            'workerpool1': ['localhost:1']
+        },
+        'task': {
+            'type': 'workerpool1',
+            'index': 0
+        }
+    })
     proc, calls = run(['--actors_per_machine=3'], CLUSTER_SPEC=spec, FAKE_FAIL_ACTOR_ID='1')
     assert proc.returncode == 1
     assert len(calls['actor.py']) == 3  # the others still ran
     assert 'actor 1 exited with status 4' in proc.stderr
 
   def test_learner_is_execed_with_cluster_port(self, run):
-    spec = json.dumps({'cluster': {'workerpool0': ['localhost:2222']},
-                       'task': {'type': 'workerpool0', 'index': 0}})
+    spec = json.dumps({
+        'cluster': {
+            'workerpool0': ['localhost:2222']
+        },
+        'task': {
+            'type': 'workerpool0',
+            'index': 0
+        }
+    })
     proc, calls = run(['--config=configs/cartpole.py'], CLUSTER_SPEC=spec, FAKE_EXIT='5')
     assert proc.returncode == 5  # the learner's own status: it replaced the entrypoint
-    assert calls['learner.py'] == [['--port=2222', '--bind_address=0.0.0.0',
-                                    '--config=configs/cartpole.py']]
+    assert calls['learner.py'] == [[
+        '--port=2222', '--bind_address=0.0.0.0', '--config=configs/cartpole.py'
+    ]]
 
   def test_explicit_actor_role_uses_pod_ip(self, run):
-    proc, calls = run(['--role=actor', '--learner_address=seed-stac-learner:8686',
-                       '--actors_per_machine=2'], POD_IP='10.4.0.3')
+    proc, calls = run(
+        ['--role=actor', '--learner_address=seed-stac-learner:8686', '--actors_per_machine=2'],
+        POD_IP='10.4.0.3')
     assert proc.returncode == 0, proc.stderr
     host = (4 << 16) + 3  # low 21 bits of 10.4.0.3
-    assert sorted(calls['actor.py']) == [
-        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host}', *ACTOR_DEFAULTS],
-        ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host + 1}', *ACTOR_DEFAULTS]]
+    assert sorted(calls['actor.py']) == [[
+        '--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host}', *ACTOR_DEFAULTS
+    ], ['--learner_address=seed-stac-learner:8686', f'--actor_id={2 * host + 1}', *ACTOR_DEFAULTS]]
 
   def test_indexed_job_actor_needs_no_address(self, run):
     proc, calls = run(['--role=actor', '--learner_address=seed-stac-learner:8686'],
                       JOB_COMPLETION_INDEX='5')
     assert proc.returncode == 0, proc.stderr
-    assert calls['actor.py'] == [
-        ['--learner_address=seed-stac-learner:8686', '--actor_id=5', *ACTOR_DEFAULTS]]
+    assert calls['actor.py'] == [[
+        '--learner_address=seed-stac-learner:8686', '--actor_id=5', *ACTOR_DEFAULTS
+    ]]
 
   def test_no_cluster_env_is_a_clear_error(self, run):
     proc, calls = run(['--config=configs/cartpole.py'])

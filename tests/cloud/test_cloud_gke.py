@@ -201,8 +201,10 @@ def test_actor_ids_come_from_the_completion_index():
   ids = []
   for index in range(docs[ACTOR]['spec']['completions']):
     # Kubernetes sets JOB_COMPLETION_INDEX in every pod of an Indexed Job.
-    plan = entrypoint.make_plan('actor', [], dict(env, JOB_COMPLETION_INDEX=str(index)),
-                                python='py', learner_address=flags['learner_address'],
+    plan = entrypoint.make_plan('actor', [],
+                                dict(env, JOB_COMPLETION_INDEX=str(index)),
+                                python='py',
+                                learner_address=flags['learner_address'],
                                 actors_per_machine=per_pod)
     assert all('--learner_address=seed-stac-learner:8686' in c for c in plan.commands)
     ids.extend(plan.actor_ids)
@@ -237,13 +239,16 @@ def test_gpu_overlay():
   assert learner['resources']['requests']['cpu'] == '4'  # base values kept by the merge
   assert learner['args'][0] == '--role=learner'
   assert spec['nodeSelector']['cloud.google.com/gke-accelerator'].startswith('nvidia-')
-  assert {'key': 'nvidia.com/gpu', 'operator': 'Exists',
-          'effect': 'NoSchedule'} in spec['tolerations']
+  assert {
+      'key': 'nvidia.com/gpu',
+      'operator': 'Exists',
+      'effect': 'NoSchedule'
+  } in spec['tolerations']
   assert learner['image'].endswith('/seed-stac/learner:latest')
   assert container(docs, ACTOR)['image'].endswith('/seed-stac/actor:latest')
   # The env patch merged by name: the base's ConfigMap and secret refs are kept.
-  assert [e['name'] for e in learner['env']] == [
-      e['name'] for e in container(render('base'), LEARNER)['env']]
+  assert [e['name'] for e in learner['env']
+         ] == [e['name'] for e in container(render('base'), LEARNER)['env']]
   # Actors stay on ordinary CPU nodes.
   assert 'nodeSelector' not in pod_spec(docs, ACTOR)
 
@@ -256,8 +261,11 @@ def test_tpu_overlay():
   assert learner['resources']['requests']['google.com/tpu'] == '4'
   assert spec['nodeSelector']['cloud.google.com/gke-tpu-accelerator'] == 'tpu-v5-lite-podslice'
   assert spec['nodeSelector']['cloud.google.com/gke-tpu-topology'] == '2x2'
-  assert {'key': 'google.com/tpu', 'operator': 'Exists',
-          'effect': 'NoSchedule'} in spec['tolerations']
+  assert {
+      'key': 'google.com/tpu',
+      'operator': 'Exists',
+      'effect': 'NoSchedule'
+  } in spec['tolerations']
   assert learner['image'].endswith('/seed-stac/learner-tpu:latest')
   assert 'nodeSelector' not in pod_spec(docs, ACTOR)
   assert 'nvidia.com/gpu' not in str(docs)
@@ -267,8 +275,11 @@ def test_tpu_overlay():
                     reason='kubectl (embedded kustomize) not installed')
 @pytest.mark.parametrize('target', sorted(TARGETS))
 def test_renderer_matches_kubectl_kustomize(target):
-  out = subprocess.run(['kubectl', 'kustomize', str(TARGETS[target])], capture_output=True,
-                       text=True, timeout=120, check=True).stdout
+  out = subprocess.run(['kubectl', 'kustomize', str(TARGETS[target])],
+                       capture_output=True,
+                       text=True,
+                       timeout=120,
+                       check=True).stdout
   real = {(d['kind'], d['metadata']['name']): d for d in yaml.safe_load_all(out) if d}
   assert real == render(target)
 
@@ -288,17 +299,37 @@ class TestRenderer:
       kustomize_lite.render(d)
 
   def test_patch_must_match(self, tmp_path):
-    d = self.write(tmp_path, {'resources': [str(GKE / 'base')], 'patches': [{'path': 'p.yaml'}]},
-                   {'p.yaml': [{'apiVersion': 'batch/v1', 'kind': 'Job',
-                                'metadata': {'name': 'typo'}}]})
+    d = self.write(tmp_path, {
+        'resources': [str(GKE / 'base')],
+        'patches': [{
+            'path': 'p.yaml'
+        }]
+    }, {'p.yaml': [{
+        'apiVersion': 'batch/v1',
+        'kind': 'Job',
+        'metadata': {
+            'name': 'typo'
+        }
+    }]})
     with pytest.raises(kustomize_lite.KustomizeError, match='matches no resource'):
       kustomize_lite.render(d)
 
   def test_patch_of_the_old_kind_fails(self, tmp_path):
     # An overlay still patching the former StatefulSet must not render silently.
-    d = self.write(tmp_path, {'resources': [str(GKE / 'base')], 'patches': [{'path': 'p.yaml'}]},
-                   {'p.yaml': [{'apiVersion': 'apps/v1', 'kind': 'StatefulSet',
-                                'metadata': {'name': 'seed-stac-learner'}}]})
+    d = self.write(tmp_path, {
+        'resources': [str(GKE / 'base')],
+        'patches': [{
+            'path': 'p.yaml'
+        }]
+    }, {
+        'p.yaml': [{
+            'apiVersion': 'apps/v1',
+            'kind': 'StatefulSet',
+            'metadata': {
+                'name': 'seed-stac-learner'
+            }
+        }]
+    })
     with pytest.raises(kustomize_lite.KustomizeError, match='matches no resource'):
       kustomize_lite.render(d)
 
@@ -308,19 +339,64 @@ class TestRenderer:
       kustomize_lite.render(d)
 
   def test_merge_by_key_and_replace(self):
-    base = {'containers': [{'name': 'a', 'args': ['1', '2'], 'env': [{'name': 'X', 'value': '1'}]}],
-            'tolerations': [{'key': 'k'}]}
-    patch = {'containers': [{'name': 'a', 'args': ['3'], 'env': [{'name': 'Y', 'value': '2'}]},
-                            {'name': 'b'}],
-             'tolerations': [{'key': 'j'}]}
+    base = {
+        'containers': [{
+            'name': 'a',
+            'args': ['1', '2'],
+            'env': [{
+                'name': 'X',
+                'value': '1'
+            }]
+        }],
+        'tolerations': [{
+            'key': 'k'
+        }]
+    }
+    patch = {
+        'containers': [{
+            'name': 'a',
+            'args': ['3'],
+            'env': [{
+                'name': 'Y',
+                'value': '2'
+            }]
+        }, {
+            'name': 'b'
+        }],
+        'tolerations': [{
+            'key': 'j'
+        }]
+    }
     assert kustomize_lite.merge(base, patch) == {
-        'containers': [{'name': 'a', 'args': ['3'],
-                        'env': [{'name': 'X', 'value': '1'}, {'name': 'Y', 'value': '2'}]},
-                       {'name': 'b'}],
-        'tolerations': [{'key': 'j'}]}
+        'containers': [{
+            'name': 'a',
+            'args': ['3'],
+            'env': [{
+                'name': 'X',
+                'value': '1'
+            }, {
+                'name': 'Y',
+                'value': '2'
+            }]
+        }, {
+            'name': 'b'
+        }],
+        'tolerations': [{
+            'key': 'j'
+        }]
+    }
 
   def test_env_value_replaced_in_place(self):
     base = {'env': [{'name': 'D', 'value': 'cpu'}, {'name': 'L', 'valueFrom': {'x': 1}}]}
     patch = {'env': [{'name': 'D', 'value': 'gpu'}]}
     assert kustomize_lite.merge(base, patch) == {
-        'env': [{'name': 'D', 'value': 'gpu'}, {'name': 'L', 'valueFrom': {'x': 1}}]}
+        'env': [{
+            'name': 'D',
+            'value': 'gpu'
+        }, {
+            'name': 'L',
+            'valueFrom': {
+                'x': 1
+            }
+        }]
+    }

@@ -20,12 +20,20 @@ ACTOR_IMAGE = 'us-central1-docker.pkg.dev/proj/seed-stac/actor:abc123'
 
 
 def gpu_job(**overrides):
-  kw = dict(display_name='pong-1', learner_image=LEARNER_IMAGE, actor_image=ACTOR_IMAGE,
-            config='configs/atari.py:Pong', overrides=['learner.batch_size=32'],
-            logdir='gs://bucket/runs/pong-1', learner_machine_type='a2-highgpu-1g',
-            learner_accelerator_type='NVIDIA_TESLA_A100', learner_accelerator_count=1,
-            actor_machines=6, actor_machine_type='n2-standard-16', actors_per_machine=16,
-            env=['SEED_STAC_TOKEN=t0k', 'EXTRA=a=b'], token='generated-token')
+  kw = dict(display_name='pong-1',
+            learner_image=LEARNER_IMAGE,
+            actor_image=ACTOR_IMAGE,
+            config='configs/atari.py:Pong',
+            overrides=['learner.batch_size=32'],
+            logdir='gs://bucket/runs/pong-1',
+            learner_machine_type='a2-highgpu-1g',
+            learner_accelerator_type='NVIDIA_TESLA_A100',
+            learner_accelerator_count=1,
+            actor_machines=6,
+            actor_machine_type='n2-standard-16',
+            actors_per_machine=16,
+            env=['SEED_STAC_TOKEN=t0k', 'EXTRA=a=b'],
+            token='generated-token')
   kw.update(overrides)
   return submit.build_job(**kw)
 
@@ -47,7 +55,8 @@ class TestBuildJob:
     assert learner.container_spec.image_uri == LEARNER_IMAGE
     assert list(learner.container_spec.args) == [
         '--config=configs/atari.py:Pong', '--config.learner.batch_size=32',
-        '--logdir=gs://bucket/runs/pong-1']
+        '--logdir=gs://bucket/runs/pong-1'
+    ]
     assert not learner.container_spec.command  # the image's gcp.entrypoint runs
     assert actors.replica_count == 6
     assert actors.machine_spec.machine_type == 'n2-standard-16'
@@ -56,8 +65,8 @@ class TestBuildJob:
     assert list(actors.container_spec.args) == ['--actors_per_machine=16']
     env = [('SEED_STAC_TOKEN', 't0k'), ('EXTRA', 'a=b')]
     # The learner must find its GPU or fail at start (gcp.entrypoint).
-    assert [(e.name, e.value) for e in learner.container_spec.env] == env + [
-        ('SEED_STAC_DEVICE', 'gpu')]
+    assert [(e.name, e.value) for e in learner.container_spec.env
+           ] == env + [('SEED_STAC_DEVICE', 'gpu')]
     assert [(e.name, e.value) for e in actors.container_spec.env] == env
     for pool in (learner, actors):
       assert pool.disk_spec.boot_disk_size_gb == 100
@@ -71,9 +80,12 @@ class TestBuildJob:
     assert len(job.job_spec.worker_pool_specs) == 2
 
   def test_tpu_v5e_learner(self):
-    spec = parse_spec(gpu_job(learner_machine_type='ct5lp-hightpu-4t',
-                              learner_accelerator_type='', learner_accelerator_count=0,
-                              learner_tpu_topology='2x2', learner_image=LEARNER_IMAGE + '-tpu'))
+    spec = parse_spec(
+        gpu_job(learner_machine_type='ct5lp-hightpu-4t',
+                learner_accelerator_type='',
+                learner_accelerator_count=0,
+                learner_tpu_topology='2x2',
+                learner_image=LEARNER_IMAGE + '-tpu'))
     learner = spec.worker_pool_specs[0]
     assert learner.machine_spec.machine_type == 'ct5lp-hightpu-4t'
     assert learner.machine_spec.tpu_topology == '2x2'
@@ -81,50 +93,61 @@ class TestBuildJob:
     assert 'disk_spec' not in learner  # TPU VMs take none
 
   def test_cloud_tpu_v3(self):
-    spec = parse_spec(gpu_job(learner_machine_type='cloud-tpu', learner_accelerator_type='TPU_V3',
-                              learner_accelerator_count=8))
+    spec = parse_spec(
+        gpu_job(learner_machine_type='cloud-tpu',
+                learner_accelerator_type='TPU_V3',
+                learner_accelerator_count=8))
     ms = spec.worker_pool_specs[0].machine_spec
-    assert (ms.machine_type, ms.accelerator_type, ms.accelerator_count) == (
-        'cloud-tpu', aiplatform_v1.AcceleratorType.TPU_V3, 8)
+    assert (ms.machine_type, ms.accelerator_type,
+            ms.accelerator_count) == ('cloud-tpu', aiplatform_v1.AcceleratorType.TPU_V3, 8)
 
   def test_options(self):
-    spec = parse_spec(gpu_job(spot=True, timeout_hours=48,
-                              service_account='sa@p.iam.gserviceaccount.com',
-                              network='projects/1/global/networks/default',
-                              extra_learner_args=['--config.learner.lr=1e-3'],
-                              extra_actor_args=['--env_batch=4']))
+    spec = parse_spec(
+        gpu_job(spot=True,
+                timeout_hours=48,
+                service_account='sa@p.iam.gserviceaccount.com',
+                network='projects/1/global/networks/default',
+                extra_learner_args=['--config.learner.lr=1e-3'],
+                extra_actor_args=['--env_batch=4']))
     assert spec.scheduling.strategy == aiplatform_v1.Scheduling.Strategy.SPOT
     assert spec.scheduling.timeout.total_seconds() == 48 * 3600
     assert spec.service_account == 'sa@p.iam.gserviceaccount.com'
     assert spec.network == 'projects/1/global/networks/default'
     assert list(spec.worker_pool_specs[0].container_spec.args)[-1] == '--config.learner.lr=1e-3'
     assert list(spec.worker_pool_specs[1].container_spec.args) == [
-        '--actors_per_machine=16', '--env_batch=4']
+        '--actors_per_machine=16', '--env_batch=4'
+    ]
 
-  @pytest.mark.parametrize('overrides, device', [
-      (dict(), 'gpu'),
-      (dict(learner_machine_type='ct5lp-hightpu-4t', learner_accelerator_type='',
-            learner_accelerator_count=0, learner_tpu_topology='2x2'), 'tpu'),
-      (dict(learner_machine_type='cloud-tpu', learner_accelerator_type='TPU_V3',
-            learner_accelerator_count=8), 'tpu'),
-      (dict(learner_machine_type='n2-standard-16', learner_accelerator_type='',
-            learner_accelerator_count=0), 'cpu'),
-      (dict(env=['SEED_STAC_DEVICE=auto']), 'auto'),  # the user's choice wins
-  ])
+  @pytest.mark.parametrize(
+      'overrides, device',
+      [
+          (dict(), 'gpu'),
+          (dict(learner_machine_type='ct5lp-hightpu-4t',
+                learner_accelerator_type='',
+                learner_accelerator_count=0,
+                learner_tpu_topology='2x2'), 'tpu'),
+          (dict(learner_machine_type='cloud-tpu',
+                learner_accelerator_type='TPU_V3',
+                learner_accelerator_count=8), 'tpu'),
+          (dict(learner_machine_type='n2-standard-16',
+                learner_accelerator_type='',
+                learner_accelerator_count=0), 'cpu'),
+          (dict(env=['SEED_STAC_DEVICE=auto']), 'auto'),  # the user's choice wins
+      ])
   def test_learner_device_follows_its_machine(self, overrides, device):
     learner = parse_spec(gpu_job(**overrides)).worker_pool_specs[0]
-    assert [e.value for e in learner.container_spec.env if e.name == 'SEED_STAC_DEVICE'] == [
-        device]
+    assert [e.value for e in learner.container_spec.env if e.name == 'SEED_STAC_DEVICE'] == [device]
 
   def test_a_token_always_reaches_both_pools(self):
     spec = parse_spec(gpu_job(env=['EXTRA=1'], token='generated'))
     for pool in spec.worker_pool_specs:
-      assert ('SEED_STAC_TOKEN', 'generated') in [(e.name, e.value)
-                                                  for e in pool.container_spec.env]
+      assert ('SEED_STAC_TOKEN', 'generated') in [(e.name, e.value) for e in pool.container_spec.env
+                                                 ]
     # The user's own token wins over the generated one.
     spec = parse_spec(gpu_job(token='generated'))
-    assert [e.value for e in spec.worker_pool_specs[1].container_spec.env
-            if e.name == 'SEED_STAC_TOKEN'] == ['t0k']
+    assert [
+        e.value for e in spec.worker_pool_specs[1].container_spec.env if e.name == 'SEED_STAC_TOKEN'
+    ] == ['t0k']
     with pytest.raises(submit.SpecError, match='the learner needs a shared token'):
       gpu_job(env=['EXTRA=1'], token='')
 
@@ -157,10 +180,11 @@ class TestBuildJob:
       (dict(learner_accelerator_type=''), r'go together'),
       (dict(learner_accelerator_type='nvidia-l4'), r'AcceleratorType name'),
       (dict(learner_tpu_topology='2x2'), r'--learner_tpu_topology needs a TPU machine type'),
-      (dict(learner_machine_type='ct5lp-hightpu-4t', learner_tpu_topology='big'),
-       r'must look like 2x2'),
+      (dict(learner_machine_type='ct5lp-hightpu-4t',
+            learner_tpu_topology='big'), r'must look like 2x2'),
       (dict(learner_machine_type='ct5lp-hightpu-4t'), r'cannot take GPU'),
-      (dict(learner_machine_type='cloud-tpu', learner_accelerator_type='',
+      (dict(learner_machine_type='cloud-tpu',
+            learner_accelerator_type='',
             learner_accelerator_count=0), r'cloud-tpu needs a TPU_'),
       (dict(learner_machine_type=''), r'--learner_machine_type is required'),
       (dict(actor_machine_type=''), r'--actor_machine_type is required'),
@@ -210,22 +234,29 @@ class TestSubmitJob:
 
 def run_cli(args, tmp_path):
   env = dict(os.environ, PYTHONPATH=str(REPO))
-  return subprocess.run([sys.executable, '-m', 'gcp.submit'] + args, cwd=tmp_path, env=env,
-                        capture_output=True, text=True, timeout=120)
+  return subprocess.run([sys.executable, '-m', 'gcp.submit'] + args,
+                        cwd=tmp_path,
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        timeout=120)
 
 
-BASE_ARGS = ['--learner_image=' + LEARNER_IMAGE, '--actor_image=' + ACTOR_IMAGE,
-             '--config=configs/atari.py:Pong', '--logdir=gs://bucket/runs/pong-1']
+BASE_ARGS = [
+    '--learner_image=' + LEARNER_IMAGE, '--actor_image=' + ACTOR_IMAGE,
+    '--config=configs/atari.py:Pong', '--logdir=gs://bucket/runs/pong-1'
+]
 
 
 class TestCli:
 
   def test_dry_run_writes_spec(self, tmp_path):
     out = tmp_path / 'job.json'
-    proc = run_cli(['--dry_run', f'--spec_out={out}', '--override=learner.batch_size=32',
-                    '--actor_machines=3', '--actors_per_machine=4', '--env=A=1', '--spot',
-                    '--display_name=pong-7', '--project=unused-in-dry-run'] + BASE_ARGS
-                   + ['--', '--config.learner.lr=0.001'], tmp_path)
+    proc = run_cli([
+        '--dry_run', f'--spec_out={out}', '--override=learner.batch_size=32', '--actor_machines=3',
+        '--actors_per_machine=4', '--env=A=1', '--spot', '--display_name=pong-7',
+        '--project=unused-in-dry-run'
+    ] + BASE_ARGS + ['--', '--config.learner.lr=0.001'], tmp_path)
     assert proc.returncode == 0, proc.stderr
     job = json.loads(out.read_text())
     assert job['displayName'] == 'pong-7'
@@ -233,16 +264,17 @@ class TestCli:
     learner, actors = spec.worker_pool_specs
     assert list(learner.container_spec.args) == [
         '--config=configs/atari.py:Pong', '--config.learner.batch_size=32',
-        '--logdir=gs://bucket/runs/pong-1', '--config.learner.lr=0.001']
+        '--logdir=gs://bucket/runs/pong-1', '--config.learner.lr=0.001'
+    ]
     assert learner.machine_spec.accelerator_type == aiplatform_v1.AcceleratorType.NVIDIA_L4
-    assert (actors.replica_count, list(actors.container_spec.args)) == (
-        3, ['--actors_per_machine=4'])
+    assert (actors.replica_count, list(actors.container_spec.args)) == (3,
+                                                                        ['--actors_per_machine=4'])
     assert spec.scheduling.strategy == aiplatform_v1.Scheduling.Strategy.SPOT
     env = [(e.name, e.value) for e in actors.container_spec.env]
     assert env[0] == ('A', '1') and env[1][0] == 'SEED_STAC_TOKEN'
     # A fresh random token per job, the same on both pools.
-    assert len(env[1][1]) == 64 and env[1] in [(e.name, e.value)
-                                               for e in learner.container_spec.env]
+    assert len(env[1][1]) == 64 and env[1] in [(e.name, e.value) for e in learner.container_spec.env
+                                              ]
 
   def test_dry_run_to_stdout(self, tmp_path):
     proc = run_cli(['--dry_run'] + BASE_ARGS, tmp_path)

@@ -119,12 +119,10 @@ def test_noop_starts_differ_across_seeds():
   # Pong's screen is static for its first ~60 frames, so use a larger
   # noop_max to see different first frames; MsPacman moves from frame 1.
   for name, noop_max in (('Pong', 120), ('MsPacman', 30)):
-    firsts = [atari.Atari(name, seed=s, noop_max=noop_max).reset()
-              for s in range(4)]
+    firsts = [atari.Atari(name, seed=s, noop_max=noop_max).reset() for s in range(4)]
     assert any(not np.array_equal(firsts[0], f) for f in firsts[1:]), name
   # Without no-ops every seed starts from the same frame.
-  firsts = [atari.Atari('MsPacman', seed=s, noop_max=0).reset()
-            for s in range(3)]
+  firsts = [atari.Atari('MsPacman', seed=s, noop_max=0).reset() for s in range(3)]
   assert all(np.array_equal(firsts[0], f) for f in firsts[1:])
 
 
@@ -140,6 +138,7 @@ def test_same_seed_is_deterministic():
 
 
 def test_sticky_actions_option_changes_dynamics():
+
   def trajectory(probability):
     env = atari.Atari('Pong', seed=0, repeat_action_probability=probability)
     env.reset()

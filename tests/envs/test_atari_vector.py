@@ -22,16 +22,14 @@ from seed_stac.envs.batch import EnvBatch
 
 def _pair(game, seed, batch_size, **options):
   vector = envs.create_env_batch('atari', game, seed, batch_size, **options)
-  python = envs.create_env_batch('atari', game, seed, batch_size, vector=False,
-                                 **options)
+  python = envs.create_env_batch('atari', game, seed, batch_size, vector=False, **options)
   assert isinstance(vector, atari_vector.AtariVectorBatch)
   assert isinstance(python, EnvBatch)
   return vector, python
 
 
 def _assert_same_step(a, b, where):
-  for field in ('observation', 'reward', 'terminated', 'truncated',
-                'episode_length'):
+  for field in ('observation', 'reward', 'terminated', 'truncated', 'episode_length'):
     x, y = getattr(a, field), getattr(b, field)
     assert x.dtype == y.dtype and x.shape == y.shape, (where, field)
     if not np.array_equal(x, y):
@@ -49,8 +47,8 @@ def _play_both(vector, python, num_steps, seed=1, actions=None):
   rng = np.random.default_rng(seed)
   steps = []
   for t in range(num_steps):
-    action = (actions if actions is not None else rng.integers(
-        0, vector.spec.action.num_actions, len(vector)))
+    action = (actions if actions is not None else rng.integers(0, vector.spec.action.num_actions,
+                                                               len(vector)))
     a, b = vector.step(action), python.step(action)
     _assert_same_step(a, b, f'step {t}')
     steps.append(a)
@@ -72,14 +70,22 @@ def test_dispatch_and_spec_match_the_python_adapter():
     batch.close()
 
 
-@pytest.mark.parametrize('game,batch_size,num_steps,options', [
-    ('Pong', 4, 300, {}),
-    ('Breakout', 4, 300, {}),  # several game overs: auto-reset path
-    ('Breakout', 4, 300, {'repeat_action_probability': 0.25}),
-    ('MsPacman', 3, 300, {'repeat_action_probability': 0.25,
-                          'full_action_space': True}),
-    ('SpaceInvaders', 2, 300, {'noop_max': 5}),
-])
+@pytest.mark.parametrize(
+    'game,batch_size,num_steps,options',
+    [
+        ('Pong', 4, 300, {}),
+        ('Breakout', 4, 300, {}),  # several game overs: auto-reset path
+        ('Breakout', 4, 300, {
+            'repeat_action_probability': 0.25
+        }),
+        ('MsPacman', 3, 300, {
+            'repeat_action_probability': 0.25,
+            'full_action_space': True
+        }),
+        ('SpaceInvaders', 2, 300, {
+            'noop_max': 5
+        }),
+    ])
 def test_bit_identical_to_the_python_batch(game, batch_size, num_steps, options):
   vector, python = _pair(game, 7, batch_size, **options)
   np.testing.assert_array_equal(vector.reset(), python.reset())
@@ -87,8 +93,7 @@ def test_bit_identical_to_the_python_batch(game, batch_size, num_steps, options)
   # A second reset continues each env's streams (no re-seeding) in both.
   np.testing.assert_array_equal(vector.reset(), python.reset())
   steps += _play_both(vector, python, 50, seed=2)
-  np.testing.assert_array_equal(
-      vector.episode_frames, [env.episode_frames for env in python.envs])
+  np.testing.assert_array_equal(vector.episode_frames, [env.episode_frames for env in python.envs])
   if game == 'Breakout':
     assert sum(np.sum(~np.isnan(s.episode_return)) for s in steps) >= 4
   vector.close()
@@ -133,8 +138,7 @@ def test_frame_cap_truncates_like_the_python_batch():
   noops = vector.episode_frames
   assert (0 <= noops).all() and (noops <= 30).all() and len(set(noops)) > 1
   steps = _play_both(vector, python, 60)
-  first_end = [next(t for t, s in enumerate(steps) if s.truncated[i])
-               for i in range(4)]
+  first_end = [next(t for t, s in enumerate(steps) if s.truncated[i]) for i in range(4)]
   for i in range(4):
     t = first_end[i]
     assert t + 1 == -(-(100 - noops[i]) // 4)  # ceil: the cap can fall mid-step
@@ -154,7 +158,11 @@ def test_frame_cap_inside_a_step_with_sticky_actions():
   A cap inside a step (150 = 37 steps + 2 frames): identical up to and
   including the truncated step (no reward falls in the C++ env's 2 extra
   frames here); with sticky actions the next episodes may then differ."""
-  vector, python = _pair('Breakout', 0, 2, noop_max=0, max_episode_frames=152,
+  vector, python = _pair('Breakout',
+                         0,
+                         2,
+                         noop_max=0,
+                         max_episode_frames=152,
                          repeat_action_probability=0.25)
   vector.reset()
   python.reset()
@@ -163,7 +171,11 @@ def test_frame_cap_inside_a_step_with_sticky_actions():
   vector.close()
   python.close()
 
-  vector, python = _pair('Breakout', 0, 2, noop_max=0, max_episode_frames=150,
+  vector, python = _pair('Breakout',
+                         0,
+                         2,
+                         noop_max=0,
+                         max_episode_frames=150,
                          repeat_action_probability=0.25)
   vector.reset()
   python.reset()
@@ -176,7 +188,10 @@ def test_frame_cap_inside_a_step_with_sticky_actions():
 
 def _play_breakout(terminal_on_life_loss, max_steps=3000):
   """FIRE forever in a vector batch of one Breakout; the steps until the game ends."""
-  batch = envs.create_env_batch('atari', 'Breakout', 0, 1,
+  batch = envs.create_env_batch('atari',
+                                'Breakout',
+                                0,
+                                1,
                                 terminal_on_life_loss=terminal_on_life_loss)
   batch.reset()
   steps = []
@@ -227,7 +242,8 @@ def test_options_and_threads():
 
 
 def test_errors():
-  with pytest.raises(ValueError, match=r"unknown option\(s\) \['sticky'\].*"
+  with pytest.raises(ValueError,
+                     match=r"unknown option\(s\) \['sticky'\].*"
                      r"'num_threads'.*'vector'"):
     envs.create_env_batch('atari', 'Pong', 0, 2, sticky=0.25)
   for make in (envs.create_environment,

@@ -19,9 +19,10 @@ class CountingEnv(base.Environment):
     self._truncate = truncate
     self._episode = -1
     self._t = 0
-    self.spec = base.EnvSpec(
-        name='counting', observation_shape=(2,), observation_dtype='int32',
-        action=base.ActionSpec(kind='discrete', num_actions=10))
+    self.spec = base.EnvSpec(name='counting',
+                             observation_shape=(2,),
+                             observation_dtype='int32',
+                             action=base.ActionSpec(kind='discrete', num_actions=10))
 
   def reset(self):
     self._episode += 1
@@ -32,7 +33,8 @@ class CountingEnv(base.Environment):
     self._t += 1
     end = self._t == self._length
     return base.Step(np.array([self._episode, self._t], np.int32),
-                     float(action), terminated=end and not self._truncate,
+                     float(action),
+                     terminated=end and not self._truncate,
                      truncated=end and self._truncate)
 
 
@@ -97,14 +99,12 @@ def test_catch_auto_reset_matches_a_fresh_episode():
   assert out.terminated.all() and not out.truncated.any()
   assert set(out.episode_return) <= {1.0, -1.0}
   np.testing.assert_array_equal(out.episode_length, 9)
-  np.testing.assert_array_equal(
-      out.observation, np.stack([twin.reset() for twin in twins]))
+  np.testing.assert_array_equal(out.observation, np.stack([twin.reset() for twin in twins]))
 
 
 def test_continuous_actions():
   from seed_stac.envs import dmc  # pylint: disable=g-import-not-at-top
-  envs = batch.EnvBatch([dmc.make_dmc('cartpole-swingup', seed=s)
-                         for s in range(2)])
+  envs = batch.EnvBatch([dmc.make_dmc('cartpole-swingup', seed=s) for s in range(2)])
   assert envs.reset().shape == (2, 5)
   out = envs.step(np.zeros((2, 1), np.float64))
   assert out.observation.shape == (2, 5)

@@ -51,7 +51,8 @@ def test_both_flags_from_gymnasium_count_as_termination(monkeypatch):
   env = cartpole.CartPole(seed=0)
   env.reset()
   monkeypatch.setattr(
-      env._env, 'step',  # pylint: disable=protected-access
+      env._env,
+      'step',  # pylint: disable=protected-access
       lambda action: (np.zeros(4), 1.0, True, True, {}))
   step = env.step(0)
   assert step.terminated and not step.truncated

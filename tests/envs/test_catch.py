@@ -76,6 +76,7 @@ def test_paddle_moves_and_clips_at_walls():
 
 
 def test_seeded_determinism():
+
   def ball_columns(seed):
     env = catch.Catch(seed=seed)
     return [_positions(env.reset())[0][1] for _ in range(30)]

@@ -6,8 +6,7 @@ import pytest
 from seed_stac.envs import base
 from seed_stac.envs import checks
 
-_BOX = base.ActionSpec(kind='continuous', shape=(2,), minimum=(-1.0, 0.0),
-                       maximum=(1.0, 2.0))
+_BOX = base.ActionSpec(kind='continuous', shape=(2,), minimum=(-1.0, 0.0), maximum=(1.0, 2.0))
 
 
 @pytest.mark.parametrize('seed', [0, 7, np.int64(3)])
@@ -50,8 +49,7 @@ def test_continuous_action_clips_to_bounds():
   out = checks.continuous_action([5.0, -3.0], _BOX)
   assert out.dtype == np.float32
   np.testing.assert_array_equal(out, [1.0, 0.0])
-  np.testing.assert_array_equal(
-      checks.continuous_action(np.array([0.25, 1.5]), _BOX), [0.25, 1.5])
+  np.testing.assert_array_equal(checks.continuous_action(np.array([0.25, 1.5]), _BOX), [0.25, 1.5])
 
 
 def test_continuous_action_rejects_shape_and_nan():
@@ -70,7 +68,8 @@ def test_check_choice_lists_valid_choices():
 @pytest.mark.parametrize('name', ['cartpole-fly', 'cartpole', 'swingup-cartpole', '', None, 3])
 def test_split_task_name_rejects_names_not_in_the_suite(name):
   tasks = [('cartpole', 'swingup'), ('walker', 'walk')]
-  with pytest.raises(ValueError, match=r"unknown demo task .*; valid names: "
+  with pytest.raises(ValueError,
+                     match=r"unknown demo task .*; valid names: "
                      r"cartpole-swingup, walker-walk$"):
     checks.split_task_name(name, tasks, 'demo')
 
@@ -78,5 +77,5 @@ def test_split_task_name_rejects_names_not_in_the_suite(name):
 def test_split_task_name_splits_at_the_first_dash():
   tasks = [('cartpole', 'swingup'), ('walker', 'realworld_walk-hard')]
   assert checks.split_task_name('cartpole-swingup', tasks, 'demo') == ('cartpole', 'swingup')
-  assert checks.split_task_name('walker-realworld_walk-hard', iter(tasks), 'demo') == (
-      'walker', 'realworld_walk-hard')
+  assert checks.split_task_name('walker-realworld_walk-hard', iter(tasks),
+                                'demo') == ('walker', 'realworld_walk-hard')

@@ -28,29 +28,27 @@ class FakeEnv(dm_env.Environment):
     self.actions.append(np.array(action))
     self._t += 1
     if self._t == self._length:
-      return dm_env.TimeStep(dm_env.StepType.LAST, float(self._t),
-                             self._final_discount, self._observation())
+      return dm_env.TimeStep(dm_env.StepType.LAST, float(self._t), self._final_discount,
+                             self._observation())
     return dm_env.transition(float(self._t), self._observation())
 
   def _observation(self):
-    return collections.OrderedDict(
-        b=np.full((2,), self._t, np.float64), a=np.array(-1.0))
+    return collections.OrderedDict(b=np.full((2,), self._t, np.float64), a=np.array(-1.0))
 
   def observation_spec(self):
-    return collections.OrderedDict(b=specs.Array((2,), np.float64),
-                                   a=specs.Array((), np.float64))
+    return collections.OrderedDict(b=specs.Array((2,), np.float64), a=specs.Array((), np.float64))
 
   def action_spec(self):
-    return specs.BoundedArray((2,), np.float64, minimum=[-1.0, 0.0],
-                              maximum=1.0)
+    return specs.BoundedArray((2,), np.float64, minimum=[-1.0, 0.0], maximum=1.0)
 
 
 def _adapter(length=5, final_discount=1.0, action_repeat=1):
   env = FakeEnv(length, final_discount)
-  spec = base.EnvSpec(
-      name='fake', observation_shape=(3,), observation_dtype='float32',
-      action=dm_env_adapter.continuous_action_spec(env.action_spec()),
-      frames_per_step=action_repeat)
+  spec = base.EnvSpec(name='fake',
+                      observation_shape=(3,),
+                      observation_dtype='float32',
+                      action=dm_env_adapter.continuous_action_spec(env.action_spec()),
+                      frames_per_step=action_repeat)
   observe = lambda ts: dm_env_adapter.flatten_observation(ts.observation)
   return env, dm_env_adapter.DmEnvAdapter(env, spec, observe, action_repeat)
 
@@ -60,8 +58,7 @@ def test_flatten_keeps_dict_order():
       collections.OrderedDict(z=np.array([[1, 2]]), a=np.array(3.0)))
   assert flat.dtype == np.float32
   np.testing.assert_array_equal(flat, [1, 2, 3])
-  np.testing.assert_array_equal(
-      dm_env_adapter.flatten_observation(np.ones((2, 2))), np.ones(4))
+  np.testing.assert_array_equal(dm_env_adapter.flatten_observation(np.ones((2, 2))), np.ones(4))
 
 
 def test_action_spec_broadcasts_bounds():

@@ -25,8 +25,11 @@ def test_the_example_corridor_spec_and_episode_ends():
 
 
 def test_make_kwargs_and_action_repeat():
-  env = create_environment('dm_env', 'examples.corridor_dm_env:make_env', seed=0,
-                           make_kwargs={'length': 3}, action_repeat=2)
+  env = create_environment('dm_env',
+                           'examples.corridor_dm_env:make_env',
+                           seed=0,
+                           make_kwargs={'length': 3},
+                           action_repeat=2)
   assert env.spec.observation_shape == (3,) and env.spec.frames_per_step == 2
   env.reset()
   step = env.step(1)  # two moves right: the goal; rewards summed over the repeats
@@ -34,6 +37,7 @@ def test_make_kwargs_and_action_repeat():
 
 
 class _Continuous(dm_env.Environment):
+
   def reset(self):
     return dm_env.restart(np.zeros((84, 84, 3), np.uint8))
 
@@ -49,6 +53,7 @@ class _Continuous(dm_env.Environment):
 
 
 class _IntegerBox(_Continuous):
+
   def action_spec(self):
     return specs.BoundedArray((2,), np.int32, 0, 3)
 

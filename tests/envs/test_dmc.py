@@ -10,8 +10,7 @@ import pytest
 
 from seed_stac.envs import dmc
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_features_mode():
@@ -29,8 +28,8 @@ def test_features_mode():
   raw = suite.load('cartpole', 'swingup', task_kwargs={'random': 0})
   timestep = raw.reset()
   np.testing.assert_allclose(
-      observation, np.concatenate([timestep.observation['position'],
-                                   timestep.observation['velocity']]),
+      observation,
+      np.concatenate([timestep.observation['position'], timestep.observation['velocity']]),
       rtol=1e-6)
   step = env.step(np.array([0.3], np.float32))
   raw_step = raw.step([0.3])
@@ -52,14 +51,12 @@ def test_pixels_mode():
   for _ in range(10):
     moved = env.step(np.ones(1, np.float32)).observation
   assert moved.shape == (84, 84, 3) and not np.array_equal(moved, observation)
-  assert dmc.make_dmc('cartpole-swingup', mode='pixels',
-                      frame_stack=4).spec.frame_stack == 4
+  assert dmc.make_dmc('cartpole-swingup', mode='pixels', frame_stack=4).spec.frame_stack == 4
 
 
 def test_time_limit_is_truncation_with_large_action_repeat():
   # cartpole: 1000 control steps per episode -> 10 agent steps of 100.
-  env = dmc.make_dmc('cartpole-swingup', seed=0, mode='pixels',
-                     action_repeat=100)
+  env = dmc.make_dmc('cartpole-swingup', seed=0, mode='pixels', action_repeat=100)
   assert env.spec.frames_per_step == 100
   env.reset()
   steps = [env.step(np.zeros(1)) for _ in range(10)]
@@ -160,8 +157,12 @@ def _import_dmc_in_subprocess(mujoco_gl):
           '  print("MUJOCO_GL=" + os.environ["MUJOCO_GL"])\n'
           'except ImportError as e:\n'
           '  print("ImportError: " + str(e))\n')
-  return subprocess.run([sys.executable, '-c', code], cwd=_ROOT, env=environ,
-                        capture_output=True, text=True, timeout=60,
+  return subprocess.run([sys.executable, '-c', code],
+                        cwd=_ROOT,
+                        env=environ,
+                        capture_output=True,
+                        text=True,
+                        timeout=60,
                         check=True).stdout
 
 

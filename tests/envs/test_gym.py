@@ -50,7 +50,9 @@ def test_time_limit_is_a_truncation_not_a_termination():
 
 
 def test_a_custom_environment_registered_by_an_imported_module():
-  env = create_environment('gym', 'seed_stac_examples/GridWalk-v0', seed=0,
+  env = create_environment('gym',
+                           'seed_stac_examples/GridWalk-v0',
+                           seed=0,
                            import_module='examples.gridwalk')
   observation = env.reset()
   np.testing.assert_array_equal(observation, np.eye(8, dtype=np.float32)[0])
@@ -60,8 +62,11 @@ def test_a_custom_environment_registered_by_an_imported_module():
 
 
 def test_make_kwargs_reach_gymnasium():
-  env = create_environment('gym', 'seed_stac_examples/GridWalk-v0', seed=0,
-                           import_module='examples.gridwalk', make_kwargs={'length': 3})
+  env = create_environment('gym',
+                           'seed_stac_examples/GridWalk-v0',
+                           seed=0,
+                           import_module='examples.gridwalk',
+                           make_kwargs={'length': 3})
   assert env.spec.observation_shape == (3,)
 
 

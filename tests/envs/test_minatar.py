@@ -6,8 +6,13 @@ import pytest
 from seed_stac.envs import minatar
 
 # Channels and minimal action sets of MinAtar 1.0.15.
-EXPECTED = {'Asterix': (4, 5), 'Breakout': (4, 3), 'Freeway': (7, 3), 'Seaquest': (10, 6),
-            'SpaceInvaders': (6, 4)}
+EXPECTED = {
+    'Asterix': (4, 5),
+    'Breakout': (4, 3),
+    'Freeway': (7, 3),
+    'Seaquest': (10, 6),
+    'SpaceInvaders': (6, 4)
+}
 
 
 def play(env, actions):

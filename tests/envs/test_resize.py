@@ -14,7 +14,8 @@ def _reference_area_resize(image, out_h, out_w):
   in_h, in_w = image.shape
   lcm_h, lcm_w = math.lcm(in_h, out_h), math.lcm(in_w, out_w)
   fine = np.repeat(np.repeat(image.astype(np.float64), lcm_h // in_h, axis=0),
-                   lcm_w // in_w, axis=1)
+                   lcm_w // in_w,
+                   axis=1)
   blocks = fine.reshape(out_h, lcm_h // out_h, out_w, lcm_w // out_w)
   return blocks.mean(axis=(1, 3))
 

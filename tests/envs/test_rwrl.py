@@ -18,8 +18,8 @@ import pytest
 from seed_stac import envs
 from seed_stac.envs import rwrl
 
-_ALL_TASKS = (('cartpole_swingup', 'cartpole', 'realworld_swingup'),
-              ('walker_walk', 'walker', 'realworld_walk'))
+_ALL_TASKS = (('cartpole_swingup', 'cartpole', 'realworld_swingup'), ('walker_walk', 'walker',
+                                                                      'realworld_walk'))
 
 
 def _real_suite_importable() -> bool:
@@ -45,7 +45,8 @@ def fake_suite(monkeypatch):
   def load(domain_name, task_name, **kwargs):
     calls.append(dict(domain_name=domain_name, task_name=task_name, **kwargs))
     dmc_task = task_name[len('realworld_'):]
-    env = suite.load(domain_name, dmc_task,
+    env = suite.load(domain_name,
+                     dmc_task,
                      task_kwargs={'random': kwargs['random']},
                      environment_kwargs={'flat_observation': True})
     if kwargs.get('safety_spec', {}).get('enable'):
@@ -60,8 +61,7 @@ def fake_suite(monkeypatch):
   environments.load = load
   package.environments = environments
   monkeypatch.setitem(sys.modules, 'realworldrl_suite', package)
-  monkeypatch.setitem(sys.modules, 'realworldrl_suite.environments',
-                      environments)
+  monkeypatch.setitem(sys.modules, 'realworldrl_suite.environments', environments)
   return calls
 
 
@@ -77,10 +77,14 @@ def test_missing_package_error_gives_install_command(monkeypatch):
 
 def test_load_arguments(fake_suite):
   env = rwrl.make_rwrl('walker-realworld_walk', seed=3, difficulty='hard')
-  assert fake_suite == [dict(
-      domain_name='walker', task_name='realworld_walk',
-      combined_challenge='hard', log_output=None, random=3,
-      environment_kwargs=dict(log_safety_vars=False, flat_observation=True))]
+  assert fake_suite == [
+      dict(domain_name='walker',
+           task_name='realworld_walk',
+           combined_challenge='hard',
+           log_output=None,
+           random=3,
+           environment_kwargs=dict(log_safety_vars=False, flat_observation=True))
+  ]
   assert env.spec.name == 'walker-realworld_walk'
   assert env.spec.observation_shape == (24,)
   assert env.spec.observation_dtype == 'float32'
@@ -110,10 +114,12 @@ def test_action_repeat_sets_frames_per_step(fake_suite):
 
 
 def test_errors(fake_suite):
-  with pytest.raises(ValueError, match=r"unknown rwrl difficulty 'extreme'.*"
+  with pytest.raises(ValueError,
+                     match=r"unknown rwrl difficulty 'extreme'.*"
                      r"\['easy', 'hard', 'medium'\]"):
     rwrl.make_rwrl('walker-realworld_walk', difficulty='extreme')
-  with pytest.raises(ValueError, match=r"unknown realworldrl_suite task "
+  with pytest.raises(ValueError,
+                     match=r"unknown realworldrl_suite task "
                      r"'walker-walk'.*walker-realworld_walk"):
     rwrl.make_rwrl('walker-walk')
   with pytest.raises(ValueError, match='action_repeat'):
@@ -130,8 +136,7 @@ def test_errors(fake_suite):
 _BASE_FEATURES = {'cartpole-realworld_swingup': 5, 'walker-realworld_walk': 24}
 _EXTRA_FEATURES = {'easy': 10, 'medium': 20, 'hard': 50}
 _ACTION_SIZE = {'cartpole-realworld_swingup': 1, 'walker-realworld_walk': 6}
-_NUM_CONSTRAINTS = {'cartpole-realworld_swingup': 3,
-                    'walker-realworld_walk': 4}
+_NUM_CONSTRAINTS = {'cartpole-realworld_swingup': 3, 'walker-realworld_walk': 4}
 
 
 def _actions(action_size, num_steps):
@@ -175,8 +180,11 @@ def test_real_specs(name, difficulty):
 @requires_suite
 def test_real_factory_options():
   assert 'constraints' in envs.valid_options('rwrl')
-  env = envs.create_environment('rwrl', 'cartpole-realworld_swingup', seed=1,
-                                difficulty='medium', constraints=True,
+  env = envs.create_environment('rwrl',
+                                'cartpole-realworld_swingup',
+                                seed=1,
+                                difficulty='medium',
+                                constraints=True,
                                 action_repeat=2)
   assert env.spec.observation_shape == (5 + 20 + 3,)
   assert env.spec.frames_per_step == 2
@@ -204,8 +212,7 @@ def test_real_same_seed_same_trajectory(name, difficulty):
     second_rewards.append(step.reward)
   np.testing.assert_array_equal(observations, np.stack(second_observations))
   np.testing.assert_array_equal(rewards, np.array(second_rewards))
-  other_observations, _ = _rollout(
-      rwrl.make_rwrl(name, seed=8, difficulty=difficulty), actions)
+  other_observations, _ = _rollout(rwrl.make_rwrl(name, seed=8, difficulty=difficulty), actions)
   assert not np.array_equal(observations[0], other_observations[0])
 
 
@@ -223,8 +230,7 @@ def _cartpole_challenges(difficulty, num_steps=200, num_resets=6):
   """Same seed and zero actions: (pole lengths over resets, mean |applied -
   commanded action|, observation error vs the true state)."""
   from dm_control.suite import cartpole  # pylint: disable=g-import-not-at-top
-  env = rwrl.make_rwrl('cartpole-realworld_swingup', seed=0,
-                       difficulty=difficulty)
+  env = rwrl.make_rwrl('cartpole-realworld_swingup', seed=0, difficulty=difficulty)
   lengths = []
   for _ in range(num_resets):
     env.reset()
@@ -242,8 +248,7 @@ def _cartpole_challenges(difficulty, num_steps=200, num_resets=6):
   # Observations are delayed (3/6/9 steps): the best-matching lag's error.
   start = 20
   error = min(
-      np.median(np.abs(observed[start:] - true[start - lag:num_steps - lag]))
-      for lag in range(12))
+      np.median(np.abs(observed[start:] - true[start - lag:num_steps - lag])) for lag in range(12))
   return np.array(lengths), float(np.mean(np.abs(applied))), float(error)
 
 
@@ -268,8 +273,7 @@ def test_real_harder_difficulty_changes_dynamics_and_observations():
   actions = _actions(1, 30)
   positions = {}
   for difficulty in ('easy', 'hard'):
-    env = rwrl.make_rwrl('cartpole-realworld_swingup', seed=0,
-                         difficulty=difficulty)
+    env = rwrl.make_rwrl('cartpole-realworld_swingup', seed=0, difficulty=difficulty)
     env.reset()
     positions[difficulty] = []
     for action in actions:
@@ -292,8 +296,9 @@ def test_real_constraints_are_the_last_observation_entries():
   env = rwrl.make_rwrl(name, seed=0, difficulty='easy', constraints=True)
   task = env.env.task
   assert list(task.constraints) == [
-      'joint_angle_constraint', 'joint_velocity_constraint',
-      'dangerous_fall_constraint', 'torso_upright_constraint']
+      'joint_angle_constraint', 'joint_velocity_constraint', 'dangerous_fall_constraint',
+      'torso_upright_constraint'
+  ]
   size = _BASE_FEATURES[name] + 10 + 4
   assert env.spec.observation_shape == (size,)
   observation = env.reset()
@@ -308,17 +313,15 @@ def test_real_constraints_are_the_last_observation_entries():
     flags = step.observation[-4:]
     assert set(np.unique(flags)) <= {0.0, 1.0}
     # The current step's values, not delayed like the other features.
-    np.testing.assert_array_equal(flags,
-                                  task.constraints_obs.astype(np.float32))
+    np.testing.assert_array_equal(flags, task.constraints_obs.astype(np.float32))
     violations += flags == 0.0
     rewards.append(step.reward)
   assert violations[2] > 0  # dangerous_fall_constraint
   # Exposed only: the same seed and actions without constraints give the
   # same features and rewards (the flags are appended, nothing else moves).
   plain = rwrl.make_rwrl(name, seed=0, difficulty='easy')
-  plain_observations, plain_rewards = _rollout(plain, [
-      np.full(6, 1.0 if (t // 25) % 2 == 0 else -1.0, np.float32)
-      for t in range(120)])
+  plain_observations, plain_rewards = _rollout(
+      plain, [np.full(6, 1.0 if (t // 25) % 2 == 0 else -1.0, np.float32) for t in range(120)])
   np.testing.assert_array_equal(plain_rewards, rewards)
   np.testing.assert_array_equal(plain_observations[-1], step.observation[:-4])
 
@@ -337,7 +340,8 @@ def test_real_episode_ends_truncated_at_the_time_limit():
 
 @requires_suite
 def test_real_errors():
-  with pytest.raises(ValueError, match=r"unknown realworldrl_suite task "
+  with pytest.raises(ValueError,
+                     match=r"unknown realworldrl_suite task "
                      r"'cartpole-swingup'.*cartpole-realworld_swingup.*"
                      r"humanoid-realworld_walk"):
     rwrl.make_rwrl('cartpole-swingup')

@@ -15,29 +15,33 @@ from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
 
-ATARI = EnvSpec('atari', (84, 84), 'uint8', ActionSpec('discrete', num_actions=18),
-                frame_stack=4, frames_per_step=4)
+ATARI = EnvSpec('atari', (84, 84),
+                'uint8',
+                ActionSpec('discrete', num_actions=18),
+                frame_stack=4,
+                frames_per_step=4)
 CATCH = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3))
 
 
 class _Batcher:
+
   async def submit(self, inputs):
     n = len(inputs['reward'])
-    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32),
-                core=inputs['core'])
+    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32), core=inputs['core'])
 
 
 def _service(spec=CATCH, num_envs=2, unroll_length=3, grace_s=10.0, core=()):
-  return ActorHub(spec, {}, num_envs, _Batcher(), core, unroll_length,
-                  queue.Queue(1000), EpisodeStats(), threading.Event(), grace_s)
+  return ActorHub(spec, {}, num_envs, _Batcher(), core, unroll_length, queue.Queue(1000),
+                  EpisodeStats(), threading.Event(), grace_s)
 
 
 def _batch(service, actor_id, run_id):
   n, spec = service.env_batch_size, service.spec
-  return StepMessage(actor_id, run_id, np.arange(n, dtype=np.int32) + n * actor_id,
-                   np.zeros((n,) + spec.observation_shape, spec.observation_dtype),
-                   np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool),
-                   np.full(n, np.nan, np.float32), np.zeros(n, np.int32))
+  return StepMessage(actor_id, run_id,
+                     np.arange(n, dtype=np.int32) + n * actor_id,
+                     np.zeros((n,) + spec.observation_shape, spec.observation_dtype),
+                     np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool),
+                     np.full(n, np.nan, np.float32), np.zeros(n, np.int32))
 
 
 def test_assigned_ids_are_the_lowest_free_ones():
@@ -113,8 +117,7 @@ def test_a_departing_actor_loses_only_its_unfinished_unroll(caplog):
 
 def test_episode_stats_keep_return_and_length_of_finished_episodes_only():
   stats = EpisodeStats()
-  stats.add(4, np.array([np.nan, 2.5, np.nan, -1.0], np.float32),
-            np.array([0, 7, 0, 3], np.int32))
+  stats.add(4, np.array([np.nan, 2.5, np.nan, -1.0], np.float32), np.array([0, 7, 0, 3], np.int32))
   stats.add(4, np.full(4, np.nan, np.float32), np.zeros(4, np.int32))
   assert stats.frames == 8
   assert stats.take_episodes() == ([2.5, -1.0], [7, 3])

@@ -45,8 +45,10 @@ def run(coro):
 
 
 def make_inputs(rng, first_id, n):
-  return {'x': rng.standard_normal((n, 3)).astype(np.float32),
-          'id': np.arange(first_id, first_id + n, dtype=np.int32)}
+  return {
+      'x': rng.standard_normal((n, 3)).astype(np.float32),
+      'id': np.arange(first_id, first_id + n, dtype=np.int32)
+  }
 
 
 def test_concurrent_submissions_get_their_own_rows():
@@ -89,16 +91,14 @@ def test_full_batch_runs_without_waiting_for_timeout():
     batcher = InferenceBatcher(infer, B, batch_timeout_ms=10_000)
     rng = np.random.default_rng(1)
     start = time.monotonic()
-    await asyncio.gather(*(batcher.submit(make_inputs(rng, 10 * i, 2))
-                           for i in range(4)))
+    await asyncio.gather(*(batcher.submit(make_inputs(rng, 10 * i, 2)) for i in range(4)))
     elapsed = time.monotonic() - start
     await batcher.close()
     return elapsed
 
   assert run(main()) < 1.0
   assert len(infer.calls) == 1
-  np.testing.assert_array_equal(
-      infer.calls[0]['id'], [0, 1, 10, 11, 20, 21, 30, 31])
+  np.testing.assert_array_equal(infer.calls[0]['id'], [0, 1, 10, 11, 20, 21, 30, 31])
 
 
 def test_partial_batch_is_padded_and_flushed_after_timeout():
@@ -175,8 +175,7 @@ def test_error_reaches_only_callers_of_that_batch():
     c = batcher.submit(make_inputs(rng, 200, 5))
     results = await asyncio.gather(a, b, c, return_exceptions=True)
     # The batcher keeps working after a failure.
-    d = await asyncio.wait_for(
-        batcher.submit(make_inputs(rng, 300, B)), 5)
+    d = await asyncio.wait_for(batcher.submit(make_inputs(rng, 300, B)), 5)
     await batcher.close()
     return results, d
 
@@ -190,6 +189,7 @@ def test_error_reaches_only_callers_of_that_batch():
 
 
 def test_wrong_output_batch_size_is_an_error():
+
   async def main():
     batcher = InferenceBatcher(lambda b: {'y': b['x'][:1]}, B, 1)
     with pytest.raises(ValueError, match='leading dimension 8'):
@@ -200,19 +200,16 @@ def test_wrong_output_batch_size_is_an_error():
 
 
 def test_inconsistent_inputs_are_rejected():
+
   async def main():
     batcher = InferenceBatcher(RecordingInfer(), B, 1)
     with pytest.raises(ValueError, match='different leading'):
-      await batcher.submit({'x': np.zeros((2, 3), np.float32),
-                            'id': np.zeros((3,), np.int32)})
-    await batcher.submit({'x': np.zeros((2, 3), np.float32),
-                          'id': np.zeros((2,), np.int32)})
+      await batcher.submit({'x': np.zeros((2, 3), np.float32), 'id': np.zeros((3,), np.int32)})
+    await batcher.submit({'x': np.zeros((2, 3), np.float32), 'id': np.zeros((2,), np.int32)})
     with pytest.raises(ValueError, match='do not match'):
-      await batcher.submit({'x': np.zeros((2, 4), np.float32),
-                            'id': np.zeros((2,), np.int32)})
+      await batcher.submit({'x': np.zeros((2, 4), np.float32), 'id': np.zeros((2,), np.int32)})
     with pytest.raises(ValueError, match='no rows'):
-      await batcher.submit({'x': np.zeros((0, 3), np.float32),
-                            'id': np.zeros((0,), np.int32)})
+      await batcher.submit({'x': np.zeros((0, 3), np.float32), 'id': np.zeros((0,), np.int32)})
     await batcher.close()
 
   run(main())
@@ -238,10 +235,10 @@ def test_cancelled_submission_is_not_inferred():
 
 
 def test_close_fails_pending_and_later_submissions():
+
   async def main():
     batcher = InferenceBatcher(RecordingInfer(), B, batch_timeout_ms=10_000)
-    pending = asyncio.ensure_future(
-        batcher.submit({'x': np.zeros((1, 3), np.float32)}))
+    pending = asyncio.ensure_future(batcher.submit({'x': np.zeros((1, 3), np.float32)}))
     await asyncio.sleep(0.01)
     await batcher.close()
     with pytest.raises(RuntimeError, match='closed'):

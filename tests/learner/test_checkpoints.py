@@ -38,7 +38,8 @@ def test_every_network_weight_round_trips(tmp_path):
   _perturb(agent.network.variables, 0)
   _perturb(agent.metaparams.logit_variables, 1)
   saved = [v.numpy().copy() for v in agent.network.variables]
-  Checkpointer(str(tmp_path / 'checkpoints'), frames=tf.Variable(7, dtype=tf.int64),
+  Checkpointer(str(tmp_path / 'checkpoints'),
+               frames=tf.Variable(7, dtype=tf.int64),
                **agent.checkpoint_objects()).save()
 
   network, _ = restore_network(config, str(tmp_path), CARTPOLE)
@@ -56,12 +57,13 @@ def test_every_network_weight_round_trips(tmp_path):
 
 
 def test_resnet_torso_weights_are_in_the_checkpoint(tmp_path):
-  spec = EnvSpec('pong', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6),
-                 frame_stack=4)
+  spec = EnvSpec('pong', (84, 84, 1), 'uint8', ActionSpec('discrete', num_actions=6), frame_stack=4)
   agent = builder.build_agent(atari.get_config('Pong'), spec)
   path = Checkpointer(str(tmp_path), **agent.checkpoint_objects()).save()
-  saved = sum(int(np.prod(shape)) for name, shape in tf.train.list_variables(path)
-              if name.startswith('network_weights/'))
+  saved = sum(
+      int(np.prod(shape))
+      for name, shape in tf.train.list_variables(path)
+      if name.startswith('network_weights/'))
   assert saved == sum(int(np.prod(v.shape)) for v in agent.network.variables)
 
 
@@ -168,15 +170,20 @@ def _free_port() -> int:
 
 def _spawn(args, log_path):
   with open(log_path, 'w') as log:
-    return subprocess.Popen([sys.executable] + args, cwd=ROOT, env=_CHILD_ENV,
-                            stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable] + args,
+                            cwd=ROOT,
+                            env=_CHILD_ENV,
+                            stdout=log,
+                            stderr=subprocess.STDOUT)
 
 
 def _learner_args(logdir, port, checkpoint_interval_s):
-  return [f'--config=configs/catch.py:{_AGENT}', f'--logdir={logdir}', f'--port={port}',
-          '--config.learner.total_frames=100000000', '--config.learner.batch_size=4',
-          '--config.actor.env_batch_size=4', '--config.learner.log_interval_s=0.2',
-          f'--config.learner.checkpoint_interval_s={checkpoint_interval_s}']
+  return [
+      f'--config=configs/catch.py:{_AGENT}', f'--logdir={logdir}', f'--port={port}',
+      '--config.learner.total_frames=100000000', '--config.learner.batch_size=4',
+      '--config.actor.env_batch_size=4', '--config.learner.log_interval_s=0.2',
+      f'--config.learner.checkpoint_interval_s={checkpoint_interval_s}'
+  ]
 
 
 def _progress(logdir):
@@ -225,9 +232,10 @@ def test_a_learner_killed_while_writing_a_checkpoint_resumes_from_the_previous_o
     tmp_path, processes):
   logdir, port = str(tmp_path), _free_port()
   directory = os.path.join(logdir, 'checkpoints')
-  actor = _spawn(['-m', 'seed_stac.actor', f'--learner_address=127.0.0.1:{port}',
-                  '--actor_id=0', '--max_reconnect_seconds=120'],
-                 os.path.join(logdir, 'actor.log'))
+  actor = _spawn([
+      '-m', 'seed_stac.actor', f'--learner_address=127.0.0.1:{port}', '--actor_id=0',
+      '--max_reconnect_seconds=120'
+  ], os.path.join(logdir, 'actor.log'))
   processes.append(actor)
   restorer = _Restorer()
   previous = None  # (path, frames, learner steps) restored after the last kill
@@ -242,9 +250,10 @@ def test_a_learner_killed_while_writing_a_checkpoint_resumes_from_the_previous_o
     """Until this learner (rows from `rows_before` on) has logged more frames
     and steps than it resumed at."""
     at_start = previous[1:] if previous else (0, 0)
-    _wait_for(lambda: any(frames > at_start[0] and steps > at_start[1]
-                          for frames, steps in _progress(logdir)[rows_before:]), 120,
-              f'the {tag} learner to train')
+    _wait_for(
+        lambda: any(frames > at_start[0] and steps > at_start[1]
+                    for frames, steps in _progress(logdir)[rows_before:]), 120,
+        f'the {tag} learner to train')
 
   def check_previous_checkpoint_loads(killed_prefix):
     """The latest is a complete checkpoint older than the one being written,
@@ -268,8 +277,8 @@ def test_a_learner_killed_while_writing_a_checkpoint_resumes_from_the_previous_o
     arm, marker = os.path.join(logdir, f'arm_{tag}'), os.path.join(logdir, f'paused_{tag}')
     log_path = os.path.join(logdir, f'learner_{tag}.log')
     rows_before = len(_progress(logdir))
-    learner = _spawn(['-c', _PAUSED_LEARNER, mode, arm, marker] +
-                     _learner_args(logdir, port, 0.3), log_path)
+    learner = _spawn(['-c', _PAUSED_LEARNER, mode, arm, marker] + _learner_args(logdir, port, 0.3),
+                     log_path)
     processes.append(learner)
     check_resumed(log_path)
     wait_for_training(tag, rows_before)

@@ -34,8 +34,8 @@ def test_unrolls_overlap_by_one_step_and_carry_the_core_state():
   columns = []
   for t in range(5):
     state.observe(_obs(t), np.full(2, t, np.float32), _flags(0, 0), _flags(0, 0))
-    out = state.act(np.full(2, t % 3, np.int32), np.full(2, -t, np.float32),
-                    (np.full((2, 1), t + 1, np.float32),))
+    out = state.act(np.full(2, t % 3, np.int32), np.full(2, -t, np.float32), (np.full(
+        (2, 1), t + 1, np.float32),))
     columns.extend(out or [])
   assert len(columns) == 4  # two unrolls x two envs
   first, second = columns[0], columns[2]
@@ -71,6 +71,6 @@ def test_push_frame_matches_stacks_rebuilt_from_each_episode():
     frames = push_frame(frames, observation, first, frame_stack)
     assert previous is None or not np.shares_memory(frames, previous)
     got.append(frames.copy())
-  for t, (stack, expected) in enumerate(zip(got, _reference_stacks(observations, firsts,
-                                                                    frame_stack))):
+  for t, (stack,
+          expected) in enumerate(zip(got, _reference_stacks(observations, firsts, frame_stack))):
     np.testing.assert_array_equal(stack, expected, err_msg=f'step {t}')

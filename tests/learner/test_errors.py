@@ -42,29 +42,29 @@ def test_unknown_environment_fails_at_start_listing_choices(tmp_path):
 
 
 class _Batcher:
+
   async def submit(self, inputs):
     n = len(inputs['reward'])
-    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32),
-                core=inputs['core'])
+    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32), core=inputs['core'])
 
 
 def _service(handshake_grace_s=10.0):
   spec = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3))
-  return ActorHub(spec, {}, 2, _Batcher(), (), 3, queue.Queue(10),
-                  EpisodeStats(), threading.Event(), handshake_grace_s)
+  return ActorHub(spec, {}, 2, _Batcher(), (), 3, queue.Queue(10), EpisodeStats(),
+                  threading.Event(), handshake_grace_s)
 
 
 def _batch(actor_id, run_id, observation):
-  return StepMessage(actor_id, run_id, np.arange(2, dtype=np.int32) + 2 * actor_id,
-                   observation, np.zeros(2, np.float32), np.zeros(2, bool),
-                   np.zeros(2, bool), np.full(2, np.nan, np.float32), np.zeros(2, np.int32))
+  return StepMessage(actor_id, run_id,
+                     np.arange(2, dtype=np.int32) + 2 * actor_id, observation,
+                     np.zeros(2, np.float32), np.zeros(2, bool), np.zeros(2, bool),
+                     np.full(2, np.nan, np.float32), np.zeros(2, np.int32))
 
 
 def _served(service, batch):
   """The hub's step as the server runs it: on the message decoded against
   the hub's layout."""
-  return asyncio.run(service.step(StepMessage.from_proto(batch.to_proto(),
-                                                         service.step_layout)))
+  return asyncio.run(service.step(StepMessage.from_proto(batch.to_proto(), service.step_layout)))
 
 
 def test_malformed_steps_are_rejected_naming_the_field():

@@ -25,23 +25,27 @@ def _free_port() -> int:
 
 def _start(args, log_path):
   log = open(log_path, 'w')
-  return subprocess.Popen([sys.executable, '-m'] + args, cwd=ROOT, env=ENV,
-                          stdout=log, stderr=subprocess.STDOUT)
+  return subprocess.Popen([sys.executable, '-m'] + args,
+                          cwd=ROOT,
+                          env=ENV,
+                          stdout=log,
+                          stderr=subprocess.STDOUT)
 
 
 def _learner(logdir, port, total_frames, checkpoint_interval_s, tag):
-  return _start(['seed_stac.learner', '--config=configs/catch.py', f'--logdir={logdir}',
-                 f'--port={port}', f'--config.learner.total_frames={total_frames}',
-                 '--config.learner.batch_size=4', '--config.actor.env_batch_size=4',
-                 '--config.learner.log_interval_s=0.5',
-                 f'--config.learner.checkpoint_interval_s={checkpoint_interval_s}'],
-                os.path.join(logdir, f'learner_{tag}.log'))
+  return _start([
+      'seed_stac.learner', '--config=configs/catch.py', f'--logdir={logdir}', f'--port={port}',
+      f'--config.learner.total_frames={total_frames}', '--config.learner.batch_size=4',
+      '--config.actor.env_batch_size=4', '--config.learner.log_interval_s=0.5',
+      f'--config.learner.checkpoint_interval_s={checkpoint_interval_s}'
+  ], os.path.join(logdir, f'learner_{tag}.log'))
 
 
 def _actor(logdir, port, actor_id, tag, max_reconnect_seconds=120):
-  return _start(['seed_stac.actor', f'--learner_address=127.0.0.1:{port}',
-                 f'--actor_id={actor_id}', f'--max_reconnect_seconds={max_reconnect_seconds}'],
-                os.path.join(logdir, f'actor{actor_id}_{tag}.log'))
+  return _start([
+      'seed_stac.actor', f'--learner_address=127.0.0.1:{port}', f'--actor_id={actor_id}',
+      f'--max_reconnect_seconds={max_reconnect_seconds}'
+  ], os.path.join(logdir, f'actor{actor_id}_{tag}.log'))
 
 
 def _rows(logdir):
@@ -140,11 +144,11 @@ def _bad_step(port, actor_id, mutate):
   try:
     config = client.handshake(channel, actor_id, f'bad-{actor_id}', None, 30)
     n = config.env_batch_size
-    batch = codec.StepMessage(
-        actor_id, f'bad-{actor_id}', np.arange(n, dtype=np.int32) + actor_id * n,
-        np.zeros((n,) + config.env_spec.observation_shape, np.float32),
-        np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool),
-        np.full(n, np.nan, np.float32), np.zeros(n, np.int32))
+    batch = codec.StepMessage(actor_id, f'bad-{actor_id}',
+                              np.arange(n, dtype=np.int32) + actor_id * n,
+                              np.zeros((n,) + config.env_spec.observation_shape, np.float32),
+                              np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool),
+                              np.full(n, np.nan, np.float32), np.zeros(n, np.int32))
     request = mutate(batch)
     stream = client.StepStream(channel, None)
     with pytest.raises(grpc.RpcError) as error:
@@ -233,10 +237,10 @@ def test_idle_watch_warns_first_then_every_repeat_until_frames_move():
 @pytest.mark.slow
 def test_a_learner_without_actors_says_so_and_checkpoints(tmp_path, processes):
   logdir, port = str(tmp_path), _free_port()
-  learner = _start(['seed_stac.learner', '--config=configs/catch.py', f'--logdir={logdir}',
-                    f'--port={port}', '--config.learner.idle_warning_s=2',
-                    '--config.learner.checkpoint_interval_s=1e9'],
-                   os.path.join(logdir, 'learner.log'))
+  learner = _start([
+      'seed_stac.learner', '--config=configs/catch.py', f'--logdir={logdir}', f'--port={port}',
+      '--config.learner.idle_warning_s=2', '--config.learner.checkpoint_interval_s=1e9'
+  ], os.path.join(logdir, 'learner.log'))
   processes.append(learner)
   _wait_for(lambda: 'No environment steps for' in _read(logdir, 'learner.log'), 120,
             'the idle warning')
@@ -266,10 +270,15 @@ def test_auto_actor_ids_need_no_arithmetic(tmp_path, processes):
 
 def test_learner_refuses_an_open_address_without_a_token(tmp_path):
   env = {k: v for k, v in ENV.items() if k != 'SEED_STAC_TOKEN'}
-  proc = subprocess.run(
-      [sys.executable, '-m', 'seed_stac.learner', '--config=configs/catch.py',
-       f'--logdir={tmp_path}', '--bind_address=0.0.0.0', f'--port={_free_port()}'],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  proc = subprocess.run([
+      sys.executable, '-m', 'seed_stac.learner', '--config=configs/catch.py',
+      f'--logdir={tmp_path}', '--bind_address=0.0.0.0', f'--port={_free_port()}'
+  ],
+                        cwd=ROOT,
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        timeout=120)
   assert proc.returncode != 0
   assert 'not loopback) without a token' in proc.stderr and '--insecure' in proc.stderr
   assert not os.path.exists(os.path.join(tmp_path, 'config.json'))  # nothing started

@@ -24,8 +24,12 @@ def read(path):
 
 
 def row(frames, **extra):
-  return dict(frames=float(frames), learner_steps=0.0, fps=1.0, episode_return=math.nan,
-              episodes=0.0, **extra)
+  return dict(frames=float(frames),
+              learner_steps=0.0,
+              fps=1.0,
+              episode_return=math.nan,
+              episodes=0.0,
+              **extra)
 
 
 def test_columns_that_appear_later_are_added_and_kept_on_resume(tmp_path):
@@ -74,9 +78,12 @@ def test_wandb_sink_offline(tmp_path, monkeypatch):
   the logdir and the same logdir resumes the same run id."""
   wandb = pytest.importorskip('wandb')
   monkeypatch.setenv('WANDB_SILENT', 'true')
-  config = ml_collections.ConfigDict(dict(wandb_project='seed-stac-test', wandb_entity='',
-                                          wandb_mode='offline'))
-  sinks = logs.make_sinks(config, str(tmp_path), 100, show_progress=False,
+  config = ml_collections.ConfigDict(
+      dict(wandb_project='seed-stac-test', wandb_entity='', wandb_mode='offline'))
+  sinks = logs.make_sinks(config,
+                          str(tmp_path),
+                          100,
+                          show_progress=False,
                           run_config={'agent': 'stac'})
   sink = sinks[-1]
   assert isinstance(sink, logs.WandbSink)

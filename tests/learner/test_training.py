@@ -9,13 +9,19 @@ T1, B = 4, 3  # T + 1 rows, B columns
 
 
 def _column(rng, b):
-  shapes = dict(observation=((2, 5, 5, 1), np.uint8), prev_action=((), np.int32),
-                reward=((), np.float32), first=((), bool), terminated=((), bool),
-                truncated=((), bool), action=((), np.int32),
+  shapes = dict(observation=((2, 5, 5, 1), np.uint8),
+                prev_action=((), np.int32),
+                reward=((), np.float32),
+                first=((), bool),
+                terminated=((), bool),
+                truncated=((), bool),
+                action=((), np.int32),
                 behaviour_log_prob=((), np.float32))
   assert set(shapes) == set(STEP_FIELDS)
-  rows = {k: [rng.integers(0, 100, shape).astype(dtype) for _ in range(T1)]
-          for k, (shape, dtype) in shapes.items()}
+  rows = {
+      k: [rng.integers(0, 100, shape).astype(dtype) for _ in range(T1)]
+      for k, (shape, dtype) in shapes.items()
+  }
   core = (np.full(6, b, np.float32),)
   return rows, core
 

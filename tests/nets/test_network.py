@@ -27,11 +27,13 @@ def _inputs(unroll):
 ])
 def test_output_shapes_and_dtypes(torso, obs_shape, dtype, spec, heads, lstm):
   T, B = 3, 2
-  unroll = random_unroll(np.random.default_rng(0), T - 1, B, obs_shape, spec, dtype,
-                         lstm_size=lstm)
-  layer = {'mlp': lambda: MLPTorso((32,)), 'resnet': ResNetTorso,
-           'small_resnet': lambda: ResNetTorso(channels=(16, 32), fc_size=64),
-           'conv': ConvTorso}[torso]()
+  unroll = random_unroll(np.random.default_rng(0), T - 1, B, obs_shape, spec, dtype, lstm_size=lstm)
+  layer = {
+      'mlp': lambda: MLPTorso((32,)),
+      'resnet': ResNetTorso,
+      'small_resnet': lambda: ResNetTorso(channels=(16, 32), fc_size=64),
+      'conv': ConvTorso
+  }[torso]()
   network = build_network(unroll, spec, heads, layer, lstm)
   outputs, state = network(_inputs(unroll), unroll.core_state)
   assert outputs.policy_params.shape == (T, B, heads, network.distribution.param_size)
@@ -59,8 +61,12 @@ def test_impala_resnet_has_the_paper_architecture():
 
 def test_lstm_state_resets_at_episode_starts():
   T, B, lstm = 6, 3, 8
-  unroll = random_unroll(np.random.default_rng(1), T - 1, B, (5,), DISCRETE,
-                         lstm_size=lstm, terminal_prob=0.0)
+  unroll = random_unroll(np.random.default_rng(1),
+                         T - 1,
+                         B, (5,),
+                         DISCRETE,
+                         lstm_size=lstm,
+                         terminal_prob=0.0)
   first = np.zeros([T, B], bool)
   first[3, 1] = True
   unroll = unroll._replace(first=tf.constant(first))
@@ -78,16 +84,17 @@ def test_stateless_call_with_unchanged_weights_matches_the_model():
   unroll = random_unroll(np.random.default_rng(2), 4, 3, (5,), DISCRETE, lstm_size=4)
   network = build_network(unroll, DISCRETE, num_heads=3, lstm_size=4)
   expected, expected_state = network(_inputs(unroll), unroll.core_state)
-  (outputs, state), _ = network.stateless_call(
-      [tf.identity(v) for v in network.trainable_variables],
-      network.non_trainable_variables, _inputs(unroll), unroll.core_state)
+  (outputs,
+   state), _ = network.stateless_call([tf.identity(v) for v in network.trainable_variables],
+                                      network.non_trainable_variables, _inputs(unroll),
+                                      unroll.core_state)
   np.testing.assert_allclose(outputs.policy_params, expected.policy_params, rtol=1e-6)
   np.testing.assert_allclose(outputs.values, expected.values, rtol=1e-6)
   np.testing.assert_allclose(state[0], expected_state[0], rtol=1e-6)
   # And substituted weights are really used.
-  (shifted, _), _ = network.stateless_call(
-      [v + 0.1 for v in network.trainable_variables],
-      network.non_trainable_variables, _inputs(unroll), unroll.core_state)
+  (shifted, _), _ = network.stateless_call([v + 0.1 for v in network.trainable_variables],
+                                           network.non_trainable_variables, _inputs(unroll),
+                                           unroll.core_state)
   assert not np.allclose(shifted.values, expected.values)
 
 
@@ -105,7 +112,8 @@ def test_frame_major_stacks_equal_channel_stacked_frames():
   stacks = rng.integers(0, 256, [2, 3, 84, 84, 2]).astype(np.uint8)
   channel_last = np.concatenate([stacks[:, s] for s in range(3)], axis=-1)
   torso = ResNetTorso(channels=(8,), fc_size=16)
-  np.testing.assert_allclose(torso(tf.constant(stacks)), torso(tf.constant(channel_last)),
+  np.testing.assert_allclose(torso(tf.constant(stacks)),
+                             torso(tf.constant(channel_last)),
                              rtol=1e-6)
 
 
@@ -134,15 +142,20 @@ def test_lstm_core_sees_the_clipped_reward():
   raw = AgentNetwork(MLPTorso((8,)), DISCRETE, lstm_size=8)
   raw(inputs, unroll.core_state)
   raw.set_weights(clipped.get_weights())
-  assert not np.allclose(raw(big, unroll.core_state)[0].values,
-                         raw(one, unroll.core_state)[0].values)
+  assert not np.allclose(
+      raw(big, unroll.core_state)[0].values,
+      raw(one, unroll.core_state)[0].values)
 
 
 def test_global_gaussian_scale_is_one_learned_value_per_head_and_dimension():
   spec = ActionSpec(kind='continuous', shape=(2,), minimum=(-1.0, -1.0), maximum=(1.0, 1.0))
   unroll = random_unroll(np.random.default_rng(0), 3, 4, (5,), spec)
-  network = AgentNetwork(MLPTorso((8,)), spec, num_heads=3, gaussian_scale='global',
-                         initial_scale=0.5, min_scale=1e-3)
+  network = AgentNetwork(MLPTorso((8,)),
+                         spec,
+                         num_heads=3,
+                         gaussian_scale='global',
+                         initial_scale=0.5,
+                         min_scale=1e-3)
   outputs, _ = network(_inputs(unroll))
   assert outputs.policy_params.shape == (4, 4, 3, 4)
   dist = network.distribution(outputs.policy_params)
@@ -196,8 +209,8 @@ def test_separate_value_torso_keeps_the_value_loss_out_of_the_policy_features():
     assert grad is None
   for grad in tape.gradient(policy_sum, network.value_torso.trainable_variables):
     assert grad is None
-  assert all(g is not None
-             for g in tape.gradient(value_sum, network.value_torso.trainable_variables))
+  assert all(
+      g is not None for g in tape.gradient(value_sum, network.value_torso.trainable_variables))
   with pytest.raises(ValueError, match='feed-forward'):
     AgentNetwork(MLPTorso((8,)), DISCRETE, lstm_size=4, value_torso=MLPTorso((8,)))
 

@@ -14,8 +14,10 @@ DISCRETE = ActionSpec('discrete', num_actions=3)
 
 def test_running_statistics_equal_those_of_all_batches_together():
   rng = np.random.default_rng(0)
-  batches = [rng.normal(loc=[5.0, -3.0, 0.0], scale=[10.0, 0.1, 1.0], size=[t, b, 3])
-             for t, b in [(4, 2), (7, 5), (1, 1), (20, 8)]]
+  batches = [
+      rng.normal(loc=[5.0, -3.0, 0.0], scale=[10.0, 0.1, 1.0], size=[t, b, 3])
+      for t, b in [(4, 2), (7, 5), (1, 1), (20, 8)]
+  ]
   normalizer = ObservationNormalizer(clip=1e9)
   normalizer(tf.zeros([1, 1, 3]))
   np.testing.assert_allclose(normalizer(tf.constant(batches[0])), batches[0], rtol=1e-5)

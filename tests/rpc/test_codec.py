@@ -12,16 +12,16 @@ E = 4
 
 def make_batch(rng, actor_id=2, obs_dtype=np.float32, num_envs=E):
   first = actor_id * num_envs
-  return codec.StepMessage(
-      actor_id=actor_id, run_id='run-a',
-      env_ids=np.arange(first, first + num_envs, dtype=np.int32),
-      observation=rng.integers(0, 255, (num_envs, 3, 2)).astype(obs_dtype),
-      reward=rng.standard_normal(num_envs).astype(np.float32),
-      terminated=rng.random(num_envs) < 0.5,
-      truncated=rng.random(num_envs) < 0.5,
-      episode_return=np.where(rng.random(num_envs) < 0.5, np.nan,
-                              1.5).astype(np.float32),
-      episode_length=rng.integers(0, 100, num_envs).astype(np.int32))
+  return codec.StepMessage(actor_id=actor_id,
+                           run_id='run-a',
+                           env_ids=np.arange(first, first + num_envs, dtype=np.int32),
+                           observation=rng.integers(0, 255, (num_envs, 3, 2)).astype(obs_dtype),
+                           reward=rng.standard_normal(num_envs).astype(np.float32),
+                           terminated=rng.random(num_envs) < 0.5,
+                           truncated=rng.random(num_envs) < 0.5,
+                           episode_return=np.where(rng.random(num_envs) < 0.5, np.nan,
+                                                   1.5).astype(np.float32),
+                           episode_length=rng.integers(0, 100, num_envs).astype(np.int32))
 
 
 LAYOUT = codec.StepLayout((3, 2), np.dtype(np.float32), E)
@@ -36,18 +36,20 @@ def wire(msg):
 def test_tensor_round_trip_every_dtype(dtype):
   rng = np.random.default_rng(0)
   array = (rng.random((3, 4, 2)) * 100).astype(dtype)
-  decoded = codec.decode_tensor(wire(codec.encode_tensor(array)), 'x', dtype,
-                                (3, 4, 2))
+  decoded = codec.decode_tensor(wire(codec.encode_tensor(array)), 'x', dtype, (3, 4, 2))
   assert decoded.dtype == np.dtype(dtype)
   np.testing.assert_array_equal(decoded, array)
 
 
-@pytest.mark.parametrize('array', [
-    np.float32(2.5),  # 0-d
-    np.zeros((0, 7), np.uint8),  # empty
-    np.arange(24, dtype=np.int64).reshape(4, 6)[:, ::2],  # non-contiguous
-    np.arange(5, dtype='>i4'),  # big-endian input
-], ids=['scalar', 'empty', 'strided', 'big_endian'])
+@pytest.mark.parametrize(
+    'array',
+    [
+        np.float32(2.5),  # 0-d
+        np.zeros((0, 7), np.uint8),  # empty
+        np.arange(24, dtype=np.int64).reshape(4, 6)[:, ::2],  # non-contiguous
+        np.arange(5, dtype='>i4'),  # big-endian input
+    ],
+    ids=['scalar', 'empty', 'strided', 'big_endian'])
 def test_tensor_round_trip_odd_layouts(array):
   decoded = codec.decode_tensor(wire(codec.encode_tensor(array)), 'x')
   assert decoded.shape == array.shape
@@ -65,28 +67,29 @@ def test_decoded_array_is_zero_copy_and_read_only():
   assert not decoded.flags.writeable
 
 
-@pytest.mark.parametrize('tensor, kwargs, message', [
-    (pb.Tensor(data=b'\0' * 4, dtype='object', shape=[1]), {},
-     "observation: unknown dtype 'object'"),
-    (pb.Tensor(data=b'', dtype='float32', shape=[-1, 0]), {},
-     'observation: negative dimension'),
-    (pb.Tensor(data=b'\0' * 7, dtype='float32', shape=[2]), {},
-     r'observation: 7 bytes for shape \(2,\) float32 \(expected 8\)'),
-    (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]),
-     {'expected_dtype': np.uint8},
-     'observation: expected dtype uint8, got float32'),
-    (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]),
-     {'expected_shape': (None, 2)},
-     r'observation: expected shape \(\?, 2\), got \(2,\)'),
-    (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]),
-     {'expected_shape': (3,)},
-     r'observation: expected shape \(3,\), got \(2,\)'),
-    (pb.Tensor(data=b'\0\2', dtype='bool', shape=[2]), {},
-     'observation: bool bytes must be 0 or 1'),
-    # A huge claimed shape must fail on the byte count, not allocate.
-    (pb.Tensor(data=b'', dtype='float64', shape=[2**40, 2**40]), {},
-     'observation: 0 bytes'),
-])
+@pytest.mark.parametrize(
+    'tensor, kwargs, message',
+    [
+        (pb.Tensor(data=b'\0' * 4, dtype='object',
+                   shape=[1]), {}, "observation: unknown dtype 'object'"),
+        (pb.Tensor(data=b'', dtype='float32', shape=[-1, 0
+                                                    ]), {}, 'observation: negative dimension'),
+        (pb.Tensor(data=b'\0' * 7, dtype='float32',
+                   shape=[2]), {}, r'observation: 7 bytes for shape \(2,\) float32 \(expected 8\)'),
+        (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]), {
+            'expected_dtype': np.uint8
+        }, 'observation: expected dtype uint8, got float32'),
+        (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]), {
+            'expected_shape': (None, 2)
+        }, r'observation: expected shape \(\?, 2\), got \(2,\)'),
+        (pb.Tensor(data=b'\0' * 8, dtype='float32', shape=[2]), {
+            'expected_shape': (3,)
+        }, r'observation: expected shape \(3,\), got \(2,\)'),
+        (pb.Tensor(data=b'\0\2', dtype='bool',
+                   shape=[2]), {}, 'observation: bool bytes must be 0 or 1'),
+        # A huge claimed shape must fail on the byte count, not allocate.
+        (pb.Tensor(data=b'', dtype='float64', shape=[2**40, 2**40]), {}, 'observation: 0 bytes'),
+    ])
 def test_decode_errors_name_the_field(tensor, kwargs, message):
   with pytest.raises(codec.InvalidMessageError, match=message):
     codec.decode_tensor(tensor, 'observation', **kwargs)
@@ -98,8 +101,8 @@ def test_step_message_round_trip():
   decoded = codec.StepMessage.from_proto(wire(batch.to_proto()), layout)
   assert decoded.actor_id == 2 and decoded.run_id == 'run-a'
   assert decoded.num_envs == E
-  for field in ('env_ids', 'observation', 'reward', 'terminated', 'truncated',
-                'episode_return', 'episode_length'):
+  for field in ('env_ids', 'observation', 'reward', 'terminated', 'truncated', 'episode_return',
+                'episode_length'):
     expected = getattr(batch, field)
     actual = getattr(decoded, field)
     assert actual.dtype == expected.dtype, field
@@ -107,18 +110,13 @@ def test_step_message_round_trip():
 
 
 @pytest.mark.parametrize('field, value, message', [
-    ('reward', np.zeros(E + 1, np.float32),
-     r'reward: expected shape \(4,\), got \(5,\)'),
-    ('terminated', np.zeros(E, np.int32),
-     'terminated: expected dtype bool, got int32'),
-    ('episode_length', np.zeros(E, np.int64),
-     'episode_length: expected dtype int32, got int64'),
-    ('observation', np.zeros((E - 1, 3, 2), np.float32),
-     r'observation: expected shape \(4, 3, 2\), got \(3, 3, 2\)'),
-    ('observation', np.float32(1.0),
-     r'observation: expected shape \(4, 3, 2\), got \(\)'),
-    ('env_ids', np.zeros((E, 1), np.int32),
-     r'env_ids: expected shape \(4,\), got \(4, 1\)'),
+    ('reward', np.zeros(E + 1, np.float32), r'reward: expected shape \(4,\), got \(5,\)'),
+    ('terminated', np.zeros(E, np.int32), 'terminated: expected dtype bool, got int32'),
+    ('episode_length', np.zeros(E, np.int64), 'episode_length: expected dtype int32, got int64'),
+    ('observation', np.zeros(
+        (E - 1, 3, 2), np.float32), r'observation: expected shape \(4, 3, 2\), got \(3, 3, 2\)'),
+    ('observation', np.float32(1.0), r'observation: expected shape \(4, 3, 2\), got \(\)'),
+    ('env_ids', np.zeros((E, 1), np.int32), r'env_ids: expected shape \(4,\), got \(4, 1\)'),
     ('env_ids', np.zeros(0, np.int32), r'env_ids: expected shape \(4,\), got \(0,\)'),
 ])
 def test_step_message_decode_errors_name_the_field(field, value, message):
@@ -128,9 +126,9 @@ def test_step_message_decode_errors_name_the_field(field, value, message):
     codec.StepMessage.from_proto(wire(msg), LAYOUT)
 
 
-@pytest.mark.parametrize('field, index, bad', [
-    ('reward', 2, np.nan), ('reward', 0, np.inf), ('observation', 3, -np.inf),
-    ('observation', 1, np.nan)])
+@pytest.mark.parametrize('field, index, bad', [('reward', 2, np.nan), ('reward', 0, np.inf),
+                                               ('observation', 3, -np.inf),
+                                               ('observation', 1, np.nan)])
 def test_non_finite_rewards_and_float_observations_are_refused(field, index, bad):
   batch = make_batch(np.random.default_rng(4))
   batch.observation = batch.observation.astype(np.float32)
@@ -154,8 +152,7 @@ def test_step_message_missing_field_is_an_error():
 
 
 @pytest.mark.parametrize('layout, message', [
-    (((3, 3), np.float32, E),
-     r'observation: expected shape \(4, 3, 3\), got \(4, 3, 2\)'),
+    (((3, 3), np.float32, E), r'observation: expected shape \(4, 3, 3\), got \(4, 3, 2\)'),
     (((3, 2), np.uint8, E), 'observation: expected dtype uint8, got float32'),
     (((3, 2), np.float32, E + 1), r'env_ids: expected shape \(5,\), got \(4,\)'),
 ])

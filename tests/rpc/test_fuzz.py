@@ -41,21 +41,26 @@ UNROLL_LENGTH = 3
 GOOD_ID = 0
 TIMEOUT_S = 10.0
 _SERVICE = '/seed_stac.LearnerService/'
-_FIELDS = ('env_ids', 'observation', 'reward', 'terminated', 'truncated',
-           'episode_return', 'episode_length')
+_FIELDS = ('env_ids', 'observation', 'reward', 'terminated', 'truncated', 'episode_return',
+           'episode_length')
 _INVALID = grpc.StatusCode.INVALID_ARGUMENT
 _HAS_AUTO_ID = 'auto_actor_id' in pb.HandshakeRequest.DESCRIPTOR.fields_by_name
 
-FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=200,
+                deadline=None,
+                derandomize=True,
+                database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
-
 def _trivial_policy(num_actions):
+
   def infer(batch):
     n = len(batch['reward'])
     return dict(action=(np.arange(n) % num_actions).astype(np.int32),
-                log_prob=np.full(n, -math.log(num_actions), np.float32), core=batch['core'])
+                log_prob=np.full(n, -math.log(num_actions), np.float32),
+                core=batch['core'])
+
   return infer
 
 
@@ -76,10 +81,10 @@ class _Drain(threading.Thread):
         continue
       self.columns += 1
       fields = {k: np.stack(rows) for k, rows in fields.items()}  # [T + 1, ...]
-      if (fields['observation'].shape[-len(self.obs_shape):] != self.obs_shape or
-          not np.isfinite(fields['observation']).all() or
-          not np.isfinite(fields['reward']).all() or
-          fields['first'].dtype != bool or fields['terminated'].dtype != bool):
+      if (fields['observation'].shape[-len(self.obs_shape):] != self.obs_shape
+          or not np.isfinite(fields['observation']).all()
+          or not np.isfinite(fields['reward']).all() or fields['first'].dtype != bool
+          or fields['terminated'].dtype != bool):
         self.bad.append(fields)
 
 
@@ -91,11 +96,17 @@ class _Learner:
     unrolls = queue.Queue(maxsize=64)
     self.stats = EpisodeStats()
     self.batcher = InferenceBatcher(_trivial_policy(self.spec.action.num_actions),
-                                    inference_batch_size=4, batch_timeout_ms=1.0)
-    self.hub = ActorHub(
-        self.spec, dict(kind='catch', name='catch', seed=0, options={}), E,
-        self.batcher, (), UNROLL_LENGTH, unrolls, self.stats, threading.Event(),
-        handshake_grace_s=1.0)
+                                    inference_batch_size=4,
+                                    batch_timeout_ms=1.0)
+    self.hub = ActorHub(self.spec,
+                        dict(kind='catch', name='catch', seed=0, options={}),
+                        E,
+                        self.batcher, (),
+                        UNROLL_LENGTH,
+                        unrolls,
+                        self.stats,
+                        threading.Event(),
+                        handshake_grace_s=1.0)
     self.drain = _Drain(unrolls, self.spec.observation_shape)
     self.drain.start()
     self.serving = testing.ServerThread(self.hub)
@@ -116,11 +127,11 @@ class _Learner:
     observation[:, step % observation.shape[1]] = 1.0
     ended = np.full(num_envs, step > 0 and step % 9 == 0)
     reward = np.where(ended, 1.0, 0.0).astype(np.float32)
-    return codec.StepMessage(
-        actor_id, run_id, np.arange(actor_id * E, actor_id * E + num_envs, dtype=np.int32),
-        observation, reward, ended, np.zeros(num_envs, bool),
-        np.where(ended, 1.0, np.nan).astype(np.float32),
-        np.full(num_envs, step % 9, np.int32)).to_proto()
+    return codec.StepMessage(actor_id, run_id,
+                             np.arange(actor_id * E, actor_id * E + num_envs, dtype=np.int32),
+                             observation, reward, ended, np.zeros(num_envs, bool),
+                             np.where(ended, 1.0, np.nan).astype(np.float32),
+                             np.full(num_envs, step % 9, np.int32)).to_proto()
 
   def good_step(self):
     """The well-formed actor's next step must get E valid actions."""
@@ -174,12 +185,14 @@ def _stream_error(stream: client.StepStream, request) -> grpc.RpcError:
 
 # (a) Random bytes. ----------------------------------------------------------
 
+
 def _corrupted(learner_spec_request):
   """Bytes of a valid StepRequest, truncated and/or with some bytes flipped."""
   raw = learner_spec_request.SerializeToString()
   return st.tuples(
       st.integers(0, len(raw)),
-      st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(1, 255)), max_size=4),
+      st.lists(st.tuples(st.integers(0,
+                                     len(raw) - 1), st.integers(1, 255)), max_size=4),
   ).map(lambda cut_flips: _apply(raw, *cut_flips))
 
 
@@ -200,6 +213,7 @@ def random_requests_fixture(learner):
 
 
 def test_random_bytes_as_a_stream_request_are_invalid_argument(learner, random_requests):
+
   @FUZZ
   @given(raw=random_requests)
   def check(raw):
@@ -216,10 +230,12 @@ def test_random_bytes_as_a_stream_request_are_invalid_argument(learner, random_r
     else:  # Parses, but names no handshaken run or has bad tensors.
       assert _field(error.value.details()) in _FIELDS + ('run_id',)
     learner.good_step()
+
   check()
 
 
 def test_random_bytes_as_a_handshake_are_invalid_argument(learner, random_requests):
+
   @FUZZ
   @given(raw=random_requests)
   def check(raw):
@@ -240,16 +256,18 @@ def test_random_bytes_as_a_handshake_are_invalid_argument(learner, random_reques
       assert request is not None and reply.env_batch_size == E
       assert not _HAS_AUTO_ID or reply.actor_id >= 0
     learner.good_step()
+
   check()
 
 
 # (b) A valid handshake, then mutated StepRequests. ---------------------------
 
 _DTYPE_NAMES = st.one_of(
-    st.sampled_from(sorted(codec.KNOWN_DTYPES) + [
-        '', 'f4', '<f4', '>f4', 'float', 'bool_', 'object', 'O', 'str', 'U8', 'V4',
-        'complex64', 'datetime64', 'float32 ', 'FLOAT32', 'int', 'float128']),
-    st.text(max_size=12))
+    st.sampled_from(
+        sorted(codec.KNOWN_DTYPES) + [
+            '', 'f4', '<f4', '>f4', 'float', 'bool_', 'object', 'O', 'str', 'U8', 'V4', 'complex64',
+            'datetime64', 'float32 ', 'FLOAT32', 'int', 'float128'
+        ]), st.text(max_size=12))
 _INT64 = st.integers(-2**63, 2**63 - 1)
 _INT32 = st.integers(-2**31, 2**31 - 1)
 
@@ -265,14 +283,16 @@ def _mutate_shape(learner, request, data):
   field = data.draw(st.sampled_from(_FIELDS), label='field')
   tensor = getattr(request, field)
   shape = list(tensor.shape)
-  new = data.draw(st.one_of(
-      st.lists(_INT64, max_size=8),
-      st.lists(st.integers(-1, 60), max_size=5),
-      st.just(shape[::-1]),
-      st.integers(1, 100).map(lambda k: shape + [1] * k),  # same byte count
-      st.lists(st.integers(2**31, 2**63 - 1), min_size=1, max_size=4).map(
-          lambda huge: shape[:1] + huge),
-  ).filter(lambda s: s != shape), label='shape')
+  new = data.draw(
+      st.one_of(
+          st.lists(_INT64, max_size=8),
+          st.lists(st.integers(-1, 60), max_size=5),
+          st.just(shape[::-1]),
+          st.integers(1, 100).map(lambda k: shape + [1] * k),  # same byte count
+          st.lists(st.integers(2**31, 2**63 - 1), min_size=1,
+                   max_size=4).map(lambda huge: shape[:1] + huge),
+      ).filter(lambda s: s != shape),
+      label='shape')
   del tensor.shape[:]
   tensor.shape.extend(new)
   return {field}
@@ -282,8 +302,7 @@ def _mutate_huge_empty(learner, request, data):
   """A zero-size declared shape (so 0 bytes is 'right') with huge dimensions."""
   field = data.draw(st.sampled_from(_FIELDS), label='field')
   tensor = getattr(request, field)
-  huge = data.draw(st.lists(st.integers(2**20, 2**63 - 1), min_size=1, max_size=3),
-                   label='huge')
+  huge = data.draw(st.lists(st.integers(2**20, 2**63 - 1), min_size=1, max_size=3), label='huge')
   new = list(tensor.shape[:1]) + [0] + huge
   del tensor.shape[:]
   tensor.shape.extend(new)
@@ -335,7 +354,8 @@ def _mutate_env_ids(learner, request, data):
       st.lists(st.integers(-4, 4), min_size=E, max_size=E),
       st.just(expected[::-1]),
       st.just([-i - 1 for i in expected]),
-  ).filter(lambda v: v != expected), label='env_ids')
+  ).filter(lambda v: v != expected),
+                  label='env_ids')
   codec.encode_tensor(np.array(ids, np.int32), request.env_ids)
   return {'env_ids'}
 
@@ -366,12 +386,13 @@ def _mutate_identity(learner, request, data):
   return fields
 
 
-_MUTATIONS = (_mutate_dtype, _mutate_shape, _mutate_huge_empty, _mutate_length,
-              _mutate_nonfinite, _mutate_bool_bytes, _mutate_env_ids, _mutate_num_envs,
-              _mutate_clear, _mutate_identity, _mutate_infinite_return)
+_MUTATIONS = (_mutate_dtype, _mutate_shape, _mutate_huge_empty, _mutate_length, _mutate_nonfinite,
+              _mutate_bool_bytes, _mutate_env_ids, _mutate_num_envs, _mutate_clear,
+              _mutate_identity, _mutate_infinite_return)
 
 
 def test_mutated_step_requests_are_invalid_argument_naming_a_field(learner):
+
   @settings(FUZZ, max_examples=600)
   @given(data=st.data())
   def check(data):
@@ -392,15 +413,19 @@ def test_mutated_step_requests_are_invalid_argument_naming_a_field(learner):
     assert error.code() == _INVALID, f'{error.code()}: {error.details()}'
     assert _field(error.details()) in fields, error.details()
     learner.good_step()
+
   check()
 
 
 # (c) Random handshake fields. ------------------------------------------------
 
+
 def test_random_handshakes_are_refused_or_usable(learner):
+
   @settings(FUZZ, max_examples=300)
   @given(actor_id=st.one_of(_INT32, st.integers(0, 300)),
-         run_id=st.text(max_size=40), token=st.text(max_size=12),
+         run_id=st.text(max_size=40),
+         token=st.text(max_size=12),
          auto=st.booleans() if _HAS_AUTO_ID else st.just(False))
   def check(actor_id, run_id, token, auto):
     extra = dict(auto_actor_id=True) if auto else {}
@@ -435,10 +460,12 @@ def test_random_handshakes_are_refused_or_usable(learner):
     finally:
       stream.cancel()
     learner.good_step()
+
   check()
 
 
 # Shapes numpy cannot reshape, infinite returns, and the state left behind. ------
+
 
 @pytest.mark.parametrize('shape', [[E, 50] + [1] * 70, [E, 0, 2**62]],
                          ids=['65+_dims', 'zero_size_overflow'])

@@ -14,8 +14,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _generate(out_dir):
-  subprocess.run([sys.executable, '-m', 'seed_stac.rpc.generate', str(out_dir)],
-                 cwd=ROOT, check=True, capture_output=True, timeout=300)
+  subprocess.run([sys.executable, '-m', 'seed_stac.rpc.generate',
+                  str(out_dir)],
+                 cwd=ROOT,
+                 check=True,
+                 capture_output=True,
+                 timeout=300)
   return [os.path.join(out_dir, name) for name in generate.GENERATED_NAMES]
 
 

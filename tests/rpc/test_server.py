@@ -48,14 +48,15 @@ def stub_for(serving):
 
 
 def step_request(actor_id=1, run_id='r1', reward=0.0, obs_dtype=np.float32):
-  return codec.StepMessage(
-      actor_id=actor_id, run_id=run_id,
-      env_ids=np.arange(actor_id * E, (actor_id + 1) * E, dtype=np.int32),
-      observation=np.zeros((E,) + OBS_SHAPE, obs_dtype),
-      reward=np.full(E, reward, np.float32),
-      terminated=np.zeros(E, bool), truncated=np.zeros(E, bool),
-      episode_return=np.full(E, np.nan, np.float32),
-      episode_length=np.zeros(E, np.int32)).to_proto()
+  return codec.StepMessage(actor_id=actor_id,
+                           run_id=run_id,
+                           env_ids=np.arange(actor_id * E, (actor_id + 1) * E, dtype=np.int32),
+                           observation=np.zeros((E,) + OBS_SHAPE, obs_dtype),
+                           reward=np.full(E, reward, np.float32),
+                           terminated=np.zeros(E, bool),
+                           truncated=np.zeros(E, bool),
+                           episode_return=np.full(E, np.nan, np.float32),
+                           episode_length=np.zeros(E, np.int32)).to_proto()
 
 
 GOOD_TOKEN = ((server.TOKEN_METADATA_KEY, 'sesame'),)
@@ -80,8 +81,8 @@ def test_handshake_returns_handler_config(learner):
   handler, serving = learner
   channel, stub = stub_for(serving)
   with channel:
-    reply = stub.Handshake(pb.HandshakeRequest(actor_id=3, run_id='abc',
-                                               token='sesame'), timeout=10)
+    reply = stub.Handshake(pb.HandshakeRequest(actor_id=3, run_id='abc', token='sesame'),
+                           timeout=10)
   assert handler.handshakes == [(3, 'abc')]
   assert json.loads(reply.env_config_json)['kind'] == 'catch'
   assert json.loads(reply.env_spec_json)['observation_shape'] == [50]
@@ -95,8 +96,7 @@ def test_bad_token_is_unauthenticated(learner, token):
   channel, stub = stub_for(serving)
   with channel:
     with pytest.raises(grpc.RpcError) as handshake_error:
-      stub.Handshake(pb.HandshakeRequest(actor_id=0, run_id='x', token=token),
-                     timeout=10)
+      stub.Handshake(pb.HandshakeRequest(actor_id=0, run_id='x', token=token), timeout=10)
     metadata = ((server.TOKEN_METADATA_KEY, token),) if token else None
     stream = LockStep(stub, metadata)
     with pytest.raises(grpc.RpcError) as stream_error:
@@ -111,8 +111,7 @@ def test_pipelined_requests_are_handled_and_answered_in_order(learner):
   channel, stub = stub_for(serving)
   requests = [step_request(reward=float(i)) for i in range(20)]
   with channel:
-    replies = list(stub.Stream(iter(requests), metadata=GOOD_TOKEN,
-                               timeout=20))
+    replies = list(stub.Stream(iter(requests), metadata=GOOD_TOKEN, timeout=20))
   assert handler.order == list(range(20))
   assert len(replies) == 20
   for reply in replies:
@@ -122,21 +121,22 @@ def test_pipelined_requests_are_handled_and_answered_in_order(learner):
   assert handler.closed == [(1, 'r1')]
 
 
-@pytest.mark.parametrize('mutate, message', [
-    (lambda m: codec.encode_tensor(np.zeros((E,) + OBS_SHAPE, np.float64),
-                                   m.observation),
-     'observation: expected dtype float32, got float64'),
-    (lambda m: setattr(m.reward, 'data', m.reward.data[:-1]),
-     'reward: 15 bytes for shape (4,) float32 (expected 16)'),
-    (lambda m: setattr(m.terminated, 'dtype', 'complex'),
-     "terminated: unknown dtype 'complex'"),
-    (lambda m: codec.encode_tensor(np.arange(E, dtype=np.int32), m.env_ids),
-     'env_ids: expected 4..7 for actor 1'),  # Raised by the handler.
-    (lambda m: setattr(m, 'run_id', 'other'),
-     'actor_id/run_id: changed within a stream'),
-    (lambda m: codec.encode_tensor(np.array([0, np.nan, 0, 0], np.float32), m.reward),
-     'reward: non-finite value (NaN or inf) at env index 1'),
-], ids=['dtype', 'bytes', 'unknown_dtype', 'handler_check', 'identity', 'nan_reward'])
+@pytest.mark.parametrize(
+    'mutate, message',
+    [
+        (lambda m: codec.encode_tensor(np.zeros((E,) + OBS_SHAPE, np.float64), m.observation),
+         'observation: expected dtype float32, got float64'),
+        (lambda m: setattr(m.reward, 'data', m.reward.data[:-1]),
+         'reward: 15 bytes for shape (4,) float32 (expected 16)'),
+        (lambda m: setattr(m.terminated, 'dtype', 'complex'),
+         "terminated: unknown dtype 'complex'"),
+        (lambda m: codec.encode_tensor(np.arange(E, dtype=np.int32), m.env_ids),
+         'env_ids: expected 4..7 for actor 1'),  # Raised by the handler.
+        (lambda m: setattr(m, 'run_id', 'other'), 'actor_id/run_id: changed within a stream'),
+        (lambda m: codec.encode_tensor(np.array([0, np.nan, 0, 0], np.float32), m.reward),
+         'reward: non-finite value (NaN or inf) at env index 1'),
+    ],
+    ids=['dtype', 'bytes', 'unknown_dtype', 'handler_check', 'identity', 'nan_reward'])
 def test_bad_message_aborts_only_its_stream(learner, mutate, message):
   handler, serving = learner
   channel, stub = stub_for(serving)
