@@ -30,7 +30,7 @@ class FakeLearner:
   Attributes (read them from other threads only after the traffic is over,
   or accept slightly stale values):
     handshakes: [(actor_id, run_id)].
-    steps: {(actor_id, run_id): number of StepBatches received}.
+    steps: {(actor_id, run_id): number of StepMessages received}.
     batches: the last StepMessage per (actor_id, run_id).
     closed: [(actor_id, run_id)] of ended streams.
   """
