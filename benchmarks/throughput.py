@@ -9,6 +9,10 @@
     tiny policy, training off) divided by N processes stepping Pong in-process
     with random actions (the same environment code, no learner), measured
     just before and just after the run through the learner and averaged.
+    Beside it, where the gap goes: `fake_learner_ratio`, the same actors
+    against a learner that only decodes each message and answers zeros
+    (`rpc/loopback_benchmark.py`), and the tiny policy's own inference cost
+    in CPU microseconds per env step at the run's inference batch.
 (c) the IMPALA deep network's inference rate on this CPU (frames/s) at the
     batch sizes the batcher forms.
 ceiling: `ceiling_fps`, emulator frames/s of random Pong play through one
@@ -41,7 +45,7 @@ from benchmarks import frame_rates
 flags.DEFINE_integer('num_actors', 4, 'Actor processes for (a) and (b).')
 flags.DEFINE_integer('catch_env_batch_size', 64, 'Envs per actor for (a).')
 flags.DEFINE_integer('atari_env_batch_size', 32, 'Envs per actor for (b).')
-flags.DEFINE_float('seconds', 40.0, 'Approximate length of each runtime measurement.')
+flags.DEFINE_float('seconds', 30.0, 'Approximate length of each runtime measurement.')
 flags.DEFINE_integer('atari_inference_batch_size', 64, 'Inference batch for (b).')
 flags.DEFINE_list('parts', ['a', 'b', 'c', 'ceiling', 'd'], 'Which measurements to run.')
 flags.DEFINE_list('inference_batch_sizes', ['8', '16', '32', '64'], 'Batch sizes for (c).')
@@ -119,26 +123,38 @@ def in_process_pong_steps_per_second(num_processes: int, batch_size: int) -> flo
   return sum(rates)
 
 
-def impala_inference_rates(batch_sizes):
-  """Frames/s of the IMPALA deep network's policy step at each batch size."""
-  from configs import atari
-  from seed_stac import builder
+def _pong_shaped_spec():
+  """Pong's EnvSpec without building ALE in this (TensorFlow) process."""
   from seed_stac.envs.base import ActionSpec, EnvSpec
-  from seed_stac.learner.inference import make_inference_fn
-  spec = EnvSpec('pong-shaped', (84, 84, 1),
+  return EnvSpec('pong-shaped', (84, 84, 1),
                  'uint8',
                  ActionSpec('discrete', num_actions=6),
                  frame_stack=4,
                  frames_per_step=4)
+
+
+def _inference_inputs(spec, rows: int, rng=None) -> dict:
+  """One inference batch of `rows` frame stacks (zeros, or random with rng)."""
+  shape = (rows,) + spec.stacked_observation_shape
+  return dict(observation=(np.zeros(shape, np.uint8)
+                           if rng is None else rng.integers(0, 256, shape, dtype=np.uint8)),
+              prev_action=np.zeros(rows, np.int32),
+              reward=np.zeros(rows, np.float32),
+              first=np.zeros(rows, bool),
+              core=())
+
+
+def impala_inference_rates(batch_sizes):
+  """Frames/s of the IMPALA deep network's policy step at each batch size."""
+  from configs import atari
+  from seed_stac import builder
+  from seed_stac.learner.inference import make_inference_fn
+  spec = _pong_shaped_spec()
   network = builder.build_network(atari.get_config('Pong'), spec)
   infer = make_inference_fn(network, seed=0)
   rates = {}
   for n in batch_sizes:
-    inputs = dict(observation=np.zeros((n,) + spec.stacked_observation_shape, np.uint8),
-                  prev_action=np.zeros(n, np.int32),
-                  reward=np.zeros(n, np.float32),
-                  first=np.zeros(n, bool),
-                  core=())
+    inputs = _inference_inputs(spec, n)
     for _ in range(3):
       infer(inputs)
     calls, start = 0, time.perf_counter()
@@ -192,17 +208,26 @@ def measure_transport_ceiling(catch, n):
 
 
 def measure_atari_ratio(atari, n):
-  """The in-process rate is measured just before and just after the run
-  through the learner and averaged: this host's speed drifts by up to 2x over
+  """The in-process rate is measured just before and just after the runs
+  through a learner and averaged: this host's speed drifts by up to 2x over
   minutes, which one measurement on one side would read as a ratio change."""
+  from seed_stac.rpc import loopback_benchmark
   config = tiny_policy(atari.get_config('Pong,impala'))
   config.actor.env_batch_size = FLAGS.atari_env_batch_size
   config.learner.inference_batch_size = FLAGS.atari_inference_batch_size
   before = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
   # The in-process rate sizes the run: about `seconds` of stepping here.
   through_learner = runtime_steps_per_second(config, n, 4 * before)
+  env_config = dict(kind='atari', name='Pong', seed=0, options=dict(config.env.options))
+  # Building 32 Pong envs takes each actor about 7 s on one core.
+  fake_learner = loopback_benchmark.measure(n,
+                                            FLAGS.atari_env_batch_size,
+                                            FLAGS.seconds / 2,
+                                            warmup_s=0.5 * FLAGS.atari_env_batch_size,
+                                            env_config=env_config)
   after = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
   in_process = (before + after) / 2
+  inference_us = tiny_policy_inference_us_per_step(config)
   print(
       f'(b) pong_steps_per_s_through_learner={through_learner:,.0f} '
       f'pong_steps_per_s_in_process={in_process:,.0f} '
@@ -211,6 +236,32 @@ def measure_atari_ratio(atari, n):
       f'({n} actors x {FLAGS.atari_env_batch_size} envs, '
       f'inference batch {config.learner.inference_batch_size})',
       flush=True)
+  # With every core busy, an env step costs 1/rate core-seconds; adding the
+  # inference's CPU to the fake learner's gives what a learner doing nothing
+  # else could reach.
+  bound = 1 / (1 / fake_learner + 1e-6 * inference_us / os.cpu_count())
+  print(
+      f'(b) pong_steps_per_s_fake_learner={fake_learner:,.0f} '
+      f'fake_learner_ratio={fake_learner / in_process:.3f} '
+      f'tiny_policy_inference_cpu_us_per_step={inference_us:.0f} '
+      f'ratio_bound_fake_learner_plus_inference={bound / in_process:.3f}',
+      flush=True)
+
+
+def tiny_policy_inference_us_per_step(config, calls: int = 30) -> float:
+  """CPU microseconds of the learner's inference function per env step (one
+  row of a full inference batch), on random Pong frames."""
+  from seed_stac import builder
+  from seed_stac.learner.inference import make_inference_fn
+  spec = _pong_shaped_spec()
+  infer = make_inference_fn(builder.build_network(config, spec), seed=0)
+  rows = config.learner.inference_batch_size
+  inputs = _inference_inputs(spec, rows, np.random.default_rng(0))
+  infer(inputs)  # traces
+  start = time.process_time()
+  for _ in range(calls):
+    infer(inputs)
+  return 1e6 * (time.process_time() - start) / (calls * rows)
 
 
 if __name__ == '__main__':
