@@ -55,7 +55,7 @@ flags.DEFINE_list('agents', ['impala', 'stac'], 'Agents for (d).')
 flags.DEFINE_integer('train_actors', 2, 'Actor processes for (d).')
 flags.DEFINE_integer('warmup_steps', 3,
                      '(d): learner steps before measuring (tracing, first batches).')
-flags.DEFINE_float('train_seconds', 90.0,
+flags.DEFINE_float('train_seconds', 75.0,
                    '(d): seconds measured after warm-up, per torso and agent.')
 flags.DEFINE_list('train_set', [], "(d): config overrides, e.g. 'env.options.num_threads=1'.")
 FLAGS = flags.FLAGS
