@@ -219,11 +219,9 @@ def measure_atari_ratio(atari, n):
   # The in-process rate sizes the run: about `seconds` of stepping here.
   through_learner = runtime_steps_per_second(config, n, 4 * before)
   env_config = dict(kind='atari', name='Pong', seed=0, options=dict(config.env.options))
-  # Building 32 Pong envs takes each actor about 7 s on one core.
   fake_learner = loopback_benchmark.measure(n,
                                             FLAGS.atari_env_batch_size,
                                             FLAGS.seconds / 2,
-                                            warmup_s=0.5 * FLAGS.atari_env_batch_size,
                                             env_config=env_config)
   after = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
   in_process = (before + after) / 2
