@@ -152,13 +152,13 @@ class AtariVectorBatch:
                                           reward_clipping=False,
                                           use_fire_reset=False)
     self._size = size
-    self._num_actions = int(self._env.single_action_space.n)
+    num_actions = int(self._env.single_action_space.n)
     self._max_episode_frames = max_episode_frames
     self._terminal_on_life_loss = bool(terminal_on_life_loss)
     self.spec = base.EnvSpec(name=game,
                              observation_shape=atari.OBSERVATION_SHAPE,
                              observation_dtype='uint8',
-                             action=base.ActionSpec(kind='discrete', num_actions=self._num_actions),
+                             action=base.ActionSpec(kind='discrete', num_actions=num_actions),
                              frame_stack=atari.FRAME_STACK,
                              frames_per_step=atari.ACTION_REPEAT)
     self._seeded = False
