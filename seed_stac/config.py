@@ -7,6 +7,8 @@ setting needs. Binaries load them with absl/ml_collections
 reads flags.
 """
 
+import math
+
 import ml_collections
 
 from seed_stac.algo import names
@@ -98,6 +100,9 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.learner = ml_collections.ConfigDict()
   c.learner.total_frames = 1_000_000
+  # Stop before the budget once a log row's mean episode return reaches this
+  # (None: play the whole budget). A run that met it says so at its end.
+  c.learner.stop_at_return = ml_collections.config_dict.placeholder(float)
   c.learner.batch_size = 32
   c.learner.unroll_length = 20
   c.learner.inference_batch_size = 64
@@ -207,6 +212,10 @@ def validate(config) -> None:
   for key in _NON_NEGATIVE:
     if not _get(config, key) >= 0:
       raise ConfigError(f'config.{key} must be >= 0 (0: off), got {_get(config, key)!r}')
+  stop_at_return = config.learner.stop_at_return
+  if stop_at_return is not None and not math.isfinite(stop_at_return):
+    raise ConfigError(f'config.learner.stop_at_return must be a finite number or None, '
+                      f'got {stop_at_return!r}')
   for key in ('outer', 'fixed'):
     for name, value in config.algo[key].items():
       upper = float('inf') if name.startswith('g_') else 1.0

@@ -6,7 +6,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from seed_stac.learner.run import run_learner
+from seed_stac.learner.run import reached_return, run_learner
 from seed_stac.rpc import server
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py[:arg]).')
@@ -51,7 +51,7 @@ def main(argv):
                     summary_dir=_TENSORBOARD_DIR.value,
                     tls=tls)
   total = _CONFIG.value.learner.total_frames
-  if row.get('frames', 0) < total:
+  if row.get('frames', 0) < total and not reached_return(row, _CONFIG.value.learner.stop_at_return):
     logging.warning(
         'Stopped at %d of %d frames with a checkpoint; run again with the same '
         '--logdir to resume (exit status %d).', row.get('frames', 0), total,

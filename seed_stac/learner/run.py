@@ -3,7 +3,8 @@
 `run_learner` owns an asyncio loop (gRPC and batching) in the calling thread
 and a training thread. It resumes from the latest checkpoint in `logdir`,
 logs every `log_interval_s`, checkpoints every `checkpoint_interval_s`, at
-the end and on SIGTERM, and tells actors to stop at `total_frames`.
+the end and on SIGTERM, and tells actors to stop at `total_frames` (or
+once a log row's mean return reaches `stop_at_return`, when set).
 """
 
 import asyncio
@@ -140,8 +141,8 @@ async def _serve_actors_and_train(config, logdir, address, token, on_ready, logg
       pass
   if on_ready:
     on_ready(port)
-  row = await _monitor(learner, stats, trainer, logger, checkpointer, frames, stop)
-  if stats.frames >= learner.total_frames:
+  row, finished = await _monitor(learner, stats, trainer, logger, checkpointer, frames, stop)
+  if finished:
     training_done.set()
     await asyncio.sleep(0.5)  # let actors receive training_done
   # On a signal (preemption) actors are not told to stop: they reconnect to
@@ -195,8 +196,14 @@ async def _save(checkpointer, frames, stats):
   await asyncio.get_running_loop().run_in_executor(None, checkpointer.save)
 
 
-async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop) -> dict:
-  """Logs and checkpoints until total_frames, a stop signal or a trainer error."""
+def reached_return(row: dict, stop_at_return: Optional[float]) -> bool:
+  """Whether a log row's mean episode return meets `stop_at_return` (None: never)."""
+  return stop_at_return is not None and row.get('episode_return', math.nan) >= stop_at_return
+
+
+async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop):
+  """Logs and checkpoints until total_frames, stop_at_return, a stop signal or
+  a trainer error. Returns (the last log row, whether training finished)."""
   last_log = last_checkpoint = time.monotonic()
   last_frames = stats.frames
   idle = IdleWatch(learner.idle_warning_s, stats.frames, last_log)
@@ -227,9 +234,15 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop) 
                  episodes=float(len(returns)))
       logger.write(row)
       last_log, last_frames = now, stats.frames
+      if not done and reached_return(row, learner.stop_at_return):
+        print(
+            f"Mean episode return {row['episode_return']:.3g} reached "
+            f'stop_at_return={learner.stop_at_return:g} at {stats.frames:,} frames',
+            flush=True)
+        done = True
     if now - last_checkpoint >= learner.checkpoint_interval_s:
       await _save(checkpointer, frames, stats)
       last_checkpoint = now
     if done:
-      break
-  return row
+      return row, True
+  return row, False

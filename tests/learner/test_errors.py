@@ -25,6 +25,8 @@ from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMess
     ('optimizer.max_grad_norm', -1.0, r'config.optimizer.max_grad_norm must be >= 0 \(0: off\)'),
     ('algo.meta_batch_size', -2, r'config.algo.meta_batch_size must be >= 0 \(0: off\)'),
     ('algo.clip_rho', 0.0, 'config.algo.clip_rho must be > 0'),
+    ('learner.stop_at_return', float('nan'),
+     'config.learner.stop_at_return must be a finite number or None, got nan'),
 ])
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, message):
   config = catch.get_config()

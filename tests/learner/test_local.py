@@ -1,5 +1,5 @@
 """End to end on loopback: learner + 2 actor processes on Catch; logs,
-checkpoint, and resume from the same logdir."""
+checkpoint, and resume from the same logdir; stopping at a target return."""
 
 import csv
 import json
@@ -9,6 +9,7 @@ import pytest
 
 from configs import catch
 from seed_stac.launch import run_local
+from seed_stac.learner.run import reached_return
 
 
 @pytest.mark.slow
@@ -41,3 +42,28 @@ def test_local_run_logs_checkpoints_and_resumes(tmp_path):
   with open(os.path.join(logdir, 'progress.csv')) as f:
     frames = [float(r['frames']) for r in csv.DictReader(f)]
   assert frames[-1] >= 6000 and min(frames[len(rows):]) >= 3000  # counters continued
+
+
+@pytest.mark.slow
+def test_a_run_stops_once_a_log_row_reaches_stop_at_return(tmp_path, capsys):
+  config = catch.get_config('impala')
+  config.learner.total_frames = 10_000_000
+  config.learner.stop_at_return = -1.0  # Catch's lowest return: the first finished episode meets it
+  config.learner.log_interval_s = 0.5
+  config.actor.env_batch_size = 4
+  row = run_local(config, str(tmp_path / 'run'), num_actors=2)  # returns: the actors were told
+  assert row['episode_return'] >= -1.0 and row['frames'] < 100_000
+  assert 'reached stop_at_return=-1' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    'episode_return,target,reached',
+    [
+        (0.5, None, False),
+        (0.5, 0.5, True),
+        (0.4, 0.5, False),
+        (float('nan'), -1e9, False),  # no episode finished yet
+    ])
+def test_reached_return(episode_return, target, reached):
+  assert reached_return({'episode_return': episode_return}, target) == reached
+  assert not reached_return({}, target)
