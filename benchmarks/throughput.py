@@ -12,17 +12,23 @@
     Beside it, where the gap goes: `fake_learner_ratio`, the same actors
     against a learner that only decodes each message and answers zeros
     (`rpc/loopback_benchmark.py`), and the tiny policy's own inference cost
-    in CPU microseconds per env step at the run's inference batch.
+    in CPU microseconds per env step at the run's inference batch, and the
+    cores the learner and the actors used during the run through the
+    learner (`cpu_use.py`), also as CPU microseconds per env step beside the
+    in-process cost.
 (c) the IMPALA deep network's inference rate on this CPU (frames/s) at the
     batch sizes the batcher forms.
 ceiling: `ceiling_fps`, emulator frames/s of random Pong play through one
     ale_py `AtariVectorEnv` with as many threads as this process has CPUs:
-    what the machine could do with no network at all.
+    what the machine could do with no network at all. Measured first, and
+    again after each (d) run.
 (d) end-to-end training: `train_fps_<torso>_<agent>` (emulator frames/s of
     `seed_stac.local --config=configs/atari.py:Pong,<agent>,<torso>`, the
     config's batch, `--train_actors` actors, after `--warmup_steps` learner
-    steps) and `train_fraction_<torso>_<agent>` = train_fps / ceiling_fps,
-    which carries over between machines where absolute rates do not.
+    steps) and `train_fraction_<torso>_<agent>` = train_fps over the mean of
+    the ceilings measured just before and just after that run (this host's
+    speed drifts by up to 2x over minutes), a ratio that carries over
+    between machines where absolute rates do not.
 
 Rates (a), (b) come from the learner's own per-interval fps log, median over
 the second half of the intervals; (d) is the mean over the intervals after
@@ -40,6 +46,7 @@ import time
 from absl import app, flags
 import numpy as np
 
+from benchmarks import cpu_use
 from benchmarks import frame_rates
 
 flags.DEFINE_integer('num_actors', 4, 'Actor processes for (a) and (b).')
@@ -179,7 +186,7 @@ def main(_):
           + ' '.join(f'batch{b}={r:,.0f}' for b, r in rates.items()),
           flush=True)
   if 'ceiling' in FLAGS.parts or 'd' in FLAGS.parts:
-    ceiling = frame_rates.ceiling_frames_per_second(FLAGS.ceiling_envs, FLAGS.seconds / 2)
+    ceiling = measure_ceiling()
     print(
         f'ceiling_fps={ceiling:.0f} (random Pong, AtariVectorEnv, {FLAGS.ceiling_envs} envs, '
         f'{os.cpu_count()} threads)',
@@ -190,10 +197,17 @@ def main(_):
         fps = frame_rates.training_frames_per_second(agent, torso, FLAGS.train_actors,
                                                      FLAGS.warmup_steps, FLAGS.train_seconds,
                                                      FLAGS.train_set)
+        # The ceiling just after this run is also the one just before the next.
+        before, ceiling = ceiling, measure_ceiling()
         print(
             f'(d) train_fps_{torso}_{agent}={fps:.0f} '
-            f'train_fraction_{torso}_{agent}={fps / ceiling:.3f}',
+            f'train_fraction_{torso}_{agent}={2 * fps / (before + ceiling):.3f} '
+            f'(ceiling before {before:.0f}, after {ceiling:.0f})',
             flush=True)
+
+
+def measure_ceiling() -> float:
+  return frame_rates.ceiling_frames_per_second(FLAGS.ceiling_envs, FLAGS.seconds / 3)
 
 
 def measure_transport_ceiling(catch, n):
@@ -216,8 +230,13 @@ def measure_atari_ratio(atari, n):
   config.actor.env_batch_size = FLAGS.atari_env_batch_size
   config.learner.inference_batch_size = FLAGS.atari_inference_batch_size
   before = in_process_pong_steps_per_second(n, FLAGS.atari_env_batch_size)
-  # The in-process rate sizes the run: about `seconds` of stepping here.
-  through_learner = runtime_steps_per_second(config, n, 4 * before)
+  recorder = cpu_use.Recorder(os.getpid())
+  try:
+    # The in-process rate sizes the run: about `seconds` of stepping here.
+    through_learner = runtime_steps_per_second(config, n, 4 * before)
+  finally:
+    recorder.stop()
+  cores = recorder.steady_cores(n)
   env_config = dict(kind='atari', name='Pong', seed=0, options=dict(config.env.options))
   fake_learner = loopback_benchmark.measure(n,
                                             FLAGS.atari_env_batch_size,
@@ -244,6 +263,16 @@ def measure_atari_ratio(atari, n):
       f'tiny_policy_inference_cpu_us_per_step={inference_us:.0f} '
       f'ratio_bound_fake_learner_plus_inference={bound / in_process:.3f}',
       flush=True)
+  # In-process, every core steps envs: an env step costs cores / rate.
+  print('(b) cores_through_learner ' + ' '.join(f'{k}={v:.2f}' for k, v in cores.items())
+        + f' learner_cpu_us_per_step={_us_per_step(cores, "learner", through_learner):.0f}'
+        f' actors_cpu_us_per_step={_us_per_step(cores, "actors", through_learner):.0f}'
+        f' in_process_cpu_us_per_step={1e6 * os.cpu_count() / in_process:.0f}',
+        flush=True)
+
+
+def _us_per_step(cores: dict, role: str, steps_per_s: float) -> float:
+  return 1e6 * sum(v for k, v in cores.items() if k.startswith(role)) / steps_per_s
 
 
 def tiny_policy_inference_us_per_step(config, calls: int = 30) -> float:
