@@ -30,14 +30,15 @@ train: $(VENV)/.installed
 # the RWRL tests skip. It is built from a temporary copy (setuptools writes
 # build/ and *.egg-info into the source, and shared/ is read-only); its deps
 # come with the pinned packages, so it changes none; -qq hides its setup.py's
-# setuptools deprecation banner.
+# setuptools deprecation banner. The slowest tests are listed at the end, to
+# keep the suite within CI's budget.
 test: $(VENV)/.dev-installed lint
 	if [ -d ../shared/vendor/realworldrl_suite ] && ! $(PY) -c 'import realworldrl_suite' 2>/dev/null; then \
 	  tmp=$$(mktemp -d) && cp -R ../shared/vendor/realworldrl_suite "$$tmp/" && chmod -R u+w "$$tmp" \
 	  && $(PY) -m pip install -qq "$$tmp/realworldrl_suite"; status=$$?; rm -rf "$$tmp"; exit $$status; \
 	fi
 	$(PY) -m pytest -q tests/envs $(ARGS)
-	$(PY) -m pytest -q --ignore=tests/envs $(ARGS)
+	$(PY) -m pytest -q --ignore=tests/envs --durations=10 $(ARGS)
 
 # pyflakes: unused or undefined names and imports; pycodestyle: the layout
 # rules our Google style with 2-space indents shares with PEP 8 (lines of at
