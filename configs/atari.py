@@ -58,5 +58,12 @@ def get_config(arg='Pong'):
   c.algo.reward_clip = 1.0
   c.learner.total_frames = 200_000_000
   c.actor.num_actors = 2
-  c.actor.env_batch_size = 8
+  # 32 envs per actor amortise the actor-learner round trip: 1.4x the
+  # frames/s of 8 on a 2-core CPU machine, with the same Breakout return at
+  # 2M frames (README, "Atari Breakout").
+  c.actor.env_batch_size = 32
+  # One actor's step is one full inference batch: no row waits for another
+  # actor's, none is padding (1.1-1.4x the training frames/s of 64 with 2
+  # actors on 2 cores). With many actors on an accelerator, raise it.
+  c.learner.inference_batch_size = 32
   return c
