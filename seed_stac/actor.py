@@ -318,7 +318,7 @@ def watch_parent(stop_event: threading.Event,
     logging.warning('Actor: parent process %d is gone, stopping', parent)
     stop_event.set()
     time.sleep(grace_s)
-    os._exit(0)  # pylint: disable=protected-access
+    _exit_now(0)
 
   thread = threading.Thread(target=watch, name='parent-watch', daemon=True)
   thread.start()
@@ -359,13 +359,13 @@ def main(argv):
                        tls=tls)
   except (LearnerRejectedError, LearnerUnavailableError, codec.InvalidMessageError) as e:
     logging.error('Actor %s: %s', _name(actor_id), e)
-    exit_now(1)
+    _exit_now(1)
   logging.info('Actor %s finished (%s) after %d env steps, %d connection(s)',
                _name(result.actor_id), result.reason, result.env_steps, len(result.run_ids))
-  exit_now(0)
+  _exit_now(0)
 
 
-def exit_now(status: int):
+def _exit_now(status: int):
   """Flushes the logs and exits without the interpreter's shutdown.
 
   By then the envs and the channel are closed and nothing is left to save,
