@@ -368,10 +368,12 @@ def main(argv):
 def _exit_now(status: int):
   """Flushes the logs and exits without the interpreter's shutdown.
 
-  By then the envs and the channel are closed and nothing is left to save,
-  but finalizing gRPC can hang: once in CI an actor logged 'finished
-  (stopped)' after SIGTERM and was still alive 10 s later. An actor that
-  does not exit holds its id and its cores until a supervisor kills it.
+  Called by `main` once `run_actor` has returned (envs and channel closed,
+  nothing left to save), and by the parent watcher when stopping overran its
+  grace period. Finalizing gRPC can hang: once in CI an actor logged
+  'finished (stopped)' after SIGTERM and was still alive 10 s later. An
+  actor that does not exit holds its id and its cores until a supervisor
+  kills it.
   """
   logging.flush()
   sys.stdout.flush()
