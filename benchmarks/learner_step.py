@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from benchmarks import step_parts
 from seed_stac import builder
-from seed_stac.algo.update import Unroll
+from seed_stac.types import Unroll
 from seed_stac.envs.base import ActionSpec, EnvSpec
 
 flags.DEFINE_integer('batch_size', 32, 'Unrolls per learner step.')

@@ -154,9 +154,34 @@ def plot_band(ax, groups, key: str) -> None:
   ax.grid(alpha=0.3)
 
 
+# What the learner did, beside the return: its learning rate, and how
+# off-policy the data was (sample reuse); a row per key some run logged.
+TRAINING_KEYS = ('learning_rate', 'is_ratio/fresh_mean', 'is_ratio/replayed_mean',
+                 'is_ratio/replayed_above_clip', 'main/trust_region_masked')
+
+
+def plot_training(groups, config: str, path: str) -> bool:
+  """Writes `path` unless no run logged any of TRAINING_KEYS; whether it did."""
+  keys = [k for k in TRAINING_KEYS if any(k in c for members in groups.values() for c in members)]
+  if not keys:
+    return False
+  fig, axes = plt.subplots(len(keys), 1, figsize=(7, 1.9 * len(keys)), sharex=True, squeeze=False)
+  for ax, key in zip(axes[:, 0], keys):
+    plot_band(ax, groups, key)
+    ax.set_ylabel(key.replace('/', '/\n'), fontsize=8)
+  axes[0, 0].legend(fontsize=7)
+  axes[0, 0].set_title(f'{config}: learning rate and importance ratios (mean ± std over seeds)')
+  axes[-1, 0].set_xlabel('environment frames')
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+  return True
+
+
 def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
-  """`{config}_returns.png` and `{config}_metaparameters.png` (main head) of
-  the runs that reached `budget` frames."""
+  """`{config}_returns.png`, `{config}_metaparameters.png` (main head) and
+  `{config}_training.png` (`TRAINING_KEYS`, when logged) of the runs that
+  reached `budget` frames."""
   groups: Dict[str, list] = {}
   for run in runs:
     columns = finished_progress(run, budget) if run.config == config else None
@@ -167,7 +192,8 @@ def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
   name = config.replace(':', '_')
   paths = [
       os.path.join(out, f'{name}_returns.png'),
-      os.path.join(out, f'{name}_metaparameters.png')
+      os.path.join(out, f'{name}_metaparameters.png'),
+      os.path.join(out, f'{name}_training.png')
   ]
   fig, ax = plt.subplots(figsize=(7, 4.5))
   plot_band(ax, groups, 'episode_return')
@@ -189,7 +215,7 @@ def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
   fig.tight_layout()
   fig.savefig(paths[1], dpi=100)
   plt.close(fig)
-  return paths
+  return paths if plot_training(groups, config, paths[2]) else paths[:2]
 
 
 def write_summary(runs,

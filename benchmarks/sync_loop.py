@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from seed_stac import builder
-from seed_stac.algo.update import Unroll
+from seed_stac.types import Unroll
 from seed_stac.envs import create_environment
 from seed_stac.envs.batch import EnvBatch
 from seed_stac.learner.env_state import push_frame
@@ -57,7 +57,7 @@ class SyncLoop:
     rows = []
     if self.last_row is not None:
       rows.append(self.last_row)
-      self._step(self.last_row[6])
+      self._step(self.last_row.action)
     while True:
       out = self.infer(
           dict(observation=self.obs,
@@ -65,10 +65,12 @@ class SyncLoop:
                reward=self.reward,
                first=self.first,
                core=()))
-      rows.append((self.obs, self.prev_action, self.reward, self.first, self.terminated,
-                   self.truncated, out['action'], out['log_prob']))
+      rows.append(
+          Unroll(self.obs, self.prev_action, self.reward, self.first, self.terminated,
+                 self.truncated, out['action'], out['log_prob']))
       if len(rows) == self.unroll_length + 1:
         break
       self._step(out['action'])
     self.last_row = rows[-1]
-    return Unroll(*[tf.constant(np.stack(column)) for column in zip(*rows)], core_state=())
+    columns = zip(*(row[:-1] for row in rows))
+    return Unroll(*[tf.constant(np.stack(column)) for column in columns], core_state=())

@@ -57,6 +57,7 @@ def get_config(arg='Pong'):
   # RMSProp lr 6e-4 decay 0.99 eps 0.01 on summed losses, clip 40, B 32, T 20.
   c.algo.reward_clip = 1.0
   c.learner.total_frames = 200_000_000
+  c.optimizer.decay_frames = 200_000_000  # the paper's schedule, also in shorter trials
   c.actor.num_actors = 2
   # 32 envs per actor amortise the actor-learner round trip: 1.4x the
   # frames/s of 8 on a 2-core CPU machine, with the same Breakout return at

@@ -20,6 +20,7 @@ def get_config(agent='stac'):
   c.algo.loss_reduction = 'mean'  # Adam is scale-free; clip 40 never acts on means
   c.optimizer.learning_rate = 3e-3
   c.learner.total_frames = 800_000
+  c.optimizer.decay_frames = 800_000
   c.learner.batch_size = 16
   c.learner.unroll_length = 20
   c.learner.inference_batch_size = 32

@@ -20,6 +20,7 @@ def get_config(agent='stac'):
   # return about 0.3 there, measured); 3e-3 solves it in about 50k.
   c.optimizer.learning_rate = 3e-3
   c.learner.total_frames = 150_000
+  c.optimizer.decay_frames = 150_000
   c.learner.batch_size = 16
   c.learner.unroll_length = 10
   c.learner.inference_batch_size = 32

@@ -75,10 +75,13 @@ def dummy_inputs(env_spec: EnvSpec, batch_size: int, time_steps: int = 1) -> Age
                     first=tf.ones(lead, tf.bool))
 
 
-def total_learner_steps(config, env_spec: EnvSpec) -> int:
-  frames_per_step = (config.learner.batch_size * config.learner.unroll_length
-                     * env_spec.frames_per_step)
-  return max(1, config.learner.total_frames // frames_per_step)
+def learner_steps(config, env_spec: EnvSpec, frames: int) -> int:
+  """Learner steps taken over `frames` environment frames: each batch brings
+  B - R fresh unrolls of T agent steps (R replayed) and is trained on
+  `learner.passes` times."""
+  fresh_unrolls = config.learner.batch_size - config_lib.num_replayed(config)
+  frames_per_batch = fresh_unrolls * config.learner.unroll_length * env_spec.frames_per_step
+  return max(1, frames * config.learner.passes // frames_per_batch)
 
 
 def make_strategy(strategy: str, tpu_name: str = 'local'):
@@ -132,13 +135,14 @@ def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
                     if metaparams.logit_variables else None)
   update_config = UpdateConfig(
       learning_rate=opt.learning_rate,
-      total_steps=total_learner_steps(config, env_spec) if opt.linear_decay else 0,
+      total_steps=learner_steps(config, env_spec, opt.decay_frames) if opt.decay_frames else 0,
       max_grad_norm=opt.max_grad_norm,
       meta_learning_rate=config.meta_optimizer.learning_rate,
       meta_max_grad_norm=config.meta_optimizer.max_grad_norm,
       kl_coef=algo.kl_coef,
       reward_clip=algo.reward_clip,
       clips=losses.VTraceClips(algo.clip_rho, algo.clip_c, algo.clip_pg_rho),
+      trust_region=algo.trust_region,
       lookahead=algo.lookahead,
       meta_update_interval=algo.meta_update_interval,
       meta_batch_size=algo.meta_batch_size,

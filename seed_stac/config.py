@@ -62,6 +62,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.algo.clip_rho = 1.0
   c.algo.clip_c = 1.0
   c.algo.clip_pg_rho = 1.0
+  # PPO's trust region on the policy-gradient term (0: off): a sample whose
+  # ratio pi/mu has left [1 - e, 1 + e] in the direction its advantage pushes
+  # it contributes no policy gradient (docs/algorithm.md#reuse-and-the-trust-region).
+  c.algo.trust_region = 0.0
   c.algo.reward_clip = 0.0  # 0: no clipping; Atari: 1.0
   c.algo.lookahead = 'optimizer'  # optimizer | sgd
   c.algo.meta_update_interval = 1
@@ -90,7 +94,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.optimizer.decay = 0.99  # rmsprop
   c.optimizer.epsilon = 0.01  # rmsprop
   c.optimizer.max_grad_norm = 40.0  # 0: no clipping
-  c.optimizer.linear_decay = True
+  # The learning rate decays linearly to 0 over this many environment frames,
+  # then stays 0; 0: constant. A property of the algorithm, not of the run's
+  # budget: a shortened run trains with the same rates as a full one.
+  c.optimizer.decay_frames = 0
   c.meta_optimizer = ml_collections.ConfigDict()
   c.meta_optimizer.learning_rate = 1e-3  # Adam on the eta logits
   c.meta_optimizer.beta1 = 0.9
@@ -108,6 +115,13 @@ def default_config() -> ml_collections.ConfigDict:
   c.learner.inference_batch_size = 64
   c.learner.batch_timeout_ms = 5.0
   c.learner.unroll_queue_capacity = 64
+  # Sample reuse (docs/algorithm.md#reuse-and-the-trust-region): each batch
+  # replays round(batch_size * replay_fraction) unrolls drawn uniformly from the
+  # last replay_capacity fresh ones (0: every unroll trained on once, FIFO), and
+  # the learner takes `passes` steps on each batch.
+  c.learner.replay_fraction = 0.0
+  c.learner.replay_capacity = 0  # unrolls; needed when replay_fraction > 0
+  c.learner.passes = 1
   c.learner.jit_compile = False
   c.learner.strategy = 'none'  # tf.distribute: none | mirrored (all local GPUs) | tpu
   # auto | cpu | gpu | tpu: 'gpu'/'tpu' fail at start without such a device.
@@ -129,13 +143,15 @@ def default_config() -> ml_collections.ConfigDict:
 
 def use_small_feature_agent(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The settings for small feature-observation tasks (the user-environment
-  configs gym and dm_env): MLP 64-64, Adam 3e-3 on mean losses, batch 16 x
-  T 20, 2 actors x 8 envs, 1M frames. Returns `c`, changed in place."""
+  configs gym and dm_env): MLP 64-64, Adam 3e-3 on mean losses decaying to 0
+  over 1M frames, batch 16 x T 20, 2 actors x 8 envs, 1M frames. Returns `c`,
+  changed in place."""
   c.network.torso = 'mlp'
   c.network.mlp.sizes = (64, 64)
   c.optimizer.name = 'adam'
   c.algo.loss_reduction = 'mean'
   c.optimizer.learning_rate = 3e-3
+  c.optimizer.decay_frames = 1_000_000
   c.learner.total_frames = 1_000_000
   c.learner.batch_size = 16
   c.learner.unroll_length = 20
@@ -147,12 +163,14 @@ def use_small_feature_agent(c: ml_collections.ConfigDict) -> ml_collections.Conf
 
 def use_control_agent(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The optimizer and budget of the continuous-control configs (dmc_features,
-  dmc_pixels, rwrl): Adam 3e-4 on mean losses, batch 32 x T 20, 30M frames.
+  dmc_pixels, rwrl): Adam 3e-4 on mean losses decaying to 0 over 30M frames,
+  batch 32 x T 20, 30M frames.
   The torso and envs per actor are each config's own. Returns `c`, changed
   in place."""
   c.optimizer.name = 'adam'
   c.algo.loss_reduction = 'mean'  # Adam is scale-free; clip 40 never acts on means
   c.optimizer.learning_rate = 3e-4
+  c.optimizer.decay_frames = 30_000_000
   c.learner.total_frames = 30_000_000
   c.learner.batch_size = 32
   c.learner.unroll_length = 20
@@ -174,11 +192,12 @@ _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frame
              'learner.inference_batch_size', 'learner.unroll_queue_capacity',
              'actor.env_batch_size', 'actor.num_actors', 'optimizer.learning_rate',
              'algo.meta_update_interval', 'learner.idle_warning_s', 'algo.clip_rho', 'algo.clip_c',
-             'algo.clip_pg_rho')
+             'algo.clip_pg_rho', 'learner.passes')
 # Optional limits: 0 turns each off (the one "off" value, here and in
 # algo/update.py:UpdateConfig).
 _NON_NEGATIVE = ('learner.batch_timeout_ms', 'optimizer.max_grad_norm',
-                 'meta_optimizer.max_grad_norm', 'algo.reward_clip', 'algo.meta_batch_size')
+                 'meta_optimizer.max_grad_norm', 'algo.reward_clip', 'algo.meta_batch_size',
+                 'optimizer.decay_frames', 'algo.trust_region', 'learner.replay_capacity')
 
 
 def _choices() -> dict:
@@ -212,6 +231,7 @@ def validate(config) -> None:
   for key in _NON_NEGATIVE:
     if not _get(config, key) >= 0:
       raise ConfigError(f'config.{key} must be >= 0 (0: off), got {_get(config, key)!r}')
+  _validate_reuse(config)
   stop_at_return = config.learner.stop_at_return
   if stop_at_return is not None and not math.isfinite(stop_at_return):
     raise ConfigError(f'config.learner.stop_at_return must be a finite number or None, '
@@ -221,6 +241,35 @@ def validate(config) -> None:
       upper = float('inf') if name.startswith('g_') else 1.0
       if not 0.0 <= value <= upper:
         raise ConfigError(f'config.algo.{key}.{name}={value} is outside [0, {upper}]')
+
+
+def _validate_reuse(config) -> None:
+  learner = config.learner
+  if learner.unroll_queue_capacity < learner.batch_size:
+    raise ConfigError(f'config.learner.unroll_queue_capacity ({learner.unroll_queue_capacity}) '
+                      f'must be >= config.learner.batch_size ({learner.batch_size})')
+  if not config.algo.trust_region < 1:
+    raise ConfigError(f'config.algo.trust_region must be in [0, 1) (0: off), '
+                      f'got {config.algo.trust_region!r}')
+  fraction = learner.replay_fraction
+  if not 0 <= fraction < 1:
+    raise ConfigError(
+        f'config.learner.replay_fraction must be in [0, 1) (0: off), got {fraction!r}')
+  replayed = num_replayed(config)
+  if fraction and not 0 < replayed < learner.batch_size:
+    raise ConfigError(f'config.learner.replay_fraction={fraction} replays {replayed} of a batch '
+                      f'of {learner.batch_size} unrolls; it must replay between 1 and '
+                      f'{learner.batch_size - 1}')
+  if fraction and learner.replay_capacity < replayed:
+    raise ConfigError(f'config.learner.replay_capacity ({learner.replay_capacity} unrolls) must '
+                      f'hold at least the {replayed} replayed per batch')
+
+
+def num_replayed(config) -> int:
+  """Replayed unrolls per batch."""
+  from seed_stac.learner import unroll_sources  # pylint: disable=import-outside-toplevel
+  return unroll_sources.replayed_per_batch(config.learner.batch_size,
+                                           config.learner.replay_fraction)
 
 
 def num_heads(config) -> int:

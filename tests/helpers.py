@@ -5,7 +5,8 @@ import tensorflow as tf
 
 from seed_stac.algo import optimizers
 from seed_stac.algo.metaparams import MetaParameters, tunable_names
-from seed_stac.algo.update import StacUpdater, Unroll, UpdateConfig
+from seed_stac.algo.update import StacUpdater, UpdateConfig
+from seed_stac.types import Unroll
 from seed_stac.envs.base import ActionSpec
 from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso
 

@@ -18,9 +18,11 @@ def write_progress(logdir, frames, returns, fps=1000.0, gamma=None):
   os.makedirs(logdir, exist_ok=True)
   with open(os.path.join(logdir, 'progress.csv'), 'w', newline='') as f:
     writer = csv.writer(f)
-    writer.writerow(['frames', 'learner_steps', 'fps', 'episode_return', 'main/gamma'])
+    writer.writerow(
+        ['frames', 'learner_steps', 'fps', 'episode_return', 'main/gamma', 'learning_rate'])
     for i, (frame, ret) in enumerate(zip(frames, returns)):
-      writer.writerow([frame, i, fps, '' if ret is None else ret, gamma[i] if gamma else 0.99])
+      writer.writerow(
+          [frame, i, fps, '' if ret is None else ret, gamma[i] if gamma else 0.99, 1e-3 / (i + 1)])
 
 
 def columns(frames, returns):
@@ -77,8 +79,10 @@ def test_summary_over_seeds_table_and_plots(tmp_path):
   assert rows['impala']['frames_to_threshold'] == '- -'
   table = open(paths[0]).read()
   assert '| minatar:Breakout | stac | 0 1 | 10,000 | 2.50 ± 0.71 |' in table
-  assert {os.path.basename(p) for p in paths[2:]
-         } == {'minatar_Breakout_returns.png', 'minatar_Breakout_metaparameters.png'}
+  assert {os.path.basename(p) for p in paths[2:]} == {
+      'minatar_Breakout_returns.png', 'minatar_Breakout_metaparameters.png',
+      'minatar_Breakout_training.png'
+  }
   assert all(os.path.getsize(p) > 0 for p in paths)
 
 

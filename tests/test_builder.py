@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from configs import atari
 from seed_stac.builder import build_agent
-from seed_stac.algo.update import Unroll
+from seed_stac.types import Unroll
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.envs.subprocess_env import SubprocessEnvironment
 
@@ -120,3 +120,23 @@ def test_network_options_from_the_config():
   config.network.torso = 'nature'
   with pytest.raises(ValueError, match='normalize_observations needs float32.*uint8'):
     build_agent(config, pixels)
+
+
+@pytest.mark.parametrize('replay_fraction, passes, steps', [(0.0, 1, 100), (0.5, 1, 200),
+                                                            (0.0, 3, 300), (0.75, 2, 800)])
+def test_the_decay_horizon_is_in_frames_whatever_the_budget_and_reuse(replay_fraction, passes,
+                                                                      steps):
+  """Atari's 200M-frame schedule: a 2M-frame trial decays at the paper's rate.
+  Each learner step consumes B - R fresh unrolls of T steps of 4 frames."""
+  config = atari.get_config('Pong,impala')
+  config.network.torso = 'mlp'
+  config.learner.update(total_frames=2_000_000,
+                        batch_size=32,
+                        replay_fraction=replay_fraction,
+                        replay_capacity=64,
+                        passes=passes)
+  config.optimizer.decay_frames = 32 * 20 * 4 * 100  # 100 steps without reuse
+  tiny = EnvSpec('tiny', (4,), 'float32', ActionSpec('discrete', num_actions=2), frames_per_step=4)
+  assert build_agent(config, tiny).updater.config.total_steps == steps
+  config.optimizer.decay_frames = 0
+  assert build_agent(config, tiny).updater.config.total_steps == 0  # constant

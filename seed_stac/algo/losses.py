@@ -13,6 +13,11 @@ mean-square and gradient clip were tuned for) or 'mean' (scale-free optimizers
 such as Adam). The outer loss adds g_kl * R KL(pi_theta' || pi_theta) with
 pi_theta a constant, reduced the same way.
 
+With a trust region e > 0 (for reused samples), L_pi keeps only the samples
+where PPO's clipped surrogate min(r A, clip(r, 1 - e, 1 + e) A), r = pi/mu,
+still has a gradient: a sample whose ratio has left [1 - e, 1 + e] in the
+direction its advantage pushes it is masked out (`trust_region_mask`).
+
 A time-limit truncation is not a termination: the discount stays gamma. The
 final observation of a truncated episode is not kept (the actor resets), so
 its value is approximated by that of the last kept observation:
@@ -65,6 +70,48 @@ class VTraceClips:
   pg_rho: Optional[float] = 1.0
 
 
+def log_importance_ratios(policy_params: tf.Tensor, transitions: Transitions,
+                          distribution) -> tf.Tensor:
+  """log pi(a_t|x_t) - log mu(a_t|x_t), [T, B]; policy_params [T + 1, B, P]."""
+  dist = distribution(policy_params[:-1])
+  action = transitions.action
+  if action.dtype.is_floating:
+    action = tf.cast(action, policy_params.dtype)
+  return dist.log_prob(action) - tf.cast(transitions.behaviour_log_prob, policy_params.dtype)
+
+
+def trust_region_mask(log_rhos: tf.Tensor, advantages: tf.Tensor, epsilon: float) -> tf.Tensor:
+  """[T, B] of 0 and 1: 0 where the gradient of PPO's clipped surrogate
+  min(r A, clip(r, 1 - e, 1 + e) A) vanishes, i.e. r > 1 + e with A > 0 or
+  r < 1 - e with A < 0 (r = exp(log_rhos)); 1 elsewhere and everywhere for
+  e = 0. A constant (no gradient)."""
+  log_rhos, advantages = tf.stop_gradient(log_rhos), tf.stop_gradient(advantages)
+  if not epsilon:
+    return tf.ones_like(advantages)
+  ratio = tf.exp(log_rhos)
+  outside = (((ratio > 1.0 + epsilon) & (advantages > 0))
+             | ((ratio < 1.0 - epsilon) & (advantages < 0)))
+  return 1.0 - tf.cast(outside, advantages.dtype)
+
+
+def ratio_stats(log_rhos: tf.Tensor,
+                replayed: tf.Tensor,
+                clip_rho: Optional[float],
+                prefix: str = 'is_ratio') -> Dict[str, tf.Tensor]:
+  """How off-policy the batch is, for fresh and replayed unrolls apart: the
+  mean importance ratio and the fraction above clip_rho (None: above 1).
+  log_rhos [T, B]; replayed [B] bool. NaN where the batch has no such unroll."""
+  ratio = tf.exp(tf.stop_gradient(log_rhos))
+  above = tf.cast(ratio > (1.0 if clip_rho is None else clip_rho), ratio.dtype)
+  stats = {}
+  for name, columns in (('fresh', ~replayed), ('replayed', replayed)):
+    weights = tf.broadcast_to(tf.cast(columns, ratio.dtype)[None], tf.shape(ratio))
+    count = tf.reduce_sum(weights)  # 0 / 0 = NaN without such columns
+    stats[f'{prefix}/{name}_mean'] = tf.reduce_sum(weights * ratio) / count
+    stats[f'{prefix}/{name}_above_clip'] = tf.reduce_sum(weights * above) / count
+  return stats
+
+
 def head_loss(policy_params: tf.Tensor,
               values: tf.Tensor,
               transitions: Transitions,
@@ -72,7 +119,8 @@ def head_loss(policy_params: tf.Tensor,
               distribution,
               clips: VTraceClips = VTraceClips(),
               target_outputs: Optional[Tuple[tf.Tensor, tf.Tensor]] = None,
-              reduction: str = 'mean') -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+              reduction: str = 'mean',
+              trust_region: float = 0.0) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """One head's weighted loss and its terms.
 
   Args:
@@ -86,6 +134,7 @@ def head_loss(policy_params: tf.Tensor,
       Gradients treat targets as constants; this makes that explicit, so
       finite differences can hold them fixed too.
     reduction: 'mean' or 'sum' over time and batch.
+    trust_region: e of `trust_region_mask` (0: off).
 
   Returns:
     (scalar loss, dict of scalar terms for logging).
@@ -121,8 +170,9 @@ def head_loss(policy_params: tf.Tensor,
                                 clip_c_threshold=clips.c,
                                 clip_pg_rho_threshold=clips.pg_rho)
   reduce = lambda x: reduce_over_time_and_batch(x, reduction)
+  mask = trust_region_mask(log_rhos, targets.pg_advantages, trust_region)
   value_loss = reduce(tf.square(targets.vs - values[:-1]))
-  policy_loss = -reduce(targets.pg_advantages * log_prob)
+  policy_loss = -reduce(mask * targets.pg_advantages * log_prob)
   entropy_loss = -reduce(entropy)
   loss = (to_dtype(hp.g_v, dtype) * value_loss + to_dtype(hp.g_p, dtype) * policy_loss
           + to_dtype(hp.g_e, dtype) * entropy_loss)
@@ -132,6 +182,8 @@ def head_loss(policy_params: tf.Tensor,
       'entropy': -entropy_loss,
       'mean_is_ratio': tf.reduce_mean(tf.exp(tf.stop_gradient(log_rhos))),
   }
+  if trust_region:
+    terms['trust_region_masked'] = 1.0 - tf.reduce_mean(mask)
   return loss, terms
 
 
@@ -153,15 +205,16 @@ def outer_loss(policy_params: tf.Tensor,
                distribution,
                clips: VTraceClips = VTraceClips(),
                target_outputs=None,
-               reduction: str = 'mean') -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+               reduction: str = 'mean',
+               trust_region: float = 0.0) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """The main head's loss at theta' with FIXED outer hyperparameters + KL.
 
   policy_params, values: [T + 1, B, P], [T + 1, B] at theta'.
   old_policy_params: [T + 1, B, P] at theta (treated as a constant).
-  target_outputs, reduction: as in `head_loss`.
+  target_outputs, reduction, trust_region: as in `head_loss`.
   """
   loss, terms = head_loss(policy_params, values, transitions, outer, distribution, clips,
-                          target_outputs, reduction)
+                          target_outputs, reduction, trust_region)
   kl = kl_to_constant(policy_params[:-1], old_policy_params[:-1], distribution, reduction)
   terms = dict(terms, kl=kl)
   return loss + to_dtype(kl_coef, loss.dtype) * kl, terms

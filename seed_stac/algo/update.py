@@ -25,7 +25,7 @@ Non-finite gradients skip the whole step and are counted.
 """
 
 import dataclasses
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
 
@@ -33,29 +33,9 @@ from seed_stac.algo import losses
 from seed_stac.algo.metaparams import MetaParameters, head_name
 from seed_stac.algo.vtrace import to_dtype
 from seed_stac.nets.network import AgentInput, AgentNetwork, AgentOutput
+from seed_stac.types import Unroll
 
 SECOND_ORDER_MODES = ('reverse', 'forward')
-
-
-class Unroll(NamedTuple):
-  """A batch of unrolls, time-major `[T + 1, B, ...]`, SEED convention.
-
-  Step t holds what the actor saw on arriving at x_t and what the agent did:
-  observation x_t (frames stacked), reward/terminated/truncated of the
-  transition INTO x_t, `first` (x_t starts an episode), prev_action a_{t-1}
-  (zeros at episode start), action a_t and log mu(a_t|x_t). Step T of one
-  unroll is step 0 of the next. core_state: recurrent state at t = 0,
-  a tuple of [B, ...] tensors (empty without an LSTM).
-  """
-  observation: tf.Tensor
-  prev_action: tf.Tensor
-  reward: tf.Tensor
-  first: tf.Tensor
-  terminated: tf.Tensor
-  truncated: tf.Tensor
-  action: tf.Tensor
-  behaviour_log_prob: tf.Tensor
-  core_state: Tuple[tf.Tensor, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +55,8 @@ class UpdateConfig:
   second_order: 'reverse' (reverse mode through the recorded inner backward
     pass) or 'forward' (a Jacobian-vector product of the network outputs):
     the same meta-gradient, computed two ways (module docstring).
+  trust_region: PPO's clip e on the policy-gradient term of the inner and
+    outer losses (`losses.trust_region_mask`; 0: off).
   """
   learning_rate: float = 6e-4
   total_steps: int = 0  # 0: constant learning rate
@@ -90,6 +72,7 @@ class UpdateConfig:
   jit_compile: bool = False
   loss_reduction: str = 'mean'
   second_order: str = 'reverse'
+  trust_region: float = 0.0
 
   def __post_init__(self):
     if self.lookahead not in ('optimizer', 'sgd'):
@@ -97,7 +80,7 @@ class UpdateConfig:
     if self.meta_update_interval < 1:
       raise ValueError('meta_update_interval must be >= 1')
     for name in ('total_steps', 'max_grad_norm', 'meta_max_grad_norm', 'reward_clip',
-                 'meta_batch_size'):
+                 'meta_batch_size', 'trust_region'):
       if getattr(self, name) < 0:
         raise ValueError(f'{name} must be >= 0 (0: off), got {getattr(self, name)!r}')
     if self.second_order not in SECOND_ORDER_MODES:
@@ -123,9 +106,12 @@ def split_unroll(unroll: Unroll, reward_clip: float = 0.0) -> Tuple[AgentInput, 
   return inputs, transitions
 
 
-def _batch_slice(unroll: Unroll, size: int, start=0) -> Unroll:
+def _batch_slice(unroll: Unroll, replayed: tf.Tensor, size: int, start=0):
+  """Columns start..start + size of the batch and of its [B] replayed mask
+  (None stays None)."""
   fields = [x[:, start:start + size] for x in unroll[:-1]]
-  return Unroll(*fields, core_state=tuple(s[start:start + size] for s in unroll.core_state))
+  return (Unroll(*fields, core_state=tuple(s[start:start + size] for s in unroll.core_state)),
+          None if replayed is None else replayed[start:start + size])
 
 
 def _all_finite(tensors) -> tf.Tensor:
@@ -164,11 +150,11 @@ class StacUpdater(tf.Module):
     self.strategy = strategy
     compile_fn = lambda f: tf.function(f, jit_compile=config.jit_compile)
     if strategy is None:
-      self._plain_step = compile_fn(lambda u: self._apply(*self._plain_grads(u)))
-      self._meta_step = compile_fn(lambda u: self._apply(*self._meta_grads(u)))
+      self._plain_step = compile_fn(lambda u, r: self._apply(*self._plain_grads(u, r)))
+      self._meta_step = compile_fn(lambda u, r: self._apply(*self._meta_grads(u, r)))
     else:
-      self._plain_step = tf.function(lambda u: self._distributed_step(u, self._plain_grads))
-      self._meta_step = tf.function(lambda u: self._distributed_step(u, self._meta_grads))
+      self._plain_step = tf.function(lambda u, r: self._distributed_step(u, r, self._plain_grads))
+      self._meta_step = tf.function(lambda u, r: self._distributed_step(u, r, self._meta_grads))
     # Steps T of one unroll and 0 of the next are the same observation, so
     # callers pass steps 0..T-1. Without a normalizer there is nothing to do.
     self._update_statistics = (tf.function(network.update_observation_statistics)
@@ -176,17 +162,20 @@ class StacUpdater(tf.Module):
 
   # ----- public -----
 
-  def step(self, unroll: Unroll) -> Dict[str, tf.Tensor]:
+  def step(self, unroll: Unroll, replayed: Optional[tf.Tensor] = None) -> Dict[str, tf.Tensor]:
     """Runs one update on `unroll`; returns a flat dict of scalars to log.
 
-    The observation statistics (if the network normalizes) take in this
-    batch first, so the step trains on the statistics inference will use."""
+    replayed: [B] bool, the columns drawn from a replay: the stats then
+    include the importance ratios of fresh and replayed columns apart
+    (None: no replay, no such stats). The observation statistics
+    (if the network normalizes) take in this batch first, so the step trains
+    on the statistics inference will use."""
     if self._update_statistics is not None:
       self._update_statistics(unroll.observation[:-1])
     every = self.config.meta_update_interval
     if self.tunes and int(self.num_steps.numpy()) % every == 0:
-      return self._meta_step(unroll)
-    return self._plain_step(unroll)
+      return self._meta_step(unroll, replayed)
+    return self._plain_step(unroll, replayed)
 
   def learning_rate(self) -> tf.Tensor:
     lr = tf.constant(self.config.learning_rate, tf.float32)
@@ -195,16 +184,17 @@ class StacUpdater(tf.Module):
       lr *= tf.maximum(0.0, 1.0 - progress)
     return lr
 
-  def meta_gradients(self, unroll: Unroll, learning_rate=None):
+  def meta_gradients(self, unroll: Unroll, learning_rate=None, replayed=None):
     """(grads wrt theta, grads wrt eta logits, stats) without applying them."""
     lr = self.learning_rate() if learning_rate is None else learning_rate
     if self.config.second_order == 'forward':
-      return self._forward_meta_gradients(unroll, lr)
+      return self._forward_meta_gradients(unroll, lr, replayed)
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
     eta = self.metaparams.logit_variables
     with tf.GradientTape(watch_accessed_variables=False) as meta_tape:
       meta_tape.watch(eta)
-      grads, outputs, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
+      grads, outputs, stats = self._inner_gradients(inputs, unroll.core_state, transitions,
+                                                    replayed)
       outer, outer_stats, _ = self._lookahead_outer_loss(grads, outputs, inputs, unroll.core_state,
                                                          transitions, lr)
     meta_grads = meta_tape.gradient(outer, eta, unconnected_gradients=tf.UnconnectedGradients.ZERO)
@@ -228,10 +218,10 @@ class StacUpdater(tf.Module):
 
   # ----- the pieces -----
 
-  def _forward_meta_gradients(self, unroll: Unroll, lr):
+  def _forward_meta_gradients(self, unroll: Unroll, lr, replayed=None):
     """meta_gradients with the second-order term in forward mode."""
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
-    grads, outputs, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
+    grads, outputs, stats = self._inner_gradients(inputs, unroll.core_state, transitions, replayed)
     with tf.GradientTape(watch_accessed_variables=False) as lookahead_tape:
       lookahead_tape.watch(grads)
       new_theta = self._lookahead_theta(grads, lr)
@@ -286,7 +276,8 @@ class StacUpdater(tf.Module):
                                      self.metaparams.head(head),
                                      self.network.distribution,
                                      self.config.clips,
-                                     reduction=self.config.loss_reduction)
+                                     reduction=self.config.loss_reduction,
+                                     trust_region=self.config.trust_region)
       total += loss
       stats.update({f'{head_name(head)}/{k}': v for k, v in terms.items()})
     stats['inner_loss'] = total
@@ -299,11 +290,18 @@ class StacUpdater(tf.Module):
       return 1.0
     return float(self.strategy.num_replicas_in_sync)
 
-  def _inner_gradients(self, inputs, core_state, transitions):
+  def _inner_gradients(self, inputs, core_state, transitions, replayed=None):
+    """(gradients wrt theta, outputs at theta, stats); with a [B] `replayed`
+    mask the stats include the main head's importance ratios, fresh and
+    replayed apart."""
     theta = self.network.trainable_variables
     with tf.GradientTape() as tape:
       outputs, _ = self.network(inputs, core_state)
       loss, stats = self._inner_loss(outputs, transitions)
+    if replayed is not None:
+      log_rhos = losses.log_importance_ratios(outputs.policy_params[:, :, 0], transitions,
+                                              self.network.distribution)
+      stats.update(losses.ratio_stats(log_rhos, replayed, self.config.clips.rho))
     return self._cross_replica_mean(tape.gradient(loss, theta)), outputs, stats
 
   def _cross_replica_mean(self, values):
@@ -314,7 +312,7 @@ class StacUpdater(tf.Module):
       return values
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
 
-  def _distributed_step(self, unroll: Unroll, grads_fn):
+  def _distributed_step(self, unroll: Unroll, replayed, grads_fn):
     """Replicas compute averaged gradients on their slices; one update."""
     replicas = self.strategy.num_replicas_in_sync
     batch_size = unroll.observation.shape[1]
@@ -322,12 +320,12 @@ class StacUpdater(tf.Module):
       raise ValueError(f'batch size {batch_size} must be divisible by the {replicas} replicas')
     per_replica = batch_size // replicas
 
-    def replica_fn(full):
+    def replica_fn(full, full_replayed):
       start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
-      grads, meta_grads, stats = grads_fn(_batch_slice(full, per_replica, start))
+      grads, meta_grads, stats = grads_fn(*_batch_slice(full, full_replayed, per_replica, start))
       return grads, meta_grads, self._cross_replica_mean(stats)
 
-    results = self.strategy.run(replica_fn, args=(unroll,))
+    results = self.strategy.run(replica_fn, args=(unroll, replayed))
     first = lambda x: self.strategy.experimental_local_results(x)[0]
     return self._apply(*tf.nest.map_structure(first, results))
 
@@ -361,7 +359,8 @@ class StacUpdater(tf.Module):
                                      self.network.distribution,
                                      self.config.clips,
                                      target_outputs,
-                                     reduction=self.config.loss_reduction)
+                                     reduction=self.config.loss_reduction,
+                                     trust_region=self.config.trust_region)
     stats = {f'outer/{k}': v for k, v in terms.items()}
     stats['outer_loss'] = outer
     return outer * self._replica_loss_scale(), stats, main
@@ -393,18 +392,19 @@ class StacUpdater(tf.Module):
     stats.update(self.metaparams.as_dict())
     return {k: tf.cast(v, tf.float32) for k, v in stats.items()}
 
-  def _plain_grads(self, unroll: Unroll):
+  def _plain_grads(self, unroll: Unroll, replayed=None):
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
-    grads, _, stats = self._inner_gradients(inputs, unroll.core_state, transitions)
+    grads, _, stats = self._inner_gradients(inputs, unroll.core_state, transitions, replayed)
     return grads, [], stats
 
-  def _meta_grads(self, unroll: Unroll):
+  def _meta_grads(self, unroll: Unroll, replayed=None):
     """(grads, meta_grads, stats). With a strategy, `meta_batch_size` is per replica."""
     size = self.config.meta_batch_size
     if not size or size >= unroll.observation.shape[1]:
-      return self.meta_gradients(unroll)
+      return self.meta_gradients(unroll, replayed=replayed)
     # A sub-batch meta-gradient: the full-batch gradient is computed apart.
-    _, meta_grads, meta_stats = self.meta_gradients(_batch_slice(unroll, size))
-    grads, _, stats = self._plain_grads(unroll)
+    sub_batch, _ = _batch_slice(unroll, None, size)
+    _, meta_grads, meta_stats = self.meta_gradients(sub_batch)
+    grads, _, stats = self._plain_grads(unroll, replayed)
     outer_stats = {k: v for k, v in meta_stats.items() if k.startswith('outer')}
     return grads, meta_grads, dict(stats, **outer_stats)

@@ -3,7 +3,7 @@
 For each StepMessage (the server has already decoded it against
 `step_layout`, the handshake's spec): update that actor's state (frame stack
 etc.), get actions from the inference batcher, record the step into the
-actor's unroll and queue finished unrolls for training. A step from a run
+actor's unroll and hand finished unrolls to the trainer's unroll source. A step from a run
 that has not handshaken raises InvalidMessageError, which the server turns
 into INVALID_ARGUMENT for that stream only.
 """
@@ -12,7 +12,6 @@ import asyncio
 import collections
 import dataclasses
 import itertools
-import queue
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
@@ -23,6 +22,7 @@ import numpy as np
 from seed_stac.envs.base import EnvSpec
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.env_state import ActorState
+from seed_stac.learner.unroll_sources import UnrollSource
 from seed_stac.rpc.codec import (ActorIdInUseError, HandshakeReply, InvalidMessageError, StepLayout,
                                  StepMessage)
 
@@ -90,7 +90,7 @@ class ActorHub:
                batcher: InferenceBatcher,
                initial_core_state,
                unroll_length: int,
-               unroll_queue: Optional[queue.Queue],
+               unroll_source: Optional[UnrollSource],
                stats: EpisodeStats,
                training_done: threading.Event,
                handshake_grace_s: float = 10.0):
@@ -101,7 +101,7 @@ class ActorHub:
     self.batcher = batcher
     self.initial_core_state = [np.asarray(s) for s in initial_core_state]
     self.unroll_length = unroll_length
-    self.unroll_queue = unroll_queue
+    self.unroll_source = unroll_source
     self.stats = stats
     self.training_done = training_done
     self.handshake_grace_s = handshake_grace_s
@@ -182,19 +182,17 @@ class ActorHub:
     inputs = state.observe(batch.observation, batch.reward, batch.terminated, batch.truncated)
     inputs['core'] = state.core_state
     outputs = await self.batcher.submit(inputs)
-    columns = state.act(outputs['action'], outputs['log_prob'], outputs['core'])
+    unrolls = state.act(outputs['action'], outputs['log_prob'], outputs['core'])
     self.stats.add(batch.num_envs * self.spec.frames_per_step, batch.episode_return,
                    batch.episode_length)
-    if self.unroll_queue is not None:  # None: inference only (benchmarks)
-      for column in columns or ():
-        await self._enqueue(column)
+    if self.unroll_source is not None:  # None: inference only (benchmarks)
+      for unroll in unrolls or ():
+        await self._hand_over(unroll)
     return outputs['action'], False
 
-  async def _enqueue(self, column):
-    """Back-pressure: a full queue holds this actor until training catches up."""
+  async def _hand_over(self, unroll):
+    """Back-pressure: a full source holds this actor until training catches up."""
     while not self.training_done.is_set():
-      try:
-        self.unroll_queue.put_nowait(column)
+      if self.unroll_source.try_put(unroll):
         return
-      except queue.Full:
-        await asyncio.sleep(0.005)
+      await asyncio.sleep(0.005)

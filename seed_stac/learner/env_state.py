@@ -12,10 +12,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from seed_stac.envs.base import EnvSpec
-
-# Fields of one recorded step, in `Unroll` order (core_state kept apart).
-STEP_FIELDS = ('observation', 'prev_action', 'reward', 'first', 'terminated', 'truncated', 'action',
-               'behaviour_log_prob')
+from seed_stac.types import STEP_FIELDS, Unroll
 
 
 def push_frame(frames: Optional[np.ndarray], observation: np.ndarray, first: Optional[np.ndarray],
@@ -83,14 +80,14 @@ class ActorState:
                 first=first)
 
   def act(self, action: np.ndarray, log_prob: np.ndarray,
-          new_core_state: Tuple[np.ndarray, ...]) -> Optional[List[tuple]]:
-    """Records the agent's reply; returns finished unroll columns, if any.
+          new_core_state: Tuple[np.ndarray, ...]) -> Optional[List[Unroll]]:
+    """Records the agent's reply; returns the finished unrolls, if any.
 
-    Each column is (dict field -> list of T + 1 per-step rows [...], core_state
-    tuple of [...] arrays) for one environment. The rows are views of the
-    recorded steps: the trainer copies them once, into the batch. The last step
-    of an unroll is kept as the first of the next, with the recurrent state
-    from before it.
+    One `Unroll` per environment, fields [T + 1, ...] (core_state: [...]
+    arrays at its step 0). The E unrolls are views into one [T + 1, E, ...]
+    copy of the recorded steps, which nothing writes to afterwards. The last
+    step of an unroll is kept as the first of the next, with the recurrent
+    state from before it.
     """
     step = dict(self._pending, action=action, behaviour_log_prob=log_prob)
     finished = None
@@ -109,8 +106,12 @@ class ActorState:
     """Steps recorded into the unfinished unroll (lost if the actor leaves now)."""
     return len(self._steps)
 
-  def _columns(self) -> List[tuple]:
-    num_envs = len(self._steps[0]['reward'])
-    return [({
-        k: [s[k][i] for s in self._steps] for k in STEP_FIELDS
-    }, tuple(s[i] for s in self._unroll_core_state)) for i in range(num_envs)]
+  def _columns(self) -> List[Unroll]:
+    fields = [np.stack([step[k] for step in self._steps]) for k in STEP_FIELDS]
+    num_envs = fields[0].shape[1]
+    return [
+        Unroll(*(f[:, i]
+                 for f in fields), core_state=tuple(s[i]
+                                                    for s in self._unroll_core_state))
+        for i in range(num_envs)
+    ]

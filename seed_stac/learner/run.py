@@ -8,14 +8,14 @@ once a log row's mean return reaches `stop_at_return`, when set).
 """
 
 import asyncio
+import dataclasses
 import json
 import math
 import os
-import queue
 import signal
 import threading
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from absl import logging
 import keras
@@ -33,6 +33,7 @@ from seed_stac.learner.inference import make_inference_fn
 from seed_stac.learner import logs
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.learner.training import Trainer
+from seed_stac.learner.unroll_sources import make_unroll_source
 from seed_stac.rpc import server as rpc_server
 
 
@@ -74,9 +75,6 @@ def run_learner(config,
   `logdir`). tls: serve actors over TLS.
   """
   config_lib.validate(config)
-  if config.learner.unroll_queue_capacity < config.learner.batch_size:
-    raise config_lib.ConfigError(
-        'config.learner.unroll_queue_capacity must be >= config.learner.batch_size')
   devices.require(config.learner.device, config.learner.strategy)
   tf.io.gfile.makedirs(logdir)
   spec = environment_spec(config)
@@ -102,22 +100,38 @@ def run_learner(config,
   restored = checkpointer.restore_latest()
   if restored:
     print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
-  return asyncio.run(
-      _serve_actors_and_train(config, logdir, address, token, on_ready, logger, spec, agent, frames,
-                              checkpointer, train, tls))
+  parts = RunParts(config, logdir, spec, agent, logger, frames, checkpointer)
+  return asyncio.run(_serve_actors_and_train(parts, address, token, on_ready, train, tls))
 
 
-async def _serve_actors_and_train(config, logdir, address, token, on_ready, logger, spec, agent,
-                                  frames, checkpointer, train, tls) -> dict:
+@dataclasses.dataclass(frozen=True)
+class RunParts:
+  """What `run_learner` builds before serving: the validated config, where
+  the run writes, the environment's spec, the agent, its logger, the frame
+  counter the checkpoints hold and the checkpointer."""
+  config: Any
+  logdir: str
+  spec: EnvSpec
+  agent: builder.Agent
+  logger: logs.RunLogger
+  frames: tf.Variable
+  checkpointer: Checkpointer
+
+
+async def _serve_actors_and_train(parts: RunParts, address: str, token: Optional[str],
+                                  on_ready: Optional[Callable[[int], None]], train: bool,
+                                  tls: Optional[rpc_server.TlsFiles]) -> dict:
+  config, spec, agent = parts.config, parts.spec, parts.agent
   learner = config.learner
-  unroll_queue = queue.Queue(maxsize=learner.unroll_queue_capacity)
+  source = make_unroll_source(learner.batch_size, learner.unroll_queue_capacity,
+                              learner.replay_fraction, learner.replay_capacity, config.seed)
   training_done = threading.Event()
-  stats = EpisodeStats(frames=int(frames.numpy()))
+  stats = EpisodeStats(frames=int(parts.frames.numpy()))
   batcher = InferenceBatcher(make_inference_fn(agent.network, config.seed),
                              learner.inference_batch_size, learner.batch_timeout_ms)
   hub = ActorHub(spec, env_config_dict(config), config.actor.env_batch_size, batcher,
-                 agent.network.initial_state(1), learner.unroll_length,
-                 unroll_queue if train else None, stats, training_done)
+                 agent.network.initial_state(1), learner.unroll_length, source if train else None,
+                 stats, training_done)
   max_message_bytes = rpc_server.step_message_bytes(spec.observation_shape, spec.observation_dtype,
                                                     config.actor.env_batch_size)
   server, port = await rpc_server.start_server(hub,
@@ -125,8 +139,8 @@ async def _serve_actors_and_train(config, logdir, address, token, on_ready, logg
                                                token,
                                                tls=tls,
                                                max_message_bytes=max_message_bytes)
-  print(f'Learner listening on port {port}; logdir {logdir}', flush=True)
-  trainer = Trainer(agent.updater, unroll_queue, learner.batch_size)
+  print(f'Learner listening on port {port}; logdir {parts.logdir}', flush=True)
+  trainer = Trainer(agent.updater, source, learner.passes)
   # Log rows before the first step already carry every metaparameter column.
   trainer.latest_stats = {k: float(v) for k, v in agent.metaparams.as_dict().items()}
   trainer.latest_stats['learner_steps'] = float(agent.updater.num_steps.numpy())
@@ -141,7 +155,8 @@ async def _serve_actors_and_train(config, logdir, address, token, on_ready, logg
       pass
   if on_ready:
     on_ready(port)
-  row, finished = await _monitor(learner, stats, trainer, logger, checkpointer, frames, stop)
+  row, finished = await _monitor(learner, stats, trainer, parts.logger, parts.checkpointer,
+                                 parts.frames, stop)
   if finished:
     training_done.set()
     await asyncio.sleep(0.5)  # let actors receive training_done
@@ -150,11 +165,11 @@ async def _serve_actors_and_train(config, logdir, address, token, on_ready, logg
   trainer.stop.set()
   if trainer.is_alive():
     trainer.join()
-  frames.assign(stats.frames)
-  checkpointer.save()
+  parts.frames.assign(stats.frames)
+  parts.checkpointer.save()
   await server.stop(1.0)
   await batcher.close()
-  logger.close()
+  parts.logger.close()
   if trainer.error:
     raise trainer.error
   return row

@@ -1,66 +1,68 @@
-"""The training thread: batches of unrolls -> the STAC/STACX/IMPALA step."""
+"""The training thread: batches from the unroll source -> the STAC/STACX/IMPALA step."""
 
-import queue
 import threading
 import time
 from typing import Dict, Optional
 
-import numpy as np
 import tensorflow as tf
 
-from seed_stac.algo.update import StacUpdater, Unroll
-from seed_stac.learner.env_state import STEP_FIELDS
+from seed_stac.algo.update import StacUpdater
+from seed_stac.learner.unroll_sources import Batch, UnrollSource
+from seed_stac.types import Unroll
 
 
-def stack_columns(columns) -> Unroll:
-  """B columns (each field T + 1 rows [...], core [...]) -> time-major Unroll
-  [T + 1, B, ...]: each row is copied once, straight into its batch slot."""
-  fields = {k: tf.constant(_time_major([c[0][k] for c in columns])) for k in STEP_FIELDS}
-  core = tuple(tf.constant(np.stack(parts)) for parts in zip(*(c[1] for c in columns)))
-  return Unroll(**fields, core_state=core)
-
-
-def _time_major(columns) -> np.ndarray:
-  """B sequences of T + 1 rows -> one [T + 1, B, ...] array."""
-  first = np.asarray(columns[0][0])
-  out = np.empty((len(columns[0]), len(columns)) + first.shape, first.dtype)
-  for b, rows in enumerate(columns):
-    np.stack(rows, out=out[:, b])
-  return out
+def to_tensors(batch: Batch):
+  """(Unroll of tf.Tensors [T + 1, B, ...], replayed [B] bool tensor or None)."""
+  unroll = batch.unroll
+  return (Unroll(*(tf.constant(x) for x in unroll[:-1]),
+                 core_state=tuple(tf.constant(s) for s in unroll.core_state)),
+          None if batch.replayed is None else tf.constant(batch.replayed))
 
 
 class Trainer(threading.Thread):
-  """Runs updater steps on batches from `unroll_queue` until `stop` is set."""
+  """Runs `passes` updater steps on each batch from `source` until `stop`.
 
-  def __init__(self, updater: StacUpdater, unroll_queue: queue.Queue, batch_size: int):
+  Several passes over one batch reuse each sample as PPO's epochs and APPO do;
+  pair them with a trust region (`algo.trust_region`). `latest_stats` holds
+  the last step's scalars and the source's; `busy_fraction` the share of
+  wall-clock time spent in steps since the thread started.
+  """
+
+  def __init__(self, updater: StacUpdater, source: UnrollSource, passes: int = 1):
     super().__init__(name='trainer', daemon=True)
+    if passes < 1:
+      raise ValueError(f'passes must be >= 1, got {passes}')
     self.updater = updater
-    self.unroll_queue = unroll_queue
-    self.batch_size = batch_size
+    self.source = source
+    self.passes = passes
     self.stop = threading.Event()
     self.latest_stats: Dict[str, float] = {}
     self.error: Optional[BaseException] = None
-    self.busy_seconds = 0.0
+    self._busy_seconds = 0.0
+    self._start_time = None
 
-  def _next_batch(self):
-    columns = []
-    while len(columns) < self.batch_size:
-      try:
-        columns.append(self.unroll_queue.get(timeout=0.1))
-      except queue.Empty:
-        if self.stop.is_set():
-          return None
-    return stack_columns(columns)
+  @property
+  def busy_fraction(self) -> float:
+    if self._start_time is None:
+      return 0.0
+    return self._busy_seconds / max(time.perf_counter() - self._start_time, 1e-9)
 
   def run(self):
+    self._start_time = time.perf_counter()
     try:
       while not self.stop.is_set():
-        batch = self._next_batch()
+        batch = self.source.next_batch(self.stop)
         if batch is None:
           return
         start = time.perf_counter()
-        stats = self.updater.step(batch)
-        self.latest_stats = {k: float(v) for k, v in stats.items()}
-        self.busy_seconds += time.perf_counter() - start
+        unroll, replayed = to_tensors(batch)
+        for _ in range(self.passes):
+          stats = self.updater.step(unroll, replayed)
+        self._busy_seconds += time.perf_counter() - start
+        self.latest_stats = dict({
+            k: float(v) for k, v in stats.items()
+        },
+                                 trainer_busy_fraction=self.busy_fraction,
+                                 **self.source.stats())
     except BaseException as error:  # surfaced by the learner's main loop
       self.error = error

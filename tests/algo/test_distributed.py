@@ -1,6 +1,7 @@
 """One distributed learner step (MirroredStrategy over 2 logical CPU devices)
 equals the single-device step on the same batch: weights, metaparameters and
-logged losses agree to rtol 1e-5 (float32 summation order differs)."""
+logged losses agree to rtol 1e-5 (float32 summation order differs), with
+the trust region on and a replay batch's importance-ratio statistics."""
 
 import json
 import os
@@ -24,7 +25,9 @@ heads, lstm = int(sys.argv[1]), int(sys.argv[2])
 spec = ActionSpec('discrete', num_actions=3)
 unroll = random_unroll(np.random.default_rng(0), 6, 4, (5,), spec, lstm_size=lstm,
                        truncation_prob=0.1)
-config = UpdateConfig(learning_rate=0.05, max_grad_norm=1.0)
+config = UpdateConfig(learning_rate=0.05, max_grad_norm=1.0, trust_region=0.2)
+# A replay batch: each replica's slice has one fresh and one replayed column.
+replayed = tf.constant([False, True, False, True])
 
 def run(strategy):
   with strategy.scope() if strategy else contextlib.nullcontext():
@@ -32,7 +35,7 @@ def run(strategy):
     for i, v in enumerate(network.trainable_variables):
       v.assign(np.random.default_rng(i).normal(size=v.shape).astype(np.float32) * 0.3)
     updater = build_updater(network, config=config, strategy=strategy)
-  stats = [updater.step(unroll) for _ in range(2)]
+  stats = [updater.step(unroll, replayed) for _ in range(2)]
   return dict(weights=[v.numpy().tolist() for v in network.trainable_variables],
               logits=[float(v.numpy()) for v in updater.metaparams.logit_variables],
               stats={k: float(v) for k, v in stats[-1].items()})
@@ -60,5 +63,6 @@ def test_mirrored_step_equals_single_device_step(heads, lstm):
     np.testing.assert_allclose(np.array(b), np.array(a), rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(mirrored['logits'], single['logits'], rtol=1e-5)
   assert single['logits'] != [4.6] * len(single['logits'])  # eta did move
-  for key in ('inner_loss', 'outer_loss', 'main/value_loss', 'grad_norm', 'meta_grad_norm'):
+  for key in ('inner_loss', 'outer_loss', 'main/value_loss', 'grad_norm', 'meta_grad_norm',
+              'is_ratio/fresh_mean', 'is_ratio/replayed_mean', 'main/trust_region_masked'):
     np.testing.assert_allclose(mirrored['stats'][key], single['stats'][key], rtol=1e-5)

@@ -99,3 +99,56 @@ def test_gaussian_head_loss_uses_unclipped_log_prob():
                     -1)
   np.testing.assert_allclose(log_prob, expected, rtol=1e-6)
   assert np.all(dist.stddev().numpy() >= 1e-3)
+
+
+def _ppo_surrogate_gradient_is_zero(ratio, advantage, epsilon):
+  """Brute force: d/dr of min(r A, clip(r, 1 - e, 1 + e) A), by finite
+  difference at r, is zero (the clipped branch is the minimum and flat)."""
+  surrogate = lambda r: min(r * advantage, float(np.clip(r, 1 - epsilon, 1 + epsilon)) * advantage)
+  h = 1e-7
+  return surrogate(ratio + h) == surrogate(ratio - h)
+
+
+def test_trust_region_mask_is_where_the_ppo_surrogate_has_a_gradient():
+  rng = np.random.default_rng(7)
+  ratio = np.exp(rng.normal(0.0, 0.4, size=[6, 5]))
+  advantages = rng.normal(size=[6, 5])
+  mask = losses.trust_region_mask(tf.constant(np.log(ratio)), tf.constant(advantages), 0.2).numpy()
+  expected = [[0.0 if _ppo_surrogate_gradient_is_zero(r, a, 0.2) else 1.0
+               for r, a in zip(rr, aa)]
+              for rr, aa in zip(ratio, advantages)]
+  np.testing.assert_array_equal(mask, expected)
+  assert 0 < mask.mean() < 1
+  assert losses.trust_region_mask(tf.constant(np.log(ratio)), tf.constant(advantages),
+                                  0.0).numpy().min() == 1.0
+
+
+def test_trust_region_keeps_the_policy_loss_of_samples_inside_it_only():
+  rng = np.random.default_rng(8)
+  params, values, tr = _data(rng)
+  hp = Hyperparameters(0.9, 1.0, 0.5, 1.0, 0.01, 1.0, 1.0)
+  _, plain = losses.head_loss(params, values, tr, hp, CategoricalAdapter(4))
+  _, clipped = losses.head_loss(params, values, tr, hp, CategoricalAdapter(4), trust_region=0.1)
+  log_rhos = losses.log_importance_ratios(params, tr, CategoricalAdapter(4))
+  vt = leaky_vtrace(values[:-1], values[-1], tr.reward, 0.9 *
+                    (1 - tf.cast(tr.terminated, tf.float64)), log_rhos)
+  mask = losses.trust_region_mask(log_rhos, vt.pg_advantages, 0.1).numpy()
+  log_prob = (log_rhos + tr.behaviour_log_prob).numpy()
+  assert 0 < mask.mean() < 1  # the test exercises both sides
+  assert clipped['policy_loss'].numpy() == pytest.approx(-np.mean(mask * vt.pg_advantages.numpy()
+                                                                  * log_prob))
+  assert clipped['trust_region_masked'].numpy() == pytest.approx(1 - mask.mean())
+  assert clipped['value_loss'].numpy() == pytest.approx(plain['value_loss'].numpy())
+  assert 'trust_region_masked' not in plain
+
+
+def test_ratio_stats_split_fresh_and_replayed_columns():
+  ratio = np.array([[1.0, 2.0, 0.5], [1.0, 3.0, 1.5]])
+  replayed = tf.constant([False, True, True])
+  stats = losses.ratio_stats(tf.constant(np.log(ratio)), replayed, clip_rho=1.0)
+  assert stats['is_ratio/fresh_mean'].numpy() == pytest.approx(1.0)
+  assert stats['is_ratio/fresh_above_clip'].numpy() == 0.0
+  assert stats['is_ratio/replayed_mean'].numpy() == pytest.approx(7.0 / 4)
+  assert stats['is_ratio/replayed_above_clip'].numpy() == pytest.approx(3 / 4)
+  none_replayed = losses.ratio_stats(tf.constant(np.log(ratio)), tf.zeros(3, tf.bool), 1.0)
+  assert np.isnan(none_replayed['is_ratio/replayed_mean'].numpy())

@@ -135,6 +135,31 @@ def test_continuous_actions_meta_gradient(float64, second_order):
   assert_meta_gradient_matches(updater, unroll)
 
 
+@SECOND_ORDER
+def test_meta_gradient_with_the_trust_region(float64, second_order):
+  """Off-policy data (random behaviour probabilities) with the PPO trust
+  region masking part of the policy-gradient term, inner and outer."""
+  rng = np.random.default_rng(12)
+  unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64)
+  network = build_network(unroll, DISCRETE)
+  updater = build_updater(network,
+                          optimizer='sgd',
+                          dtype=tf.float64,
+                          init_logits={
+                              'gamma': 1.0,
+                              'lambda': 0.5,
+                              'alpha': 0.2
+                          },
+                          config=UpdateConfig(lookahead='sgd',
+                                              max_grad_norm=0,
+                                              trust_region=0.2,
+                                              second_order=second_order))
+  _, _, stats = updater.meta_gradients(unroll, 0.5)
+  assert 0.0 < float(stats['main/trust_region_masked']) < 1.0
+  assert 0.0 < float(stats['outer/trust_region_masked']) < 1.0
+  assert_meta_gradient_matches(updater, unroll)
+
+
 def test_zero_learning_rate_gives_zero_kl_and_meta_gradient():
   unroll = random_unroll(np.random.default_rng(1), 5, 4, (3,), DISCRETE)
   updater = build_updater(build_network(unroll, DISCRETE))

@@ -3,7 +3,6 @@ handshake costs, and the env steps an actor's departure loses."""
 
 import asyncio
 import gc
-import queue
 import threading
 import time
 import tracemalloc
@@ -13,6 +12,7 @@ import pytest
 
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
+from seed_stac.learner.unroll_sources import FifoSource
 from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
 
 ATARI = EnvSpec('atari', (84, 84),
@@ -31,7 +31,7 @@ class _Batcher:
 
 
 def _service(spec=CATCH, num_envs=2, unroll_length=3, grace_s=10.0, core=()):
-  return ActorHub(spec, {}, num_envs, _Batcher(), core, unroll_length, queue.Queue(1000),
+  return ActorHub(spec, {}, num_envs, _Batcher(), core, unroll_length, FifoSource(1, 1000),
                   EpisodeStats(), threading.Event(), grace_s)
 
 
@@ -105,13 +105,13 @@ def test_a_departing_actor_loses_only_its_unfinished_unroll(caplog):
       asyncio.run(service.step(_batch(service, actor_id, run_id)))
   for _ in range(2):
     asyncio.run(service.step(_batch(service, 1, 'leaves')))
-  assert service.unroll_queue.qsize() == 4  # 2 actors x 2 envs
+  assert service.unroll_source.stats()['unroll_queue_depth'] == 4  # 2 actors x 2 envs
   with caplog.at_level('INFO'):
     service.stream_closed(1, 'leaves')
   # Its partial unroll: the carried step plus 2 new steps, 2 envs each.
   assert service.stats.dropped_steps == 6
   assert 'Actor 1 (run leaves) left with an unfinished unroll: 6 env steps dropped' in caplog.text
-  assert service.unroll_queue.qsize() == 4  # what was finished stays queued
+  assert service.unroll_source.stats()['unroll_queue_depth'] == 4  # what was finished stays queued
   asyncio.run(service.step(_batch(service, 0, 'stays')))
 
 

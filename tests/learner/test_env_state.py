@@ -39,12 +39,13 @@ def test_unrolls_overlap_by_one_step_and_carry_the_core_state():
     columns.extend(out or [])
   assert len(columns) == 4  # two unrolls x two envs
   first, second = columns[0], columns[2]
-  np.testing.assert_array_equal(first[0]['reward'], [0, 1, 2])
-  np.testing.assert_array_equal(second[0]['reward'], [2, 3, 4])
-  np.testing.assert_array_equal(second[0]['prev_action'], [1, 2, 0])
+  np.testing.assert_array_equal(first.reward, [0, 1, 2])
+  np.testing.assert_array_equal(second.reward, [2, 3, 4])
+  np.testing.assert_array_equal(second.prev_action, [1, 2, 0])
+  assert first.observation.shape == (3,) + SPEC.stacked_observation_shape
   # Core state at the start of each unroll is the one fed to its first step.
-  np.testing.assert_array_equal(first[1][0], [0])
-  np.testing.assert_array_equal(second[1][0], [2])
+  np.testing.assert_array_equal(first.core_state[0], [0])
+  np.testing.assert_array_equal(second.core_state[0], [2])
 
 
 def _reference_stacks(observations, firsts, frame_stack):

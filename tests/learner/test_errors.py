@@ -2,7 +2,6 @@
 naming the field, and the learner's state for other actors is untouched."""
 
 import asyncio
-import queue
 import threading
 
 import numpy as np
@@ -13,6 +12,7 @@ from seed_stac.config import ConfigError
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.learner.run import run_learner
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
+from seed_stac.learner.unroll_sources import FifoSource
 from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
 
 
@@ -27,6 +27,15 @@ from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMess
     ('algo.clip_rho', 0.0, 'config.algo.clip_rho must be > 0'),
     ('learner.stop_at_return', float('nan'),
      'config.learner.stop_at_return must be a finite number or None, got nan'),
+    ('learner.unroll_queue_capacity', 4,
+     r'config.learner.unroll_queue_capacity \(4\) must be >= config.learner.batch_size \(16\)'),
+    ('learner.replay_fraction', 1.0, r'config.learner.replay_fraction must be in \[0, 1\)'),
+    ('learner.replay_fraction', 0.01, 'replays 0 of a batch of 16 unrolls'),
+    ('learner.replay_fraction', 0.5,
+     r'config.learner.replay_capacity \(0 unrolls\) must hold at least the 8'),
+    ('learner.passes', 0, 'config.learner.passes must be > 0'),
+    ('algo.trust_region', 1.5, r'config.algo.trust_region must be in \[0, 1\)'),
+    ('optimizer.decay_frames', -1, r'config.optimizer.decay_frames must be >= 0 \(0: off\)'),
 ])
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, message):
   config = catch.get_config()
@@ -52,7 +61,7 @@ class _Batcher:
 
 def _service(handshake_grace_s=10.0):
   spec = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3))
-  return ActorHub(spec, {}, 2, _Batcher(), (), 3, queue.Queue(10), EpisodeStats(),
+  return ActorHub(spec, {}, 2, _Batcher(), (), 3, FifoSource(1, 10), EpisodeStats(),
                   threading.Event(), handshake_grace_s)
 
 

@@ -1,49 +1,62 @@
-"""Unroll assembly: B columns of T + 1 rows become one time-major batch."""
+"""seed_stac.learner.training: the trainer thread takes `passes` real learner
+steps per batch of its unroll source and logs the source's statistics."""
+
+import threading
+import time
 
 import numpy as np
 
-from seed_stac.learner.env_state import STEP_FIELDS
-from seed_stac.learner.training import stack_columns
+from seed_stac.envs.base import ActionSpec
+from seed_stac.learner.training import Trainer, to_tensors
+from seed_stac.learner.unroll_sources import ReplaySource
+from seed_stac.types import Unroll
+from tests import helpers
 
-T1, B = 4, 3  # T + 1 rows, B columns
-
-
-def _column(rng, b):
-  shapes = dict(observation=((2, 5, 5, 1), np.uint8),
-                prev_action=((), np.int32),
-                reward=((), np.float32),
-                first=((), bool),
-                terminated=((), bool),
-                truncated=((), bool),
-                action=((), np.int32),
-                behaviour_log_prob=((), np.float32))
-  assert set(shapes) == set(STEP_FIELDS)
-  rows = {
-      k: [rng.integers(0, 100, shape).astype(dtype) for _ in range(T1)]
-      for k, (shape, dtype) in shapes.items()
-  }
-  core = (np.full(6, b, np.float32),)
-  return rows, core
+SPEC = ActionSpec('discrete', num_actions=3)
+T, B = 5, 4
 
 
-def test_stack_columns_matches_a_brute_force_time_major_stack():
+def _columns(rng, count):
+  """`count` single-env unrolls cut out of random [T + 1, count] unrolls."""
+  batch = helpers.random_unroll(rng, T, count, (6,), SPEC)
+  return [Unroll(*(np.asarray(x)[:, b] for x in batch[:-1]), core_state=()) for b in range(count)]
+
+
+def _wait_for(condition, timeout_s=120.0):
+  deadline = time.monotonic() + timeout_s
+  while not condition():
+    assert time.monotonic() < deadline, 'timed out'
+    time.sleep(0.01)
+
+
+def test_each_batch_is_trained_on_passes_times_with_replay_stats_logged():
   rng = np.random.default_rng(0)
-  columns = [_column(rng, b) for b in range(B)]
-  unroll = stack_columns(columns)
-  for k in STEP_FIELDS:
-    got = getattr(unroll, k).numpy()
-    expected = np.array([[columns[b][0][k][t] for b in range(B)] for t in range(T1)])
-    assert got.dtype == expected.dtype, k
-    np.testing.assert_array_equal(got, expected, err_msg=k)
-  np.testing.assert_array_equal(unroll.core_state[0].numpy()[:, 0], np.arange(B))
+  network = helpers.build_network(helpers.random_unroll(rng, T, B, (6,), SPEC), SPEC)
+  updater = helpers.build_updater(network, tuned=(), optimizer='adam')
+  source = ReplaySource(B, capacity=64, replay_capacity=16, replay_fraction=0.5)
+  trainer = Trainer(updater, source, passes=3)
+  for unroll in _columns(rng, 4 + 2 * 2):  # batches: 4 fresh, then 2 + 2 replayed twice
+    assert source.try_put(unroll)
+  trainer.start()
+  _wait_for(lambda: int(updater.num_steps.numpy()) == 9)
+  trainer.stop.set()
+  trainer.join()
+  assert trainer.error is None
+  stats = trainer.latest_stats
+  assert stats['learner_steps'] == 9.0
+  assert stats['replayed_fraction'] == 0.5 and stats['replay_size'] == 8.0
+  assert 0.0 < stats['trainer_busy_fraction'] <= 1.0
+  # After two passes the policy has moved: ratios are no longer exactly 1.
+  assert np.isfinite(stats['is_ratio/fresh_mean']) and np.isfinite(stats['is_ratio/replayed_mean'])
 
 
-def test_stacked_batch_does_not_alias_the_recorded_rows():
+def test_to_tensors_keeps_dtypes_and_the_replayed_mask():
   rng = np.random.default_rng(1)
-  columns = [_column(rng, b) for b in range(B)]
-  unroll = stack_columns(columns)
-  before = unroll.observation.numpy().copy()
-  for rows, _ in columns:
-    for row in rows['observation']:
-      row[...] = 255
-  np.testing.assert_array_equal(unroll.observation.numpy(), before)
+  source = ReplaySource(2, capacity=8, replay_capacity=4, replay_fraction=0.5)
+  for unroll in _columns(rng, 3):
+    source.try_put(unroll)
+  source.next_batch(threading.Event())
+  unroll, replayed = to_tensors(source.next_batch(threading.Event()))
+  assert unroll.action.dtype.name == 'int32' and unroll.first.dtype.name == 'bool'
+  assert unroll.observation.shape == (T + 1, 2, 6)
+  np.testing.assert_array_equal(replayed.numpy(), [False, True])
