@@ -59,6 +59,10 @@ def build_network(config, env_spec: EnvSpec) -> AgentNetwork:
                          initial_scale=net.initial_scale,
                          normalize_observations=net.normalize_observations,
                          bounded_mean=net.bounded_mean,
+                         continuous_policy=net.continuous_policy,
+                         action_bins=net.action_bins,
+                         policy_init_gain=net.policy_init_gain,
+                         value_normalization_step=net.value_normalization_step,
                          value_torso=torsos.make_torso(net) if net.separate_value_torso else None)
   network(dummy_inputs(env_spec, 1), network.initial_state(1))
   return network
@@ -143,6 +147,7 @@ def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
       reward_clip=algo.reward_clip,
       clips=losses.VTraceClips(algo.clip_rho, algo.clip_c, algo.clip_pg_rho),
       trust_region=algo.trust_region,
+      normalize_advantages=algo.normalize_advantages,
       lookahead=algo.lookahead,
       meta_update_interval=algo.meta_update_interval,
       meta_batch_size=algo.meta_batch_size,

@@ -43,6 +43,16 @@ def default_config() -> ml_collections.ConfigDict:
   c.network.initial_scale = 1.0
   # Gaussian head: squash the mean into the action bounds (tanh).
   c.network.bounded_mean = False
+  # Continuous actions: gaussian (clipped by the environment) | tanh_gaussian
+  # (squashed into the bounds, bounded entropy) | discretized (a categorical
+  # over action_bins values per dimension); see nets/distributions.py.
+  c.network.continuous_policy = 'gaussian'
+  c.network.action_bins = 11
+  # The policy layer starts orthogonal with this gain (0: Keras's default).
+  c.network.policy_init_gain = 0.0
+  # PopArt value normalization per head: its statistics' step size per
+  # learner step (IMPALA on DMLab-30: 3e-4); 0: off (nets/normalization.py).
+  c.network.value_normalization_step = 0.0
   # Feature observations: running mean/variance normalization, clipped to +-10.
   c.network.normalize_observations = False
   # A second torso of the same kind for the value head (feed-forward only).
@@ -66,6 +76,10 @@ def default_config() -> ml_collections.ConfigDict:
   # ratio pi/mu has left [1 - e, 1 + e] in the direction its advantage pushes
   # it contributes no policy gradient (docs/algorithm.md#reuse-and-the-trust-region).
   c.algo.trust_region = 0.0
+  # Standardise the policy-gradient advantages over each batch (PPO's habit):
+  # the policy term's scale, and its balance with the entropy bonus, then does
+  # not depend on the return's scale.
+  c.algo.normalize_advantages = False
   c.algo.reward_clip = 0.0  # 0: no clipping; Atari: 1.0
   c.algo.lookahead = 'optimizer'  # optimizer | sgd
   c.algo.meta_update_interval = 1
@@ -192,21 +206,27 @@ _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frame
              'learner.inference_batch_size', 'learner.unroll_queue_capacity',
              'actor.env_batch_size', 'actor.num_actors', 'optimizer.learning_rate',
              'algo.meta_update_interval', 'learner.idle_warning_s', 'algo.clip_rho', 'algo.clip_c',
-             'algo.clip_pg_rho', 'learner.passes')
+             'algo.clip_pg_rho', 'learner.passes', 'network.action_bins')
 # Optional limits: 0 turns each off (the one "off" value, here and in
 # algo/update.py:UpdateConfig).
 _NON_NEGATIVE = ('learner.batch_timeout_ms', 'optimizer.max_grad_norm',
                  'meta_optimizer.max_grad_norm', 'algo.reward_clip', 'algo.meta_batch_size',
-                 'optimizer.decay_frames', 'algo.trust_region', 'learner.replay_capacity')
+                 'optimizer.decay_frames', 'algo.trust_region', 'learner.replay_capacity',
+                 'network.policy_init_gain', 'network.value_normalization_step')
 
 
 def _choices() -> dict:
-  """_CHOICES plus the two registries: environment kinds (seed_stac.envs,
-  numpy only) and torsos (seed_stac.nets.torsos, imported here so that
-  loading a config does not import TensorFlow)."""
+  """_CHOICES plus what the owning modules declare: environment kinds
+  (seed_stac.envs, numpy only), torsos and continuous policies (seed_stac.nets,
+  imported here so that loading a config does not import TensorFlow)."""
   from seed_stac import envs  # pylint: disable=import-outside-toplevel
-  from seed_stac.nets import torsos  # pylint: disable=import-outside-toplevel
-  return {'env.kind': envs.KINDS, 'network.torso': tuple(torsos.TORSOS), **_CHOICES}
+  from seed_stac.nets import distributions, torsos  # pylint: disable=import-outside-toplevel
+  return {
+      'env.kind': envs.KINDS,
+      'network.torso': tuple(torsos.TORSOS),
+      'network.continuous_policy': distributions.CONTINUOUS_POLICIES,
+      **_CHOICES
+  }
 
 
 def _get(config, key):

@@ -59,11 +59,13 @@ def build_network(unroll: Unroll,
                   action_spec,
                   num_heads=1,
                   torso=None,
-                  lstm_size=0) -> AgentNetwork:
+                  lstm_size=0,
+                  **network_kwargs) -> AgentNetwork:
   network = AgentNetwork(torso or MLPTorso((16, 16)),
                          action_spec,
                          num_heads=num_heads,
-                         lstm_size=lstm_size)
+                         lstm_size=lstm_size,
+                         **network_kwargs)
   network(AgentInput(*unroll[:4]), unroll.core_state)
   return network
 

@@ -112,6 +112,15 @@ def ratio_stats(log_rhos: tf.Tensor,
   return stats
 
 
+def standardise(x: tf.Tensor, epsilon: float = 1e-8) -> tf.Tensor:
+  """(x - mean) / (std + epsilon) over all elements (PPO's advantage
+  normalization). Advantages carry no theta-gradient (V-trace's targets are
+  constants), so nothing is stopped here: the meta-gradient flows through the
+  statistics too and stays exact."""
+  mean, variance = tf.nn.moments(x, axes=list(range(len(x.shape))))
+  return (x - mean) / (tf.sqrt(variance) + epsilon)
+
+
 def head_loss(policy_params: tf.Tensor,
               values: tf.Tensor,
               transitions: Transitions,
@@ -120,7 +129,9 @@ def head_loss(policy_params: tf.Tensor,
               clips: VTraceClips = VTraceClips(),
               target_outputs: Optional[Tuple[tf.Tensor, tf.Tensor]] = None,
               reduction: str = 'mean',
-              trust_region: float = 0.0) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+              trust_region: float = 0.0,
+              normalize_advantages: bool = False,
+              value_scale: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """One head's weighted loss and its terms.
 
   Args:
@@ -135,6 +146,12 @@ def head_loss(policy_params: tf.Tensor,
       finite differences can hold them fixed too.
     reduction: 'mean' or 'sum' over time and batch.
     trust_region: e of `trust_region_mask` (0: off).
+    normalize_advantages: the policy-gradient advantages are standardised
+      over time and batch (`standardise`), so the policy term's scale, and
+      its balance with the entropy term, does not depend on the return's.
+    value_scale: PopArt's sigma of this head (a scalar): the value error is
+      divided by it squared and the advantages by it, i.e. the losses of the
+      normalized value (`nets/normalization.PopArt`). None: unscaled.
 
   Returns:
     (scalar loss, dict of scalar terms for logging).
@@ -170,9 +187,16 @@ def head_loss(policy_params: tf.Tensor,
                                 clip_c_threshold=clips.c,
                                 clip_pg_rho_threshold=clips.pg_rho)
   reduce = lambda x: reduce_over_time_and_batch(x, reduction)
-  mask = trust_region_mask(log_rhos, targets.pg_advantages, trust_region)
-  value_loss = reduce(tf.square(targets.vs - values[:-1]))
-  policy_loss = -reduce(mask * targets.pg_advantages * log_prob)
+  advantages = targets.pg_advantages
+  value_error = targets.vs - values[:-1]
+  if value_scale is not None:
+    sigma = tf.stop_gradient(tf.cast(value_scale, dtype))
+    advantages, value_error = advantages / sigma, value_error / sigma
+  if normalize_advantages:
+    advantages = standardise(advantages)
+  mask = trust_region_mask(log_rhos, advantages, trust_region)
+  value_loss = reduce(tf.square(value_error))
+  policy_loss = -reduce(mask * advantages * log_prob)
   entropy_loss = -reduce(entropy)
   loss = (to_dtype(hp.g_v, dtype) * value_loss + to_dtype(hp.g_p, dtype) * policy_loss
           + to_dtype(hp.g_e, dtype) * entropy_loss)
@@ -182,6 +206,9 @@ def head_loss(policy_params: tf.Tensor,
       'entropy': -entropy_loss,
       'mean_is_ratio': tf.reduce_mean(tf.exp(tf.stop_gradient(log_rhos))),
   }
+  if value_scale is not None:  # what PopArt's statistics move toward
+    terms['target_mean'] = tf.reduce_mean(tf.stop_gradient(targets.vs))
+    terms['target_square_mean'] = tf.reduce_mean(tf.square(tf.stop_gradient(targets.vs)))
   if trust_region:
     terms['trust_region_masked'] = 1.0 - tf.reduce_mean(mask)
   return loss, terms
@@ -206,15 +233,19 @@ def outer_loss(policy_params: tf.Tensor,
                clips: VTraceClips = VTraceClips(),
                target_outputs=None,
                reduction: str = 'mean',
-               trust_region: float = 0.0) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+               trust_region: float = 0.0,
+               normalize_advantages: bool = False,
+               value_scale: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """The main head's loss at theta' with FIXED outer hyperparameters + KL.
 
   policy_params, values: [T + 1, B, P], [T + 1, B] at theta'.
   old_policy_params: [T + 1, B, P] at theta (treated as a constant).
-  target_outputs, reduction, trust_region: as in `head_loss`.
+  target_outputs, reduction, trust_region, normalize_advantages, value_scale:
+  as in `head_loss`.
   """
   loss, terms = head_loss(policy_params, values, transitions, outer, distribution, clips,
-                          target_outputs, reduction, trust_region)
+                          target_outputs, reduction, trust_region, normalize_advantages,
+                          value_scale)
   kl = kl_to_constant(policy_params[:-1], old_policy_params[:-1], distribution, reduction)
   terms = dict(terms, kl=kl)
   return loss + to_dtype(kl_coef, loss.dtype) * kl, terms

@@ -57,6 +57,8 @@ class UpdateConfig:
     the same meta-gradient, computed two ways (module docstring).
   trust_region: PPO's clip e on the policy-gradient term of the inner and
     outer losses (`losses.trust_region_mask`; 0: off).
+  normalize_advantages: standardise the policy-gradient advantages of each
+    head's loss over the batch (`losses.standardise`).
   """
   learning_rate: float = 6e-4
   total_steps: int = 0  # 0: constant learning rate
@@ -73,6 +75,7 @@ class UpdateConfig:
   loss_reduction: str = 'mean'
   second_order: str = 'reverse'
   trust_region: float = 0.0
+  normalize_advantages: bool = False
 
   def __post_init__(self):
     if self.lookahead not in ('optimizer', 'sgd'):
@@ -267,6 +270,10 @@ class StacUpdater(tf.Module):
     theta = self.network.trainable_variables
     return [w - to_dtype(lr, w.dtype) * u for w, u in zip(theta, direction)]
 
+  def _head_value_scale(self, head: int):
+    scale = self.network.value_scale()
+    return None if scale is None else scale[head]
+
   def _inner_loss(self, outputs, transitions):
     total, stats = 0.0, {}
     for head in range(self.network.num_heads):
@@ -277,7 +284,9 @@ class StacUpdater(tf.Module):
                                      self.network.distribution,
                                      self.config.clips,
                                      reduction=self.config.loss_reduction,
-                                     trust_region=self.config.trust_region)
+                                     trust_region=self.config.trust_region,
+                                     normalize_advantages=self.config.normalize_advantages,
+                                     value_scale=self._head_value_scale(head))
       total += loss
       stats.update({f'{head_name(head)}/{k}': v for k, v in terms.items()})
     stats['inner_loss'] = total
@@ -360,7 +369,9 @@ class StacUpdater(tf.Module):
                                      self.config.clips,
                                      target_outputs,
                                      reduction=self.config.loss_reduction,
-                                     trust_region=self.config.trust_region)
+                                     trust_region=self.config.trust_region,
+                                     normalize_advantages=self.config.normalize_advantages,
+                                     value_scale=self._head_value_scale(0))
     stats = {f'outer/{k}': v for k, v in terms.items()}
     stats['outer_loss'] = outer
     return outer * self._replica_loss_scale(), stats, main
@@ -377,6 +388,11 @@ class StacUpdater(tf.Module):
       self.optimizer.apply(clipped, lr)
       if meta_grads:
         self.meta_optimizer.apply(meta_grads, self.config.meta_learning_rate)
+      if self.network.popart is not None:
+        heads = [head_name(h) for h in range(self.network.num_heads)]
+        self.network.update_value_statistics(
+            tf.stack([stats[f'{h}/target_mean'] for h in heads]),
+            tf.stack([stats[f'{h}/target_square_mean'] for h in heads]))
       return tf.constant(0, tf.int64)
 
     skipped = tf.cond(finite, apply_updates, lambda: tf.constant(1, tf.int64))
@@ -389,6 +405,9 @@ class StacUpdater(tf.Module):
                  learner_steps=self.num_steps)
     if meta_grads:
       stats['meta_grad_norm'] = tf.linalg.global_norm(meta_grads)
+    if self.network.popart is not None:
+      for head in range(self.network.num_heads):
+        stats[f'{head_name(head)}/value_sigma'] = self.network.value_scale()[head]
     stats.update(self.metaparams.as_dict())
     return {k: tf.cast(v, tf.float32) for k, v in stats.items()}
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from seed_stac.envs.base import ActionSpec
 from seed_stac.nets import distributions
-from seed_stac.nets.normalization import ObservationNormalizer
+from seed_stac.nets.normalization import ObservationNormalizer, PopArt
 
 
 class AgentInput(NamedTuple):
@@ -54,6 +54,16 @@ class AgentNetwork(keras.Model):
   bang-bang actions pay and then never shrink).
   bounded_mean (continuous actions): the Gaussian mean is squashed into the
   action bounds (see `distributions.GaussianAdapter`).
+  continuous_policy, action_bins (continuous actions): the policy's
+  distribution (`distributions.CONTINUOUS_POLICIES`) and, when discretized,
+  its values per dimension.
+  value_normalization_step: > 0 normalizes the value heads with PopArt
+  (`normalization.PopArt`, statistics moving at this step size per learner
+  step); the outputs stay on the return's scale, and `value_scale()` gives the
+  per-head sigma the losses divide by. 0: plain value heads.
+  policy_init_gain: the policy layer's kernel starts orthogonal with this gain
+  (0.01 makes the initial policy nearly state-independent: means near 0,
+  uniform logits); 0 keeps Keras's default (Glorot uniform).
   value_torso: a second torso for the value heads only (no LSTM core), so the
   value loss does not shape the policy's features; None shares `torso`.
   normalize_observations: float observations pass through an
@@ -75,6 +85,10 @@ class AgentNetwork(keras.Model):
                normalize_observations: bool = False,
                value_torso: Optional[keras.layers.Layer] = None,
                bounded_mean: bool = False,
+               continuous_policy: str = 'gaussian',
+               action_bins: int = 11,
+               policy_init_gain: float = 0.0,
+               value_normalization_step: float = 0.0,
                **kwargs):
     super().__init__(**kwargs)
     if num_heads < 1:
@@ -86,7 +100,9 @@ class AgentNetwork(keras.Model):
     self.action_spec = action_spec
     self.distribution = distributions.make_distribution_adapter(action_spec,
                                                                 min_scale=min_scale,
-                                                                bounded_mean=bounded_mean)
+                                                                bounded_mean=bounded_mean,
+                                                                continuous_policy=continuous_policy,
+                                                                bins=action_bins)
     self.num_heads = num_heads
     self.lstm_size = lstm_size
     self.reward_clip = reward_clip
@@ -97,18 +113,22 @@ class AgentNetwork(keras.Model):
     self.normalizer = ObservationNormalizer() if normalize_observations else None
     self.core = keras.layers.LSTMCell(lstm_size) if lstm_size else None
     param_size = self.distribution.param_size
-    self.global_scale = gaussian_scale == 'global' and action_spec.kind != 'discrete'
+    self.global_scale = gaussian_scale == 'global' and isinstance(
+        self.distribution, (distributions.GaussianAdapter, distributions.SquashedGaussianAdapter))
+    kernel = (keras.initializers.Orthogonal(policy_init_gain)
+              if policy_init_gain else 'glorot_uniform')
     if self.global_scale:
       action_size = param_size // 2
-      self.policy_layer = keras.layers.Dense(num_heads * action_size)
+      self.policy_layer = keras.layers.Dense(num_heads * action_size, kernel_initializer=kernel)
       # softplus(raw) + min_scale = initial_scale at the start.
       raw = float(np.log(np.expm1(initial_scale - min_scale)))
       self.raw_scale = self.add_weight(shape=(num_heads, action_size),
                                        name='raw_scale',
                                        initializer=keras.initializers.Constant(raw))
     else:
-      self.policy_layer = keras.layers.Dense(num_heads * param_size)
+      self.policy_layer = keras.layers.Dense(num_heads * param_size, kernel_initializer=kernel)
     self.value_layer = keras.layers.Dense(num_heads)
+    self.popart = PopArt(num_heads, value_normalization_step) if value_normalization_step else None
 
   def initial_state(self, batch_size: int) -> Tuple[tf.Tensor, ...]:
     """Zero recurrent state: ([B, lstm], [B, lstm]) or () without a core."""
@@ -171,4 +191,16 @@ class AgentNetwork(keras.Model):
       policy_params = tf.reshape(self.policy_layer(features),
                                  tf.concat([leading, [self.num_heads, param_size]], axis=0))
     values = self.value_layer(value_features)
+    if self.popart is not None:
+      values = self.popart(values)
     return AgentOutput(policy_params, values)
+
+  def value_scale(self) -> Optional[tf.Tensor]:
+    """PopArt's sigma per head, [K]; None without value normalization."""
+    return None if self.popart is None else self.popart.scale()
+
+  def update_value_statistics(self, target_mean: tf.Tensor, target_square_mean: tf.Tensor) -> None:
+    """Moves PopArt's statistics toward a batch's per-head value-target mean
+    and mean square ([K] each), preserving the outputs (no-op without it)."""
+    if self.popart is not None:
+      self.popart.update(target_mean, target_square_mean, self.value_layer)

@@ -152,3 +152,22 @@ def test_ratio_stats_split_fresh_and_replayed_columns():
   assert stats['is_ratio/replayed_above_clip'].numpy() == pytest.approx(3 / 4)
   none_replayed = losses.ratio_stats(tf.constant(np.log(ratio)), tf.zeros(3, tf.bool), 1.0)
   assert np.isnan(none_replayed['is_ratio/replayed_mean'].numpy())
+
+
+def test_normalized_advantages_are_standardised():
+  rng = np.random.default_rng(9)
+  params, values, tr = _data(rng)
+  hp = Hyperparameters(0.9, 1.0, 0.5, 1.0, 0.01, 1.0, 1.0)
+  _, terms = losses.head_loss(params,
+                              values,
+                              tr,
+                              hp,
+                              CategoricalAdapter(4),
+                              normalize_advantages=True)
+  log_rhos = losses.log_importance_ratios(params, tr, CategoricalAdapter(4))
+  vt = leaky_vtrace(values[:-1], values[-1], tr.reward, 0.9 *
+                    (1 - tf.cast(tr.terminated, tf.float64)), log_rhos)
+  advantages = vt.pg_advantages.numpy()
+  standard = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+  log_prob = (log_rhos + tr.behaviour_log_prob).numpy()
+  assert terms['policy_loss'].numpy() == pytest.approx(-np.mean(standard * log_prob))

@@ -136,12 +136,36 @@ def test_continuous_actions_meta_gradient(float64, second_order):
 
 
 @SECOND_ORDER
+@pytest.mark.parametrize('policy', ['tanh_gaussian', 'discretized'])
+def test_bounded_continuous_policies_meta_gradient(float64, second_order, policy):
+  spec = ActionSpec('continuous', shape=(2,), minimum=(-1., -1.), maximum=(1., 1.))
+  unroll = random_unroll(np.random.default_rng(6), 4, 3, (3,), spec, np.float64)
+  unroll = unroll._replace(action=tf.tanh(unroll.action))  # inside the bounds
+  network = build_network(unroll, spec, continuous_policy=policy, action_bins=5)
+  updater = build_updater(network,
+                          optimizer='sgd',
+                          dtype=tf.float64,
+                          init_logits={
+                              'gamma': 1.0,
+                              'alpha': 0.0,
+                              'g_e': 0.5
+                          },
+                          config=UpdateConfig(lookahead='sgd',
+                                              max_grad_norm=0,
+                                              second_order=second_order))
+  assert_meta_gradient_matches(updater, unroll)
+
+
+@SECOND_ORDER
 def test_meta_gradient_with_the_trust_region(float64, second_order):
   """Off-policy data (random behaviour probabilities) with the PPO trust
-  region masking part of the policy-gradient term, inner and outer."""
+  region masking part of the policy-gradient term, inner and outer, the
+  advantages standardised and PopArt's sigma away from 1."""
   rng = np.random.default_rng(12)
   unroll = random_unroll(rng, 5, 4, (3,), DISCRETE, np.float64)
-  network = build_network(unroll, DISCRETE)
+  network = build_network(unroll, DISCRETE, value_normalization_step=0.1)
+  network.popart.mu.assign([2.0])
+  network.popart.nu.assign([13.0])  # sigma 3
   updater = build_updater(network,
                           optimizer='sgd',
                           dtype=tf.float64,
@@ -153,6 +177,7 @@ def test_meta_gradient_with_the_trust_region(float64, second_order):
                           config=UpdateConfig(lookahead='sgd',
                                               max_grad_norm=0,
                                               trust_region=0.2,
+                                              normalize_advantages=True,
                                               second_order=second_order))
   _, _, stats = updater.meta_gradients(unroll, 0.5)
   assert 0.0 < float(stats['main/trust_region_masked']) < 1.0

@@ -233,3 +233,31 @@ def test_bounded_gaussian_mean_stays_inside_the_action_bounds():
   np.testing.assert_allclose(unbounded(params).mean(), raw_means)
   with pytest.raises(ValueError, match='finite bounds'):
     distributions.GaussianAdapter(1, mean_bounds=(-np.inf, 1.0))
+
+
+def test_small_policy_init_starts_near_a_state_independent_policy():
+  unroll = random_unroll(np.random.default_rng(1), 3, 4, (7,), CONTINUOUS)
+  inputs = AgentInput(unroll.observation * 10.0, *unroll[1:4])  # large, unnormalised features
+  keras.utils.set_random_seed(0)
+  default, _ = AgentNetwork(MLPTorso((64, 64)), CONTINUOUS)(inputs)
+  keras.utils.set_random_seed(0)
+  small, _ = AgentNetwork(MLPTorso((64, 64)), CONTINUOUS, policy_init_gain=0.01)(inputs)
+  means = lambda out: np.abs(out.policy_params.numpy()[..., :3])
+  assert means(default).mean() > 0.5  # Glorot: means of order 1, many past the bounds
+  assert means(small).max() < 0.05
+
+
+@pytest.mark.parametrize('policy, param_size', [('tanh_gaussian', 2), ('discretized', 11)])
+def test_bounded_continuous_policies_on_the_network(policy, param_size):
+  spec = ActionSpec(kind='continuous', shape=(1,), minimum=(-1.0,), maximum=(1.0,))
+  unroll = random_unroll(np.random.default_rng(2), 3, 2, (5,), spec)
+  network = AgentNetwork(MLPTorso((8,)),
+                         spec,
+                         num_heads=3,
+                         continuous_policy=policy,
+                         gaussian_scale='global')
+  outputs, _ = network(_inputs(unroll))
+  assert outputs.policy_params.shape == (4, 2, 3, param_size)
+  assert network.global_scale == (policy == 'tanh_gaussian')  # no scale to share when discretized
+  action = network.distribution(outputs.policy_params[0, :, 0]).sample(seed=(0, 1)).numpy()
+  assert action.shape == (2, 1) and np.all(np.abs(action) <= 1.0)
