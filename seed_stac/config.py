@@ -30,7 +30,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.network = ml_collections.ConfigDict()
   c.network.torso = 'mlp'  # a key of nets/torsos.py TORSOS: mlp | resnet | conv | nature
   # Each torso's own settings (nature has none: its sizes are fixed).
-  c.network.mlp = ml_collections.ConfigDict(dict(sizes=(256, 256)))
+  c.network.mlp = ml_collections.ConfigDict(dict(sizes=(256, 256), activation='relu'))
   # IMPALA deep: channels per section, residual blocks per section, FC size.
   c.network.resnet = ml_collections.ConfigDict(dict(channels=(16, 32, 32), blocks=2, fc_size=256))
   # (channels, kernel, stride) per layer, 'valid' padding, ReLU; then FC.
@@ -191,6 +191,31 @@ def use_control_agent(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict
   return c
 
 
+def use_continuous_control_recipe(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The continuous-control recipe of dmc_features and rwrl (docs/results.md
+  measures each part): tanh-squashed Gaussian with a learned state-independent
+  scale, policy layer initialised with gain 0.01, tanh MLP 64-64 with a
+  separate value torso, observation normalization, PopArt, standardised
+  advantages, and each batch of 16 x T 32 replaying 12 unrolls from the last
+  512, two passes, under a trust region of 0.2. Returns `c`, changed in place."""
+  net = c.network
+  net.mlp.sizes, net.mlp.activation = (64, 64), 'tanh'
+  net.separate_value_torso = True
+  net.normalize_observations = True
+  net.continuous_policy = 'tanh_gaussian'
+  net.gaussian_scale, net.initial_scale = 'global', 1.0
+  net.policy_init_gain = 0.01
+  net.value_normalization_step = 1e-3
+  c.algo.normalize_advantages = True
+  c.algo.trust_region = 0.2
+  c.learner.update(batch_size=16,
+                   unroll_length=32,
+                   replay_fraction=0.75,
+                   replay_capacity=512,
+                   passes=2)
+  return c
+
+
 _CHOICES = {
     'agent': AGENTS,
     'network.gaussian_scale': ('state', 'global'),
@@ -225,6 +250,7 @@ def _choices() -> dict:
       'env.kind': envs.KINDS,
       'network.torso': tuple(torsos.TORSOS),
       'network.continuous_policy': distributions.CONTINUOUS_POLICIES,
+      'network.mlp.activation': torsos.MLP_ACTIVATIONS,
       **_CHOICES
   }
 

@@ -59,10 +59,10 @@ class Trainer(threading.Thread):
         for _ in range(self.passes):
           stats = self.updater.step(unroll, replayed)
         self._busy_seconds += time.perf_counter() - start
-        self.latest_stats = dict({
-            k: float(v) for k, v in stats.items()
-        },
-                                 trainer_busy_fraction=self.busy_fraction,
-                                 **self.source.stats())
+        logged = {k: float(v) for k, v in stats.items()}
+        logged.update(passes=float(self.passes),
+                      trainer_busy_fraction=self.busy_fraction,
+                      **self.source.stats())
+        self.latest_stats = logged
     except BaseException as error:  # surfaced by the learner's main loop
       self.error = error

@@ -26,14 +26,20 @@ def _merge_frames(observation: tf.Tensor) -> tf.Tensor:
   return tf.reshape(x, [-1, height, width, stack * channels])
 
 
-class MLPTorso(keras.layers.Layer):
-  """Features: [N, D] -> ReLU MLP -> [N, hidden_sizes[-1]]."""
+MLP_ACTIVATIONS = ('relu', 'tanh')
 
-  def __init__(self, hidden_sizes: Sequence[int] = (256, 256), **kwargs):
+
+class MLPTorso(keras.layers.Layer):
+  """Features: [N, D] -> MLP (ReLU, or tanh as PPO's continuous-control
+  networks) -> [N, hidden_sizes[-1]]."""
+
+  def __init__(self, hidden_sizes: Sequence[int] = (256, 256), activation: str = 'relu', **kwargs):
     super().__init__(**kwargs)
     if not hidden_sizes:
       raise ValueError('MLPTorso needs at least one hidden size')
-    self.hidden_layers = [keras.layers.Dense(size, activation='relu') for size in hidden_sizes]
+    if activation not in MLP_ACTIVATIONS:
+      raise ValueError(f'activation must be one of {MLP_ACTIVATIONS}, got {activation!r}')
+    self.hidden_layers = [keras.layers.Dense(size, activation=activation) for size in hidden_sizes]
 
   def call(self, observation):
     x = _to_float(observation, self.compute_dtype)
@@ -134,7 +140,7 @@ def nature_torso() -> ConvTorso:
 # name -> builder(network config). A new torso is one entry here.
 TORSOS = {
     'mlp':
-        lambda net: MLPTorso(tuple(net.mlp.sizes)),
+        lambda net: MLPTorso(tuple(net.mlp.sizes), net.mlp.activation),
     'conv':
         lambda net: ConvTorso(tuple(tuple(layer) for layer in net.conv.layers), net.conv.fc_size),
     'nature':

@@ -43,7 +43,7 @@ def test_each_batch_is_trained_on_passes_times_with_replay_stats_logged():
   trainer.join()
   assert trainer.error is None
   stats = trainer.latest_stats
-  assert stats['learner_steps'] == 9.0
+  assert stats['learner_steps'] == 9.0 and stats['passes'] == 3.0
   assert stats['replayed_fraction'] == 0.5 and stats['replay_size'] == 8.0
   assert 0.0 < stats['trainer_busy_fraction'] <= 1.0
   # After two passes the policy has moved: ratios are no longer exactly 1.

@@ -261,3 +261,11 @@ def test_bounded_continuous_policies_on_the_network(policy, param_size):
   assert network.global_scale == (policy == 'tanh_gaussian')  # no scale to share when discretized
   action = network.distribution(outputs.policy_params[0, :, 0]).sample(seed=(0, 1)).numpy()
   assert action.shape == (2, 1) and np.all(np.abs(action) <= 1.0)
+
+
+def test_mlp_activation_is_a_choice():
+  x = tf.constant(np.random.default_rng(3).normal(size=[4, 5]) * 100.0, tf.float32)
+  assert np.max(np.abs(MLPTorso((8,), activation='tanh')(x).numpy())) <= 1.0
+  assert np.min(MLPTorso((8,))(x).numpy()) >= 0.0  # ReLU by default
+  with pytest.raises(ValueError, match='activation must be one of'):
+    MLPTorso((8,), activation='gelu')
