@@ -18,6 +18,11 @@ for both agents: `--set=algo.fixed.gamma=0.9 --set=algo.init_logits.gamma=2.197`
 (IMPALA uses the fixed value, STAC tunes from the initial logit).
 """
 
+# pylint: disable=wrong-import-position  # TensorFlow's start-up notices off first
+from seed_stac.quiet import quiet_start
+
+quiet_start()
+
 import ast
 import os
 from typing import List, NamedTuple, Sequence

@@ -382,4 +382,6 @@ def _exit_now(status: int):
 
 
 if __name__ == '__main__':
+  from seed_stac.quiet import quiet_start  # pylint: disable=g-import-not-at-top
+  quiet_start(tensorflow=False)
   app.run(main)

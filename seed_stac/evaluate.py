@@ -7,6 +7,11 @@ Prints mean/median return (and, for Atari, the human-normalized score) and
 writes them to `--output` (default LOGDIR/evaluation.json).
 """
 
+# pylint: disable=wrong-import-position  # TensorFlow's start-up notices off first
+from seed_stac.quiet import quiet_start
+
+quiet_start()
+
 import json
 import os
 

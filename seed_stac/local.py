@@ -6,6 +6,11 @@ The learner runs in this process; actors are child processes that find it on
 127.0.0.1. Ctrl-C (or SIGTERM) checkpoints and stops everything.
 """
 
+# pylint: disable=wrong-import-position  # TensorFlow's start-up notices off first
+from seed_stac.quiet import quiet_start
+
+quiet_start()
+
 from absl import app, flags
 from ml_collections import config_flags
 

@@ -1,5 +1,10 @@
 """Learner binary: python -m seed_stac.learner --config=configs/atari.py:Pong --logdir=DIR"""
 
+# pylint: disable=wrong-import-position  # TensorFlow's start-up notices off first
+from seed_stac.quiet import quiet_start
+
+quiet_start()
+
 import os
 import sys
 
