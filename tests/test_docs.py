@@ -153,8 +153,8 @@ def _names_a_place_of_ours(reference: str) -> bool:
 def _module_file(dotted: str) -> Optional[str]:
   """seed_stac.learner.run -> its file, if it is one of ours."""
   base = os.path.join(ROOT, *dotted.split('.'))
-  for candidate in (base + '.py', os.path.join(base, '__init__.py'),
-                    os.path.join(base, '__main__.py')):
+  for candidate in (base + '.py', os.path.join(base,
+                                               '__init__.py'), os.path.join(base, '__main__.py')):
     if os.path.exists(candidate):
       return candidate
   return None
@@ -203,8 +203,9 @@ def _check_dotted(span: str) -> Optional[str]:
   if first in _modules():
     if any(_has_name(path, rest) for path in _modules()[first]):
       return None
-    if any(os.path.exists(os.path.join(os.path.dirname(p), first, rest.split('.')[0] + '.py'))
-           for p in _modules()[first]):
+    if any(
+        os.path.exists(os.path.join(os.path.dirname(p), first,
+                                    rest.split('.')[0] + '.py')) for p in _modules()[first]):
       return None  # a submodule (envs.atari)
     if first in dict(config_lib.default_config()):
       return f'{span!r} is neither a config key nor a name in module {first}'
