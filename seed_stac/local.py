@@ -11,10 +11,13 @@ from seed_stac.quiet import quiet_start
 
 quiet_start()
 
+import sys
+
 from absl import app, flags
 from ml_collections import config_flags
 
 from seed_stac.launch import run_local
+from seed_stac.learner.checkpoints import CheckpointError
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/cartpole.py',
                                           'Config file (configs/*.py[:arg]).')
@@ -27,7 +30,10 @@ flags.mark_flag_as_required('logdir')
 def main(argv):
   del argv
   config = _CONFIG.value
-  row = run_local(config, _LOGDIR.value, _NUM_ACTORS.value or config.actor.num_actors)
+  try:
+    row = run_local(config, _LOGDIR.value, _NUM_ACTORS.value or config.actor.num_actors)
+  except CheckpointError as e:
+    sys.exit(f'Error: {e}')
   print(f"Done: {int(row.get('frames', 0)):,} frames, "
         f"mean episode return {row.get('episode_return', float('nan')):.1f}")
 

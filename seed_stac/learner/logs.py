@@ -75,6 +75,28 @@ class CsvSink:
     pass
 
 
+def rewind_progress(logdir: str, frames: int) -> int:
+  """Cuts `logdir/progress.csv` back to its rows with at most `frames`
+  frames (a resumed run's checkpoint), so its frames never go back; returns
+  how many rows were removed."""
+  path = os.path.join(logdir, 'progress.csv')
+  if not tf.io.gfile.exists(path):
+    return 0
+  with tf.io.gfile.GFile(path) as f:
+    reader = csv.DictReader(f)
+    columns, rows = reader.fieldnames, list(reader)
+  kept = [r for r in rows if float(r['frames']) <= frames]
+  if len(kept) == len(rows):
+    return 0
+  temporary = path + '.tmp'
+  with tf.io.gfile.GFile(temporary, 'w') as f:
+    writer = csv.DictWriter(f, columns)
+    writer.writeheader()
+    writer.writerows(kept)
+  tf.io.gfile.rename(temporary, path, overwrite=True)
+  return len(rows) - len(kept)
+
+
 class TensorBoardSink:
   """TensorBoard scalars under `directory`, at step = frames; NaNs skipped."""
 

@@ -90,9 +90,6 @@ def run_learner(config,
   resolved = json.loads(config.to_json_best_effort(sort_keys=True))
   with tf.io.gfile.GFile(os.path.join(logdir, 'config.json'), 'w') as f:
     json.dump(dict(resolved, devices=used), f, indent=2, sort_keys=True)
-  logger = logs.RunLogger(
-      logs.make_sinks(config.log, logdir, config.learner.total_frames, show_progress, summary_dir,
-                      resolved))
   frames = tf.Variable(0, dtype=tf.int64, trainable=False)
   checkpointer = Checkpointer(os.path.join(logdir, 'checkpoints'),
                               frames=frames,
@@ -100,6 +97,14 @@ def run_learner(config,
   restored = checkpointer.restore_latest()
   if restored:
     print(f'Resumed from {restored} at {int(frames.numpy()):,} frames', flush=True)
+  # The log continues from the checkpoint: rows written after it are gone
+  # with the progress they describe.
+  dropped = logs.rewind_progress(logdir, int(frames.numpy()))
+  if dropped:
+    print(f'progress.csv: {dropped} rows after frame {int(frames.numpy()):,} removed', flush=True)
+  logger = logs.RunLogger(
+      logs.make_sinks(config.log, logdir, config.learner.total_frames, show_progress, summary_dir,
+                      resolved))
   parts = RunParts(config, logdir, spec, agent, logger, frames, checkpointer)
   return asyncio.run(_serve_actors_and_train(parts, address, token, on_ready, train, tls))
 

@@ -4,8 +4,10 @@ cut short (a learner SIGKILLed inside one) leaves the previous checkpoint as
 the latest, and a restarted learner resumes from it."""
 
 import csv
+import glob
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -20,7 +22,7 @@ from configs import atari, cartpole
 from seed_stac import builder
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.evaluation import restore_network
-from seed_stac.learner.checkpoints import Checkpointer
+from seed_stac.learner.checkpoints import CheckpointError, Checkpointer
 
 CARTPOLE = EnvSpec('cartpole', (4,), 'float32', ActionSpec('discrete', num_actions=2))
 
@@ -312,3 +314,137 @@ def test_a_learner_killed_while_writing_a_checkpoint_resumes_from_the_previous_o
   print('killed mid-write:', [n for n in os.listdir(directory) if n.endswith('_temp')])
   check_previous_checkpoint_loads(None)
   assert actor.poll() is None  # still waiting to reconnect
+
+
+# Damage after the fact: the newest checkpoint that loads is restored. -------
+
+
+def _three_checkpoints(directory):
+  """ckpt-1..3 holding frames 10, 20, 30; returns their prefixes."""
+  frames = tf.Variable(0, dtype=tf.int64)
+  checkpointer = Checkpointer(directory, frames=frames)
+  paths = []
+  for value in (10, 20, 30):
+    frames.assign(value)
+    paths.append(checkpointer.save())
+  return paths
+
+
+def _restore(directory):
+  frames = tf.Variable(0, dtype=tf.int64)
+  return Checkpointer(directory, frames=frames).restore_latest(), int(frames.numpy())
+
+
+def _truncate(path):
+  with open(path, 'r+b') as f:
+    f.truncate(os.path.getsize(path) // 2)
+
+
+def _data_file(prefix):
+  return prefix + '.data-00000-of-00001'
+
+
+@pytest.mark.parametrize('damage, expected', [
+    ('truncated data', 1),
+    ('missing data', 1),
+    ('missing index file', 2),
+    ('index names a deleted checkpoint', 1),
+])
+def test_restore_takes_the_newest_checkpoint_that_loads(tmp_path, caplog, damage, expected):
+  directory = str(tmp_path)
+  paths = _three_checkpoints(directory)
+  newest = paths[-1]
+  if damage == 'truncated data':
+    _truncate(_data_file(newest))
+  elif damage == 'missing data':
+    os.remove(_data_file(newest))
+  elif damage == 'missing index file':
+    os.remove(os.path.join(directory, 'checkpoint'))
+  else:
+    for path in glob.glob(newest + '.*'):
+      os.remove(path)
+  with caplog.at_level('WARNING'):
+    restored, frames = _restore(directory)
+  assert (restored, frames) == (paths[expected], 10 * (expected + 1))
+  if expected == 1:
+    assert f'Checkpoint {newest} does not load' in caplog.text
+
+
+def test_no_loadable_checkpoint_is_an_error_naming_what_was_tried(tmp_path):
+  directory = str(tmp_path)
+  for path in _three_checkpoints(directory):
+    _truncate(_data_file(path))
+  with pytest.raises(CheckpointError) as error:
+    _restore(directory)
+  message = str(error.value)
+  assert f'No checkpoint in {directory} loads' in message
+  assert all(f'ckpt-{n} (' in message for n in (1, 2, 3))
+  assert _restore(str(tmp_path / 'empty')) == (None, 0)  # nothing there: a fresh start
+
+
+@pytest.mark.slow
+def test_a_learner_resumes_past_a_damaged_checkpoint_and_its_log_never_goes_back(
+    tmp_path, processes):
+  """A real learner and actor; the newest checkpoint's data is truncated while
+  the learner is down. The restarted learner resumes from the one before,
+  cuts progress.csv back to it, trains on, and the plot, the report and the
+  harness summary read one monotonic curve. A directory where nothing loads
+  stops the learner with a message, not a traceback."""
+  from benchmarks import learning, learning_summary
+  from seed_stac import plotting, reporting
+  logdir, port = str(tmp_path / 'run'), _free_port()
+  directory = os.path.join(logdir, 'checkpoints')
+  actor = _spawn([
+      '-m', 'seed_stac.actor', f'--learner_address=127.0.0.1:{port}', '--actor_id=0',
+      '--max_reconnect_seconds=120'
+  ], str(tmp_path / 'actor.log'))
+  processes.append(actor)
+
+  def start(tag):
+    learner = _spawn(['-m', 'seed_stac.learner'] + _learner_args(logdir, port, 2.0),
+                     str(tmp_path / f'learner_{tag}.log'))
+    processes.append(learner)
+    return learner
+
+  first = start('first')
+  _wait_for(lambda: len(glob.glob(os.path.join(directory, 'ckpt-*.index'))) >= 3, 180,
+            'three checkpoints')
+  frames_then = _progress(logdir)[-1][0]
+  # Training goes on after the last periodic checkpoint: the final one, at
+  # SIGTERM, holds more frames than the one before it.
+  _wait_for(lambda: _progress(logdir)[-1][0] > frames_then + 400, 120, 'more frames')
+  first.send_signal(signal.SIGTERM)
+  assert first.wait(60) == 143
+  newest = tf.train.latest_checkpoint(directory)
+  previous = Checkpointer(directory).candidates()[1]
+  _truncate(_data_file(newest))
+  rows_before = _progress(logdir)
+
+  second = start('second')
+  log_path = str(tmp_path / 'learner_second.log')
+  _wait_for(lambda: 'Resumed from' in _read(log_path), 120, 'the learner to resume')
+  resumed_at = int(
+      re.search(r'Resumed from \S+ at ([\d,]+) frames', _read(log_path)).group(1).replace(',', ''))
+  assert f'Resumed from {previous} at' in _read(log_path)
+  assert f'Checkpoint {newest} does not load' in _read(log_path)
+  assert resumed_at < rows_before[-1][0]  # the truncated checkpoint held later frames
+  _wait_for(lambda: _progress(logdir)[-1][0] > rows_before[-1][0], 120, 'training past the end')
+  second.send_signal(signal.SIGTERM)
+  assert second.wait(60) == 143
+
+  frames = [f for f, _ in _progress(logdir)]
+  assert all(b >= a for a, b in zip(frames, frames[1:])), frames  # never goes back
+  columns = plotting.read_progress(logdir)
+  assert columns['frames'] == sorted(columns['frames'])
+  assert 'episode_return' in columns and reporting.override_line(columns)
+  plotting.plot_runs([logdir], str(tmp_path / 'plots'))
+  [row] = learning_summary.summarise([learning.Run('catch', _AGENT, 0, logdir)])
+  assert row['frames'] == frames[-1]
+
+  for path in glob.glob(os.path.join(directory, 'ckpt-*.data-*')):
+    _truncate(path)
+  third = start('third')
+  assert third.wait(180) == 1
+  output = _read(str(tmp_path / 'learner_third.log'))
+  assert f'Error: No checkpoint in {directory} loads; tried ckpt-' in output
+  assert 'Traceback' not in output

@@ -102,3 +102,30 @@ def test_wandb_sink_offline(tmp_path, monkeypatch):
 def test_wandb_errors(tmp_path):
   with pytest.raises(ValueError, match="log.wandb_mode must be one of"):
     logs.WandbSink('p', str(tmp_path), mode='disabled')
+
+
+def test_rewind_cuts_the_log_back_to_the_resumed_frame(tmp_path):
+  sink = logs.CsvSink(str(tmp_path))
+  for frames in (100, 200, 300, 400):
+    sink.write({
+        'frames': frames,
+        'learner_steps': frames / 10,
+        'fps': 1.0,
+        'episode_return': 0.5,
+        'episode_length': 3.0,
+        'episodes': 1.0
+    })
+  assert logs.rewind_progress(str(tmp_path), 250) == 2
+  assert logs.rewind_progress(str(tmp_path), 250) == 0
+  assert logs.rewind_progress(str(tmp_path / 'no_run_here'), 0) == 0
+  resumed = logs.CsvSink(str(tmp_path))
+  resumed.write({
+      'frames': 260,
+      'learner_steps': 26.0,
+      'fps': 1.0,
+      'episode_return': 0.7,
+      'episode_length': 3.0,
+      'episodes': 1.0
+  })
+  with open(tmp_path / 'progress.csv') as f:
+    assert [int(float(r['frames'])) for r in csv.DictReader(f)] == [100, 200, 260]
