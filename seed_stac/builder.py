@@ -114,8 +114,9 @@ def tpu_resolver(tpu_name: str):
 
 
 def build_agent(config, env_spec: EnvSpec) -> Agent:
-  """Builds everything under the configured tf.distribute strategy's scope."""
-  config_lib.validate(config)
+  """Builds everything under the configured tf.distribute strategy's scope,
+  from a config that `config.validate` has passed (the binaries check it
+  once, at start)."""
   strategy = make_strategy(config.learner.strategy, config.learner.tpu_name)
   with strategy.scope() if strategy else contextlib.nullcontext():
     return _build_agent(config, env_spec, strategy)

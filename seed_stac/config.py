@@ -7,6 +7,7 @@ setting needs. Binaries load them with absl/ml_collections
 reads flags.
 """
 
+import dataclasses
 import math
 
 import ml_collections
@@ -60,12 +61,10 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.algo = ml_collections.ConfigDict()
   # Fixed outer-loss hyperparameters (paper, Atari).
-  c.algo.outer = ml_collections.ConfigDict(
-      dict(gamma=0.995, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0, alpha_c=1.0))
+  c.algo.outer = ml_collections.ConfigDict(dataclasses.asdict(names.Hyperparameters(gamma=0.995)))
   c.algo.kl_coef = 1.0
   # Values of untuned hyperparameters (all of them for IMPALA).
-  c.algo.fixed = ml_collections.ConfigDict(
-      dict(gamma=0.99, lambda_=1.0, g_v=0.25, g_p=1.0, g_e=0.01, alpha_rho=1.0, alpha_c=1.0))
+  c.algo.fixed = ml_collections.ConfigDict(dataclasses.asdict(names.Hyperparameters()))
   c.algo.tuned = names.tunable(tie_alpha=True)  # every one (seed_stac/algo/names.py)
   c.algo.tie_alpha = True
   c.algo.init_logits = ml_collections.ConfigDict()  # e.g. {'aux1/gamma': 3.0}
@@ -216,17 +215,6 @@ def use_continuous_control_recipe(c: ml_collections.ConfigDict) -> ml_collection
   return c
 
 
-_CHOICES = {
-    'agent': AGENTS,
-    'network.gaussian_scale': ('state', 'global'),
-    'optimizer.name': ('rmsprop', 'adam', 'sgd'),
-    'algo.lookahead': ('optimizer', 'sgd'),
-    'algo.loss_reduction': ('sum', 'mean'),
-    'algo.second_order': ('forward', 'reverse'),
-    'log.wandb_mode': ('online', 'offline'),
-    'learner.strategy': ('none', 'mirrored', 'tpu'),
-    'learner.device': ('auto', 'cpu', 'gpu', 'tpu'),
-}
 _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frames',
              'learner.inference_batch_size', 'learner.unroll_queue_capacity',
              'actor.env_batch_size', 'actor.num_actors', 'optimizer.learning_rate',
@@ -241,17 +229,28 @@ _NON_NEGATIVE = ('learner.batch_timeout_ms', 'optimizer.max_grad_norm',
 
 
 def _choices() -> dict:
-  """_CHOICES plus what the owning modules declare: environment kinds
-  (seed_stac.envs, numpy only), torsos and continuous policies (seed_stac.nets,
-  imported here so that loading a config does not import TensorFlow)."""
-  from seed_stac import envs  # pylint: disable=import-outside-toplevel
-  from seed_stac.nets import distributions, torsos  # pylint: disable=import-outside-toplevel
+  """Every choice key and its valid values, as the module that owns each
+  declares them (imported here, so that loading a config imports neither
+  TensorFlow nor the environments)."""
+  # pylint: disable=import-outside-toplevel
+  from seed_stac import envs
+  from seed_stac.algo import losses, optimizers, update
+  from seed_stac.learner import devices, logs
+  from seed_stac.nets import distributions, network, torsos
   return {
+      'agent': AGENTS,
       'env.kind': envs.KINDS,
       'network.torso': tuple(torsos.TORSOS),
-      'network.continuous_policy': distributions.CONTINUOUS_POLICIES,
       'network.mlp.activation': torsos.MLP_ACTIVATIONS,
-      **_CHOICES
+      'network.gaussian_scale': network.AgentNetwork.SCALES,
+      'network.continuous_policy': distributions.CONTINUOUS_POLICIES,
+      'optimizer.name': tuple(optimizers.OPTIMIZERS),
+      'algo.lookahead': update.LOOKAHEADS,
+      'algo.loss_reduction': losses.REDUCTIONS,
+      'algo.second_order': update.SECOND_ORDER_MODES,
+      'log.wandb_mode': logs.WANDB_MODES,
+      'learner.strategy': devices.STRATEGIES,
+      'learner.device': devices.DEVICES,
   }
 
 
@@ -284,7 +283,7 @@ def validate(config) -> None:
                       f'got {stop_at_return!r}')
   for key in ('outer', 'fixed'):
     for name, value in config.algo[key].items():
-      upper = float('inf') if name.startswith('g_') else 1.0
+      upper = names.upper_bound(name)
       if not 0.0 <= value <= upper:
         raise ConfigError(f'config.algo.{key}.{name}={value} is outside [0, {upper}]')
 

@@ -18,20 +18,9 @@ from typing import Dict, Iterable, List, Mapping, Optional
 import tensorflow as tf
 
 from seed_stac.algo import names
+from seed_stac.algo.names import Hyperparameters
 
 DEFAULT_INIT_LOGIT = 4.6
-
-
-@dataclasses.dataclass(frozen=True)
-class Hyperparameters:
-  """One head's loss hyperparameters; floats or scalar tensors."""
-  gamma: float = 0.99
-  lambda_: float = 1.0
-  g_v: float = 0.25
-  g_p: float = 1.0
-  g_e: float = 0.01
-  alpha_rho: float = 1.0
-  alpha_c: float = 1.0
 
 
 def head_name(index: int) -> str:

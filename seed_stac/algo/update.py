@@ -36,6 +36,7 @@ from seed_stac.nets.network import AgentInput, AgentNetwork, AgentOutput
 from seed_stac.types import Unroll
 
 SECOND_ORDER_MODES = ('reverse', 'forward')
+LOOKAHEADS = ('optimizer', 'sgd')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +79,8 @@ class UpdateConfig:
   normalize_advantages: bool = False
 
   def __post_init__(self):
-    if self.lookahead not in ('optimizer', 'sgd'):
-      raise ValueError(f"lookahead must be 'optimizer' or 'sgd', got {self.lookahead!r}")
+    if self.lookahead not in LOOKAHEADS:
+      raise ValueError(f'lookahead must be one of {LOOKAHEADS}, got {self.lookahead!r}')
     if self.meta_update_interval < 1:
       raise ValueError('meta_update_interval must be >= 1')
     for name in ('total_steps', 'max_grad_norm', 'meta_max_grad_norm', 'reward_clip',

@@ -12,6 +12,8 @@ from typing import Dict, List
 import tensorflow as tf
 
 DEVICES = ('auto', 'cpu', 'gpu', 'tpu')
+# learner.strategy: one device, MirroredStrategy over the local GPUs, or TPUStrategy.
+STRATEGIES = ('none', 'mirrored', 'tpu')
 
 _NO_GPU = ("learner.device='gpu' but TensorFlow finds no GPU. Likely causes: no NVIDIA "
            'driver in the container (does `nvidia-smi` work? Docker needs `--gpus all`, '
