@@ -11,7 +11,6 @@ alpha_c to one logit by default. An untuned value is held at its fixed value,
 so tuning nothing gives IMPALA.
 """
 
-import dataclasses
 import math
 from typing import Dict, Iterable, List, Mapping, Optional
 
