@@ -1,7 +1,8 @@
 """Soak: many concurrent actor streams against one real learner on loopback.
 
   python -m benchmarks.soak [--streams=256] [--seconds=60] [--env_batch_size=2] \
-      [--out=soak.json] [--learner_flag=--config.learner.inference_batch_size=128 ...]
+      [--fault_rate=0.2] [--out=soak.json] \
+      [--learner_flag=--config.learner.inference_batch_size=128 ...]
 
 Starts `python -m seed_stac.learner --config=configs/catch.py` (training on,
 a frame budget it cannot reach) in a subprocess, then drives `--streams`
@@ -20,11 +21,20 @@ errors by gRPC status over the whole run (goal: none), and the learner's
 peak RSS (VmHWM) plus its RSS when the clock started and when it stopped
 (growth hints at a leak). The learner is then stopped with SIGTERM.
 
+With `--fault_rate`, a random stream is, at that mean rate, killed (its
+connection dropped mid-unroll without a goodbye, and a new run of the same
+actor id after 1-5 s, as a restarted process) or cut (the same, redialled at
+once); the summary adds the steps/s of each minute, the faults injected and
+the env steps the learner dropped with the unfinished unrolls. A killed
+actor's reconnect may meet ALREADY_EXISTS while the learner has not yet seen
+its old stream close (`ActorHub`'s grace rule), and retries.
+
 `run_soak` is the flag-free library function (tests import it).
 """
 
 import asyncio
 import collections
+import csv
 import json
 import os
 import re
@@ -135,11 +145,20 @@ class _Counters:
 
   def __init__(self, streams: int):
     self.errors = collections.Counter()
+    self.faults = collections.Counter()
     self.latencies: List[float] = []
     self.steps = 0
+    self.steps_by_minute = collections.Counter()  # minute of the measurement -> steps
     self.measuring = False
+    self.started = 0.0
     self.first_reply = asyncio.Event()
     self._waiting = set(range(streams))
+
+  def stepped(self, elapsed: float) -> None:
+    if self.measuring:
+      self.steps += 1
+      self.latencies.append(elapsed)
+      self.steps_by_minute[int((time.perf_counter() - self.started) // 60)] += 1
 
   def replied(self, index: int):
     if self._waiting:
@@ -162,17 +181,31 @@ async def _status(error: Exception, call) -> str:
         type(error).__name__)
 
 
+class _Injected(Exception):
+  """A fault the soak injects into one actor: 'kill' or 'cut'."""
+
+
+# Pauses after an injected fault: a killed actor process is restarted by its
+# supervisor after a few seconds; a cut connection is redialled at once.
+_RESTART_S = {'kill': (1.0, 5.0), 'cut': (0.0, 0.5)}
+
+
 async def _actor(index: int, address: str, token: Optional[str], stop: asyncio.Event,
-                 counters: _Counters, step_timeout_s: float):
-  """One actor id: handshake, lock-step steps until `stop`; reconnects on errors."""
+                 counters: _Counters, step_timeout_s: float, faults: Dict[int, str]):
+  """One actor id: handshake, lock-step steps until `stop`; reconnects on
+  errors. A fault in `faults[index]` drops its connection without a goodbye
+  (the channel closed mid-unroll) and reconnects as a new run: after 1-5 s
+  for 'kill' (an actor process restarted), at once for 'cut'."""
   metadata = ((server.TOKEN_METADATA_KEY, token),) if token else None
-  async with grpc.aio.insecure_channel(address, options=server.client_options()) as channel:
-    stub = pb_grpc.LearnerServiceStub(channel)
-    attempt = 0
-    while not stop.is_set():
+  rng = np.random.default_rng(index)
+  attempt = 0
+  while not stop.is_set():
+    async with grpc.aio.insecure_channel(address, options=server.client_options()) as channel:
+      stub = pb_grpc.LearnerServiceStub(channel)
       run_id = f'soak-{index}-{attempt}'
       attempt += 1
       call = None
+      pause = 0.5  # then reconnect with a new run id
       try:
         reply = await stub.Handshake(pb.HandshakeRequest(actor_id=index,
                                                          run_id=run_id,
@@ -196,10 +229,10 @@ async def _actor(index: int, address: str, token: Optional[str], stop: asyncio.E
           if reply is grpc.aio.EOF:
             raise EOFError
           actions, done = codec.decode_reply(reply, action_dtype, action_shape)
-          if counters.measuring:
-            counters.steps += 1
-            counters.latencies.append(elapsed)
+          counters.stepped(elapsed)
           counters.replied(index)
+          if index in faults:
+            raise _Injected(faults.pop(index))
           if done:
             counters.errors['TRAINING_DONE'] += 1
             await stop.wait()
@@ -208,6 +241,8 @@ async def _actor(index: int, address: str, token: Optional[str], stop: asyncio.E
         await call.done_writing()
         while await asyncio.wait_for(call.read(), step_timeout_s) is not grpc.aio.EOF:
           pass
+      except _Injected as fault:
+        pause = rng.uniform(*_RESTART_S[str(fault)])
       except (grpc.RpcError, asyncio.InvalidStateError, EOFError, asyncio.TimeoutError,
               codec.InvalidMessageError) as e:
         counters.errors[await _status(e, call)] += 1
@@ -215,15 +250,33 @@ async def _actor(index: int, address: str, token: Optional[str], stop: asyncio.E
         continue
       if call is not None:
         call.cancel()
-      await asyncio.sleep(0.5)  # then reconnect with a new run id
+    await asyncio.sleep(pause)
+
+
+async def _inject_faults(rate_per_s: float,
+                         streams: int,
+                         faults: Dict[int, str],
+                         counters: _Counters,
+                         stop: asyncio.Event,
+                         seed: int = 0) -> None:
+  """At random times (a Poisson process of `rate_per_s`) marks a random
+  stream for a 'kill' or a 'cut', half each."""
+  rng = np.random.default_rng(seed)
+  while not stop.is_set():
+    await asyncio.sleep(rng.exponential(1.0 / rate_per_s))
+    kind = 'kill' if rng.random() < 0.5 else 'cut'
+    faults[int(rng.integers(streams))] = kind
+    counters.faults[kind] += 1
 
 
 async def _drive(address: str, streams: int, seconds: float, token: Optional[str],
-                 warmup_timeout_s: float, step_timeout_s: float, learner_pid: int) -> dict:
+                 warmup_timeout_s: float, step_timeout_s: float, learner_pid: int,
+                 fault_rate_per_s: float) -> dict:
   counters = _Counters(streams)
   stop = asyncio.Event()
+  faults: Dict[int, str] = {}
   tasks = [
-      asyncio.create_task(_actor(i, address, token, stop, counters, step_timeout_s))
+      asyncio.create_task(_actor(i, address, token, stop, counters, step_timeout_s, faults))
       for i in range(streams)
   ]
   try:
@@ -232,12 +285,16 @@ async def _drive(address: str, streams: int, seconds: float, token: Optional[str
     counters.errors['WARMUP_TIMEOUT'] += 1
   rss_start = read_rss_mb(learner_pid).get('VmRSS', float('nan'))
   counters.measuring = True
-  start = time.perf_counter()
+  start = counters.started = time.perf_counter()
+  injector = (asyncio.create_task(_inject_faults(fault_rate_per_s, streams, faults, counters, stop))
+              if fault_rate_per_s > 0 else None)
   await asyncio.sleep(seconds)
   counters.measuring = False
   elapsed = time.perf_counter() - start
   rss = read_rss_mb(learner_pid)
   stop.set()
+  if injector is not None:
+    injector.cancel()
   done, pending = await asyncio.wait(tasks, timeout=step_timeout_s + 5)
   for task in pending:
     task.cancel()
@@ -297,6 +354,17 @@ def _stop_learner(process, timeout_s: float = 60.0) -> Optional[int]:
   return process.returncode
 
 
+def _dropped_steps(logdir: str) -> Optional[int]:
+  """The learner's count of env steps lost in unfinished unrolls of actors
+  that left (its last log row), None before its first row."""
+  path = os.path.join(logdir, 'progress.csv')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    rows = list(csv.DictReader(f))
+  return int(float(rows[-1]['dropped_steps'])) if rows else None
+
+
 def _mb(value: float) -> Optional[float]:
   return None if value is None or np.isnan(value) else round(value, 1)
 
@@ -310,8 +378,12 @@ def run_soak(streams: int = 256,
              logdir: Optional[str] = None,
              startup_timeout_s: float = 300.0,
              warmup_timeout_s: float = 300.0,
-             step_timeout_s: float = 60.0) -> dict:
+             step_timeout_s: float = 60.0,
+             fault_rate_per_s: float = 0.0) -> dict:
   """Runs the soak; returns the summary dict (see `format_summary`).
+
+  fault_rate_per_s: > 0 kills or cuts a random stream's connection at this
+    mean rate while measuring (`_inject_faults`).
 
   logdir: the learner's run directory (default a temporary one, removed).
   learner_flags: extra flags for the learner binary, e.g.
@@ -324,11 +396,12 @@ def run_soak(streams: int = 256,
     port = _wait_for_port(process, log_path, startup_timeout_s)
     result = asyncio.run(
         _drive(f'127.0.0.1:{port}', streams, seconds, token, warmup_timeout_s, step_timeout_s,
-               process.pid))
+               process.pid, fault_rate_per_s))
     alive = process.poll() is None
     peak = read_rss_mb(process.pid).get('VmHWM', result['rss'].get('VmHWM', float('nan')))
   finally:
     exit_code = _stop_learner(process)
+    dropped = _dropped_steps(logdir)
     if own_logdir:
       shutil.rmtree(logdir, ignore_errors=True)
   counters, elapsed = result['counters'], result['elapsed']
@@ -336,6 +409,7 @@ def run_soak(streams: int = 256,
   if not alive:
     errors['LEARNER_EXITED'] = 1
   steps_per_s = counters.steps / elapsed
+  minutes = [counters.steps_by_minute[m] for m in range(int(elapsed // 60))]  # whole minutes
   return dict(
       streams=streams,
       env_batch_size=env_batch_size,
@@ -345,7 +419,10 @@ def run_soak(streams: int = 256,
       env_frames_per_s=round(steps_per_s * env_batch_size, 1),
       latency_ms_p50=round(percentile_ms(counters.latencies, 50), 2),
       latency_ms_p99=round(percentile_ms(counters.latencies, 99), 2),
+      steps_per_s_by_minute=[round(m / 60.0, 1) for m in minutes],
       errors=errors,
+      faults=dict(counters.faults),
+      dropped_env_steps=dropped,
       learner_peak_rss_mb=_mb(peak),  # None: the learner was gone
       learner_rss_start_mb=_mb(result['rss_start']),
       learner_rss_end_mb=_mb(result['rss'].get('VmRSS')),
@@ -357,11 +434,16 @@ def format_summary(summary: dict) -> str:
   mb = lambda key: '?' if summary[key] is None else f'{summary[key]:.0f}'
   errors = summary['errors']
   error_text = (', '.join(f'{k} {v}' for k, v in sorted(errors.items())) if errors else 'none')
+  by_minute = summary.get('steps_per_s_by_minute') or []
+  over_time = (f' (per minute {min(by_minute):.0f}-{max(by_minute):.0f})' if by_minute else '')
+  faults = summary.get('faults') or {}
+  fault_text = (', faults injected: ' + ', '.join(f'{k} {v}' for k, v in sorted(faults.items()))
+                + f", env steps dropped {summary.get('dropped_env_steps')}" if faults else '')
   return (f"soak: {summary['streams']} streams x {summary['env_batch_size']} envs, "
-          f"{summary['seconds']:.1f} s: {summary['steps_per_s']:.1f} steps/s, "
+          f"{summary['seconds']:.1f} s: {summary['steps_per_s']:.1f} steps/s{over_time}, "
           f"{summary['env_frames_per_s']:.1f} env frames/s, step latency "
           f"p50 {summary['latency_ms_p50']:.2f} ms p99 {summary['latency_ms_p99']:.2f} ms, "
-          f"errors: {error_text}; learner peak RSS {mb('learner_peak_rss_mb')} MB "
+          f"errors: {error_text}{fault_text}; learner peak RSS {mb('learner_peak_rss_mb')} MB "
           f"(RSS {mb('learner_rss_start_mb')} -> {mb('learner_rss_end_mb')} MB while measured)")
 
 
@@ -374,7 +456,8 @@ def main(argv):
                      env_batch_size=f.env_batch_size,
                      config=f.config,
                      learner_flags=f.learner_flag or (),
-                     token=f.token or os.environ.get('SEED_STAC_TOKEN'))
+                     token=f.token or os.environ.get('SEED_STAC_TOKEN'),
+                     fault_rate_per_s=f.fault_rate)
   print(format_summary(summary), flush=True)
   if f.out:
     with open(f.out, 'w') as out:
@@ -394,6 +477,9 @@ def _define_flags():
       '--learner_flag=--config.learner.inference_batch_size=128.')
   flags.DEFINE_string('token', None, 'Shared token (default $SEED_STAC_TOKEN).')
   flags.DEFINE_string('out', None, 'Also write the summary here as JSON.')
+  flags.DEFINE_float(
+      'fault_rate', 0.0, 'Faults per second while measuring: a random stream is killed '
+      '(reconnects after 1-5 s as a new run) or its connection cut (reconnects at once).')
 
 
 if __name__ == '__main__':

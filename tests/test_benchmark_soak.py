@@ -81,7 +81,8 @@ def test_a_tiny_soak_reports_every_field_and_no_errors(tmp_path):
   assert set(summary) == {
       'streams', 'env_batch_size', 'seconds', 'steps', 'steps_per_s', 'env_frames_per_s',
       'latency_ms_p50', 'latency_ms_p99', 'errors', 'learner_peak_rss_mb', 'learner_rss_start_mb',
-      'learner_rss_end_mb', 'learner_exit_code'
+      'learner_rss_end_mb', 'learner_exit_code', 'steps_per_s_by_minute', 'faults',
+      'dropped_env_steps'
   }
   assert summary['errors'] == {}, summary['errors']
   assert summary['streams'] == 8 and summary['env_batch_size'] == 2
@@ -90,3 +91,17 @@ def test_a_tiny_soak_reports_every_field_and_no_errors(tmp_path):
   assert 0 < summary['latency_ms_p50'] <= summary['latency_ms_p99']
   assert summary['learner_peak_rss_mb'] >= summary['learner_rss_start_mb'] > 0
   assert summary['learner_exit_code'] == 143  # stopped by SIGTERM, as a supervisor would
+
+
+@pytest.mark.slow
+def test_a_soak_with_faults_counts_them_and_the_dropped_steps():
+  summary = soak.run_soak(streams=6,
+                          seconds=8.0,
+                          fault_rate_per_s=2.0,
+                          learner_flags=['--config.learner.log_interval_s=1'])
+  assert sum(summary['faults'].values()) >= 3
+  assert summary['steps'] > 0 and summary['learner_exit_code'] == 143
+  assert summary['dropped_env_steps'] > 0  # faults cut unrolls short
+  unexpected = set(summary['errors']) - {'ALREADY_EXISTS'}
+  assert not unexpected, summary['errors']
+  assert 'faults injected:' in soak.format_summary(summary)

@@ -251,7 +251,8 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop):
                  fps=(stats.frames - last_frames) / max(now - last_log, 1e-9),
                  episode_return=float(np.mean(returns)) if returns else math.nan,
                  episode_length=float(np.mean(lengths)) if lengths else math.nan,
-                 episodes=float(len(returns)))
+                 episodes=float(len(returns)),
+                 dropped_steps=float(stats.dropped_steps))
       logger.write(row)
       last_log, last_frames = now, stats.frames
       if not done and reached_return(row, learner.stop_at_return):
