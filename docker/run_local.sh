@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Builds the images and runs learner + N actors + TensorBoard with Docker Compose.
 #
-# Usage: docker/run_local.sh [-n NUM_ACTORS] [--gpu] [--no-build] [-d] [-- LEARNER_ARGS...]
+# Usage: docker/run_local.sh [-n NUM_ACTORS] [-r RUN] [--gpu] [--no-build] [-d] [-- LEARNER_ARGS...]
 #   -n, --actors N   actor containers (default 4); each runs one actor process
+#   -r, --run NAME   the run's directory in the logdir volume (default: default,
+#                    or $SEED_STAC_RUN); the same name resumes that run
 #   --gpu            give the learner the host's NVIDIA GPUs (compose.gpu.yaml)
 #   --no-build       use the images already built
 #   -d, --detach     run in the background (docker compose -f docker/compose.yaml logs -f)
 #   LEARNER_ARGS     learner flags, default --config=configs/cartpole.py, e.g.
 #                    -- --config=configs/atari.py:Pong --config.learner.batch_size=32
 #
-# Logs and checkpoints go to the `seed-stac_logdir` volume, so running again
-# resumes from its checkpoint; `docker compose -f docker/compose.yaml down -v`
-# stops and deletes it. TensorBoard: http://localhost:6006 (TENSORBOARD_PORT).
+# Logs and checkpoints go to /logdir/RUN in the `seed-stac_logdir` volume, so
+# running again with the same run name resumes from its checkpoint; a learner
+# started on a run of another config refuses, naming the difference. `docker
+# compose -f docker/compose.yaml down -v` stops and deletes the volume.
+# TensorBoard (every run): http://localhost:6006 (TENSORBOARD_PORT).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "run_local.sh: $*" >&2; exit 2; }
 
 num_actors=4
@@ -29,6 +33,10 @@ while [[ $# -gt 0 ]]; do
       [[ $# -ge 2 ]] || die "$1 needs a number"
       num_actors="$2"; shift 2 ;;
     --actors=*) num_actors="${1#*=}"; shift ;;
+    -r|--run)
+      [[ $# -ge 2 ]] || die "$1 needs a name"
+      export SEED_STAC_RUN="$2"; shift 2 ;;
+    --run=*) export SEED_STAC_RUN="${1#*=}"; shift ;;
     --gpu) gpu=1; shift ;;
     --no-build) build=0; shift ;;
     -d|--detach) detach=(--detach); shift ;;

@@ -317,6 +317,43 @@ def num_replayed(config) -> int:
                                            config.learner.replay_fraction)
 
 
+# What a run's checkpoints and environment depend on: a run directory resumes
+# only under a config that agrees on these (other keys, a learning rate or a
+# frame budget, may change between sittings).
+RESUME_KEYS = ('agent', 'env', 'network', 'optimizer.name', 'algo.tuned', 'algo.tie_alpha')
+
+
+def _flatten(node, prefix=''):
+  items = {}
+  for key, value in node.items():
+    name = f'{prefix}{key}'
+    if isinstance(value, dict):
+      items.update(_flatten(value, name + '.'))
+    else:
+      items[name] = value
+  return items
+
+
+def resume_differences(saved: dict, config) -> list:
+  """'key: saved -> now' for each RESUME_KEYS entry (or key under it) where
+  a run directory's saved config (its config.json, a dict) and `config` differ.
+  Keys only one of them has (added or removed by a newer version of this
+  code) are not compared."""
+  import json  # pylint: disable=import-outside-toplevel
+  now = _flatten(json.loads(config.to_json_best_effort(sort_keys=True)))
+  before = _flatten(saved)
+  keys = sorted(k for k in set(now) & set(before)
+                if any(k == r or k.startswith(r + '.') for r in RESUME_KEYS))
+  return [
+      f'{k}: {before[k]!r} -> {now[k]!r}' for k in keys if _normal(before[k]) != _normal(now[k])
+  ]
+
+
+def _normal(value):
+  """JSON turns tuples into lists; compare them alike."""
+  return list(value) if isinstance(value, tuple) else value
+
+
 def num_heads(config) -> int:
   return STACX_HEADS if config.agent == 'stacx' else 1
 

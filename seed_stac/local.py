@@ -17,6 +17,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from seed_stac.launch import run_local
+from seed_stac.config import ConfigError
 from seed_stac.learner.checkpoints import CheckpointError
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/cartpole.py',
@@ -32,7 +33,7 @@ def main(argv):
   config = _CONFIG.value
   try:
     row = run_local(config, _LOGDIR.value, _NUM_ACTORS.value or config.actor.num_actors)
-  except CheckpointError as e:
+  except (CheckpointError, ConfigError) as e:
     sys.exit(f'Error: {e}')
   print(f"Done: {int(row.get('frames', 0)):,} frames, "
         f"mean episode return {row.get('episode_return', float('nan')):.1f}")

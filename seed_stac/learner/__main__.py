@@ -11,6 +11,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from seed_stac.config import ConfigError
 from seed_stac.learner.checkpoints import CheckpointError
 from seed_stac.learner.run import reached_return, run_learner
 from seed_stac.rpc import server
@@ -57,7 +58,7 @@ def main(argv):
                       token,
                       summary_dir=_TENSORBOARD_DIR.value,
                       tls=tls)
-  except CheckpointError as e:
+  except (CheckpointError, ConfigError) as e:
     sys.exit(f'Error: {e}')
   total = _CONFIG.value.learner.total_frames
   if row.get('frames', 0) < total and not reached_return(row, _CONFIG.value.learner.stop_at_return):

@@ -86,6 +86,7 @@ def run_learner(config,
       f"Learner trains on {', '.join(used['train'])}; infers on "
       f"{', '.join(used['inference'])}",
       flush=True)
+  check_resumable(logdir, config)
   # The resolved config, plus the devices this run really used.
   resolved = json.loads(config.to_json_best_effort(sort_keys=True))
   with tf.io.gfile.GFile(os.path.join(logdir, 'config.json'), 'w') as f:
@@ -107,6 +108,24 @@ def run_learner(config,
                       resolved))
   parts = RunParts(config, logdir, spec, agent, logger, frames, checkpointer)
   return asyncio.run(_serve_actors_and_train(parts, address, token, on_ready, train, tls))
+
+
+def check_resumable(logdir: str, config) -> None:
+  """Refuses a run directory whose checkpoints another config wrote: a
+  different environment or network would crash inside the restore or train
+  the wrong thing. Raises ConfigError naming each difference."""
+  saved_path = os.path.join(logdir, 'config.json')
+  checkpoints = tf.io.gfile.glob(os.path.join(logdir, 'checkpoints', 'ckpt-*.index'))
+  if not checkpoints or not tf.io.gfile.exists(saved_path):
+    return
+  with tf.io.gfile.GFile(saved_path) as f:
+    saved = json.load(f)
+  differences = config_lib.resume_differences(saved, config)
+  if differences:
+    raise config_lib.ConfigError(
+        f'{logdir} holds a run of another config, which it would resume: '
+        f'{"; ".join(differences)}. Use a new --logdir for this config, or the saved '
+        f'config ({saved_path}).')
 
 
 @dataclasses.dataclass(frozen=True)

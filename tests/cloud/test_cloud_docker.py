@@ -364,8 +364,8 @@ class TestCompose:
     assert actor['build']['dockerfile'] == 'docker/actor.Dockerfile'
     assert learner['build']['context'] == actor['build']['context'] == '..'  # repo root
     assert learner['command'] == [
-        '--role=learner', '--port=8686', '--logdir=/logdir', '--insecure'
-    ]  # the project's private network
+        '--role=learner', '--port=8686', '--logdir=/logdir/${SEED_STAC_RUN:-default}', '--insecure'
+    ]  # the project's private network; one directory per run
     # --scale actor=N: nothing per-replica may be fixed (names, host ports, ids).
     for key in ('container_name', 'ports', 'hostname'):
       assert key not in actor
@@ -422,7 +422,19 @@ class TestRunLocal:
         str(DOCKER / 'compose.yaml'), 'up', '--detach', '--scale', 'actor=4'
     ]]
 
+  def test_run_name_sets_the_learner_directory(self, fake_bin, tmp_path):
+    make, _, env = fake_bin
+    make('docker',
+         'if [ "$2" = "-f" ]; then printf "%s" "$SEED_STAC_RUN" > "$(dirname "$0")/../run"; fi')
+    assert self.run(env, '--no-build', '-r', 'pong-1').returncode == 0
+    assert (tmp_path / 'run').read_text() == 'pong-1'
+    learner = yaml.safe_load(
+        interpolate((DOCKER / 'compose.yaml').read_text(),
+                    {'SEED_STAC_RUN': 'pong-1'}))['services']['learner']
+    assert '--logdir=/logdir/pong-1' in learner['command']
+
   @pytest.mark.parametrize('args, message', [
+      (['-r'], 'needs a name'),
       (['-n', '0'], 'positive integer'),
       (['-n', 'many'], 'positive integer'),
       (['-n'], 'needs a number'),

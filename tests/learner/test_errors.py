@@ -124,3 +124,47 @@ def test_a_fresh_handshake_is_held_for_the_grace_period_then_freed():
   stale.handshake(3, 'first')  # never streams (e.g. died right after)
   stale.handshake(3, 'second')
   asyncio.run(stale.step(_batch(3, 'second', np.zeros((2, 50), np.float32))))
+
+
+def test_resume_differences_name_what_the_checkpoints_depend_on():
+  from configs import cartpole
+  from seed_stac import config as config_lib
+  import json
+  saved = json.loads(catch.get_config().to_json_best_effort())
+  assert config_lib.resume_differences(saved, catch.get_config()) == []
+  other = catch.get_config()
+  other.optimizer.learning_rate = 1.0  # may change between sittings
+  other.learner.total_frames = 5
+  assert config_lib.resume_differences(saved, other) == []
+  differences = config_lib.resume_differences(saved, cartpole.get_config())
+  assert "env.kind: 'catch' -> 'cartpole'" in differences
+  assert any(d.startswith('network.mlp.sizes') for d in differences)
+  del saved['network']['continuous_policy']  # written by an older version: not compared
+  assert config_lib.resume_differences(saved, catch.get_config()) == []
+
+
+@pytest.mark.slow
+def test_a_logdir_refuses_to_resume_under_another_config(tmp_path):
+  import os
+  import subprocess
+  import sys
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+  def local(config):
+    return subprocess.run([
+        sys.executable, '-m', 'seed_stac.local', f'--config={config}', f'--logdir={tmp_path}',
+        '--num_actors=1', '--config.learner.total_frames=600'
+    ],
+                          cwd=root,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+
+  first = local('configs/catch.py')
+  assert first.returncode == 0, first.stderr[-2000:]
+  refused = local('configs/cartpole.py')
+  assert refused.returncode == 1
+  assert f'Error: {tmp_path} holds a run of another config' in refused.stderr
+  assert "env.kind: 'catch' -> 'cartpole'" in refused.stderr
+  assert 'Traceback' not in refused.stderr
+  assert local('configs/catch.py').returncode == 0  # its own config still resumes
