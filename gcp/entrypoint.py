@@ -69,6 +69,12 @@ TENSORBOARD_ENV = 'AIP_TENSORBOARD_LOG_DIR'
 # A cloud learner can take minutes to come back (preemption, a restarted
 # Job pod, a resumed checkpoint); the actor binary's own default is 5 minutes.
 CLOUD_RECONNECT_SECONDS = 1800
+# Actors of a Vertex AI job or a Kubernetes Job live exactly as long as their
+# job: they wait for their learner however late it comes (0: never give up).
+JOB_RECONNECT_SECONDS = 0
+# A cloud learner with no environment step for this long checkpoints, names
+# the missing actors and exits 3, instead of idling on a billed machine.
+CLOUD_IDLE_EXIT_SECONDS = 3600
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +107,13 @@ def tensorboard_args(environ: Mapping[str, str], args: Sequence[str]) -> List[st
   return [f'--tensorboard_dir={folder}']
 
 
+def idle_exit_args(args: Sequence[str]) -> List[str]:
+  """The cloud learner's idle exit, unless `args` set it."""
+  if passthrough.has_flag(args, 'config.learner.idle_exit_s'):
+    return []
+  return [f'--config.learner.idle_exit_s={CLOUD_IDLE_EXIT_SECONDS}']
+
+
 def learner_command(python: str, args: Sequence[str], port: Optional[int] = None) -> List[str]:
   """Learner command line; `port` given means it comes from the cluster spec."""
   cmd = [python, '-m', LEARNER_MODULE]
@@ -114,9 +127,13 @@ def learner_command(python: str, args: Sequence[str], port: Optional[int] = None
   return cmd + list(args)
 
 
-def actor_commands(python: str, learner_address: str, ids: Sequence[int],
-                   args: Sequence[str]) -> List[List[str]]:
-  """One actor command line per id, all dialing `learner_address`."""
+def actor_commands(python: str,
+                   learner_address: str,
+                   ids: Sequence[int],
+                   args: Sequence[str],
+                   reconnect_seconds: float = CLOUD_RECONNECT_SECONDS) -> List[List[str]]:
+  """One actor command line per id, all dialing `learner_address`; they give
+  up after `reconnect_seconds` without a learner (0: never) unless `args` say."""
   try:
     cluster.split_host_port(learner_address, 'learner address')
   except cluster.ClusterConfigError as e:
@@ -126,7 +143,7 @@ def actor_commands(python: str, learner_address: str, ids: Sequence[int],
   if len(set(ids)) != len(ids):
     raise passthrough.UsageError(f'actor ids must be unique, got {list(ids)}')
   if not passthrough.has_flag(args, 'max_reconnect_seconds'):
-    args = [f'--max_reconnect_seconds={CLOUD_RECONNECT_SECONDS}'] + list(args)
+    args = [f'--max_reconnect_seconds={reconnect_seconds:g}'] + list(args)
   if not passthrough.has_flag(args, 'exit_with_parent'):
     # Actors end with this process, however it dies (they watch their parent).
     args = ['--exit_with_parent'] + list(args)
@@ -166,7 +183,8 @@ def make_plan(role: str,
     raise passthrough.UsageError(f'--actors_per_machine must be >= 1, got {actors_per_machine}')
   args = passthrough.env_args(environ) + list(args)
   # Appended: config overrides only parse after the --config flag they refine.
-  learner_args = args + device_args(environ, args) + tensorboard_args(environ, args)
+  learner_args = (args + device_args(environ, args) + tensorboard_args(environ, args)
+                  + idle_exit_args(args))
   if role == 'auto':
     if learner_address or first_actor_id >= 0:
       raise passthrough.UsageError(
@@ -177,7 +195,7 @@ def make_plan(role: str,
       _, port = cluster.split_host_port(task.own_address, f'{task.source} learner entry')
       return Plan('learner', (tuple(learner_command(python, learner_args, port)),), True)
     ids = actor_ids.for_task(task.index, actors_per_machine)
-    cmds = actor_commands(python, task.learner_address, ids, args)
+    cmds = actor_commands(python, task.learner_address, ids, args, JOB_RECONNECT_SECONDS)
     return Plan('actor', tuple(tuple(c) for c in cmds), False, tuple(ids))
   if role == 'learner':
     return Plan('learner', (tuple(learner_command(python, learner_args)),), True)
@@ -185,13 +203,15 @@ def make_plan(role: str,
     return Plan('local', ((python, '-m', LOCAL_MODULE, *args, *device_args(environ, args)),), True)
   if not learner_address:
     raise passthrough.UsageError('--role=actor needs --learner_address=HOST:PORT')
+  reconnect_seconds = CLOUD_RECONNECT_SECONDS  # Compose, a VM: restarted by hand
   if first_actor_id >= 0:
     ids = [first_actor_id + k for k in range(actors_per_machine)]
   elif environ.get(actor_ids.JOB_INDEX_ENV, '').strip():
     ids = actor_ids.from_job_index(environ[actor_ids.JOB_INDEX_ENV], actors_per_machine)
+    reconnect_seconds = JOB_RECONNECT_SECONDS  # a Kubernetes Job's pod
   else:
     ids = actor_ids.from_ip(ip, actors_per_machine)
-  cmds = actor_commands(python, learner_address, ids, args)
+  cmds = actor_commands(python, learner_address, ids, args, reconnect_seconds)
   return Plan('actor', tuple(tuple(c) for c in cmds), False, tuple(ids))
 
 

@@ -175,7 +175,8 @@ def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult, on_c
 
 
 class _Backoff:
-  """Exponential back-off; gives up `limit_s` after the outage began."""
+  """Exponential back-off; gives up `limit_s` after the outage began (0:
+  never, for actors whose supervisor ends them with their learner)."""
 
   def __init__(self, limit_s: float, max_delay_s: float):
     self._limit_s = limit_s
@@ -191,7 +192,7 @@ class _Backoff:
     now = time.monotonic()
     if self._outage_start is None:
       self._outage_start = now
-    left = self._outage_start + self._limit_s - now
+    left = self._outage_start + self._limit_s - now if self._limit_s else float('inf')
     if left <= 0:
       raise LearnerUnavailableError(f'no learner for {self._limit_s:.1f} s, giving up')
     delay = min(self._delay, left)
@@ -290,8 +291,9 @@ _TOKEN = flags.DEFINE_string(
     'token', None, 'Shared secret expected by the learner. Defaults to the '
     'SEED_STAC_TOKEN environment variable (which, unlike a flag, does not '
     'show up in `ps`).')
-_MAX_RECONNECT_SECONDS = flags.DEFINE_float('max_reconnect_seconds', 300.0,
-                                            'Give up after this long without a learner.')
+_MAX_RECONNECT_SECONDS = flags.DEFINE_float(
+    'max_reconnect_seconds', 300.0, 'Give up after this long without a learner (0: never, '
+    'for actors a supervisor stops with their learner).')
 _TLS_CA = flags.DEFINE_string(
     'tls_ca', None, 'PEM file of the CA that signed the learner\'s TLS certificate; '
     'set it when the learner runs with --tls_cert (connections then use TLS).')

@@ -147,6 +147,11 @@ def default_config() -> ml_collections.ConfigDict:
   # No environment step for this long: checkpoint once and warn every minute
   # (at most every idle_warning_s) until steps arrive again.
   c.learner.idle_warning_s = 1800.0
+  # No environment step for this long: checkpoint, name the actors that are
+  # missing and exit non-zero (0: wait for ever). On a billed machine a
+  # learner whose actors never came (a quota of 0, a stockout) must not idle;
+  # the cloud entrypoint sets 3600 unless told otherwise.
+  c.learner.idle_exit_s = 0.0
 
   c.actor = ml_collections.ConfigDict()
   c.actor.num_actors = 4  # local launcher only
@@ -225,7 +230,8 @@ _POSITIVE = ('learner.batch_size', 'learner.unroll_length', 'learner.total_frame
 _NON_NEGATIVE = ('learner.batch_timeout_ms', 'optimizer.max_grad_norm',
                  'meta_optimizer.max_grad_norm', 'algo.reward_clip', 'algo.meta_batch_size',
                  'optimizer.decay_frames', 'algo.trust_region', 'learner.replay_capacity',
-                 'network.policy_init_gain', 'network.value_normalization_step')
+                 'network.policy_init_gain', 'network.value_normalization_step',
+                 'learner.idle_exit_s')
 
 
 def _choices() -> dict:

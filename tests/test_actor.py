@@ -159,6 +159,17 @@ def test_gives_up_without_learner():
   assert time.monotonic() - start < 5
 
 
+def test_zero_means_never_give_up():
+  backoff = actor._Backoff(0, 2.0)  # pylint: disable=protected-access
+  delays = [backoff.next_delay() for _ in range(40)]  # raises if it gives up
+  assert max(delays) == 2.0
+  with pytest.raises(actor.LearnerUnavailableError):
+    limited = actor._Backoff(1e-9, 2.0)  # pylint: disable=protected-access
+    limited.next_delay()
+    time.sleep(0.01)
+    limited.next_delay()
+
+
 class RejectingLearner(testing.FakeLearner):
   """Rejects actors 0 and 1 on their third batch (as a wrong-dtype bug)."""
 

@@ -13,7 +13,7 @@ from ml_collections import config_flags
 
 from seed_stac.config import ConfigError
 from seed_stac.learner.checkpoints import CheckpointError
-from seed_stac.learner.run import reached_return, run_learner
+from seed_stac.learner.run import IDLE_EXIT_CODE, IdleExit, reached_return, run_learner
 from seed_stac.rpc import server
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py[:arg]).')
@@ -60,6 +60,9 @@ def main(argv):
                       tls=tls)
   except (CheckpointError, ConfigError) as e:
     sys.exit(f'Error: {e}')
+  except IdleExit as e:
+    logging.error('%s', e)
+    sys.exit(IDLE_EXIT_CODE)
   total = _CONFIG.value.learner.total_frames
   if row.get('frames', 0) < total and not reached_return(row, _CONFIG.value.learner.stop_at_return):
     logging.warning(

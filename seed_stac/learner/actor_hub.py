@@ -60,6 +60,11 @@ class EpisodeStats:
     return taken
 
 
+def _ids(ids) -> str:
+  shown = ', '.join(str(i) for i in ids[:20])
+  return shown + (f' and {len(ids) - 20} more' if len(ids) > 20 else '')
+
+
 @dataclasses.dataclass
 class _Slot:
   """One actor id's holder. `state` is None until its first step: a
@@ -106,6 +111,7 @@ class ActorHub:
     self.training_done = training_done
     self.handshake_grace_s = handshake_grace_s
     self._slots: Dict[int, _Slot] = {}
+    self._seen_ids: set = set()  # every actor id that has handshaken
     # Ids handshaken but not yet streaming, oldest first: expired ones are
     # released from the front, so a flood of handshakes cannot grow forever.
     self._pending: 'collections.OrderedDict[int, None]' = collections.OrderedDict()
@@ -132,6 +138,7 @@ class ActorHub:
     if holder is not None and holder.state is not None:
       self._count_dropped(actor_id, holder)
     self._slots[actor_id] = _Slot(run_id, now)
+    self._seen_ids.add(actor_id)
     self._pending.pop(actor_id, None)
     self._pending[actor_id] = None
     return dataclasses.replace(self._handshake_reply, actor_id=actor_id)
@@ -143,6 +150,15 @@ class ActorHub:
         return
       del self._pending[actor_id]
       del self._slots[actor_id]
+
+  def describe_actors(self) -> str:
+    """Which actors have come and which are here now, for a message."""
+    if not self._seen_ids:
+      return 'no actor has ever connected (are they running, and do they reach this address?)'
+    streaming = sorted(i for i, s in self._slots.items() if s.streaming)
+    gone = sorted(self._seen_ids - set(streaming))
+    return (f'actor ids seen: {_ids(sorted(self._seen_ids))}; connected now: '
+            f'{_ids(streaming) or "none"}; missing: {_ids(gone) or "none"}')
 
   @property
   def num_slots(self) -> int:

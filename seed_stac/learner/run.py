@@ -179,8 +179,9 @@ async def _serve_actors_and_train(parts: RunParts, address: str, token: Optional
       pass
   if on_ready:
     on_ready(port)
-  row, finished = await _monitor(learner, stats, trainer, parts.logger, parts.checkpointer,
-                                 parts.frames, stop)
+  row, finished, idle_message = await _monitor(learner, stats, trainer, parts.logger,
+                                               parts.checkpointer, parts.frames, stop,
+                                               hub.describe_actors)
   if finished:
     training_done.set()
     await asyncio.sleep(0.5)  # let actors receive training_done
@@ -196,7 +197,19 @@ async def _serve_actors_and_train(parts: RunParts, address: str, token: Optional
   parts.logger.close()
   if trainer.error:
     raise trainer.error
+  if idle_message:
+    raise IdleExit(idle_message)
   return row
+
+
+class IdleExit(RuntimeError):
+  """No environment step arrived for learner.idle_exit_s; the message says
+  which actors are missing. The state is checkpointed."""
+
+
+# The learner binary's exit status after IdleExit: a supervisor should not
+# restart it into the same wait (GKE's podFailurePolicy fails the Job on it).
+IDLE_EXIT_CODE = 3
 
 
 class IdleWatch:
@@ -240,9 +253,11 @@ def reached_return(row: dict, stop_at_return: Optional[float]) -> bool:
   return stop_at_return is not None and row.get('episode_return', math.nan) >= stop_at_return
 
 
-async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop):
-  """Logs and checkpoints until total_frames, stop_at_return, a stop signal or
-  a trainer error. Returns (the last log row, whether training finished)."""
+async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop,
+                   describe_actors: Callable[[], str]):
+  """Logs and checkpoints until total_frames, stop_at_return, a stop signal,
+  a trainer error or `learner.idle_exit_s` without a step. Returns (the last
+  log row, whether training finished, the idle message or None)."""
   last_log = last_checkpoint = time.monotonic()
   last_frames = stats.frames
   idle = IdleWatch(learner.idle_warning_s, stats.frames, last_log)
@@ -258,7 +273,14 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop):
         last_checkpoint = now
       logging.warning(
           'No environment steps for %.0f s (no actor connected or none stepping); '
-          'waiting at %d frames, checkpoint current', idle.idle_s(now), stats.frames)
+          'waiting at %d frames, checkpoint current; %s', idle.idle_s(now), stats.frames,
+          describe_actors())
+    if learner.idle_exit_s and idle.idle_s(now) >= learner.idle_exit_s:
+      await _save(checkpointer, frames, stats)
+      return row, False, (f'No environment step for {idle.idle_s(now):.0f} s '
+                          f'(learner.idle_exit_s={learner.idle_exit_s:g}): '
+                          f'{describe_actors()}. Stopped at {stats.frames:,} frames with a '
+                          'checkpoint; start the learner again with the same logdir to resume.')
     done = stats.frames >= learner.total_frames
     if now - last_log >= learner.log_interval_s or done:
       finished = stats.take_episodes()
@@ -284,5 +306,5 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop):
       await _save(checkpointer, frames, stats)
       last_checkpoint = now
     if done:
-      return row, True
-  return row, False
+      return row, True, None
+  return row, False, None

@@ -372,7 +372,9 @@ class TestCompose:
     assert not any('actor_id' in a for a in actor['command'])
     assert '--role=actor' in actor['command']
     assert '--learner_address=learner:8686' in actor['command']
-    assert actor['restart'] == 'on-failure'  # exit 0 = training over
+    # Exit 0 = training over; crashes restart, but not for ever.
+    assert actor['deploy']['restart_policy'] == {'condition': 'on-failure', 'max_attempts': 3}
+    assert 'restart' not in actor
     assert 'logdir' in c['volumes']
     assert 'logdir:/logdir' in learner['volumes']
     assert any(v.startswith('logdir:/logdir') for v in tb['volumes'])

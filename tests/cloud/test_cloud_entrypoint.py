@@ -23,8 +23,12 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 PY = '/usr/bin/python3'
 RECONNECT = f'--max_reconnect_seconds={ep.CLOUD_RECONNECT_SECONDS}'
-# What every actor command gets before the pass-through flags.
+# What every actor command gets before the pass-through flags; actors of a
+# Vertex AI job or a Kubernetes Job never give up on their learner.
 ACTOR_DEFAULTS = ('--exit_with_parent', RECONNECT)
+JOB_ACTOR_DEFAULTS = ('--exit_with_parent', f'--max_reconnect_seconds={ep.JOB_RECONNECT_SECONDS}')
+# What every cloud learner command gets after the pass-through flags.
+IDLE = f'--config.learner.idle_exit_s={ep.CLOUD_IDLE_EXIT_SECONDS}'
 
 # What Vertex AI sets on a 1 learner + 2 actor machine job (extra keys included).
 VERTEX_CLUSTER = {
@@ -198,7 +202,7 @@ class TestPlan:
     assert p.role == 'learner' and p.exec_single
     assert p.commands == ((PY, '-m', 'seed_stac.learner', '--port=2222', '--bind_address=0.0.0.0',
                            '--config=configs/atari.py:Pong', '--config.learner.batch_size=32',
-                           '--logdir=gs://b/run'),)
+                           '--logdir=gs://b/run', IDLE),)
 
   def test_vertex_actor_machine_ids_and_address(self):
     p = plan(args=['--foo=1'],
@@ -208,7 +212,7 @@ class TestPlan:
     assert p.actor_ids == (3, 4, 5)
     assert p.commands == tuple(
         (PY, '-m', 'seed_stac.actor', '--learner_address=cmle-training-workerpool0-abc-0:2222',
-         f'--actor_id={i}', *ACTOR_DEFAULTS, '--foo=1') for i in (3, 4, 5))
+         f'--actor_id={i}', *JOB_ACTOR_DEFAULTS, '--foo=1') for i in (3, 4, 5))
 
   def test_ids_unique_across_machines(self):
     ids = []
@@ -237,7 +241,7 @@ class TestPlan:
     })
     p = plan(environ={'CLUSTER_SPEC': spec})
     assert p.commands == ((PY, '-m', 'seed_stac.actor', '--learner_address=localhost:8686',
-                           '--actor_id=0', *ACTOR_DEFAULTS),)
+                           '--actor_id=0', *JOB_ACTOR_DEFAULTS),)
 
   @pytest.mark.parametrize('task_type, arg, message', [
       ('workerpool0', '--port=1234', r'do not pass --port'),
@@ -255,9 +259,10 @@ class TestPlan:
 
   def test_explicit_learner_binds_all_interfaces_unless_told(self):
     p = plan('learner', ['--port=9000'])
-    assert p.commands[0] == (PY, '-m', 'seed_stac.learner', '--bind_address=0.0.0.0', '--port=9000')
+    assert p.commands[0] == (PY, '-m', 'seed_stac.learner', '--bind_address=0.0.0.0', '--port=9000',
+                             IDLE)
     p = plan('learner', ['--bind_address=10.0.0.1'])
-    assert p.commands[0] == (PY, '-m', 'seed_stac.learner', '--bind_address=10.0.0.1')
+    assert p.commands[0] == (PY, '-m', 'seed_stac.learner', '--bind_address=10.0.0.1', IDLE)
 
   def test_local_role(self):
     p = plan('local', ['--config=configs/cartpole.py', '--num_actors=4'])
@@ -327,7 +332,7 @@ class TestPlan:
     p = plan('learner', ['--config.learner.batch_size=32'], environ=env)
     assert p.commands[0][4:] == ('--config=configs/atari.py:Pong',
                                  '--config.env.name=Space Invaders',
-                                 '--config.learner.batch_size=32')
+                                 '--config.learner.batch_size=32', IDLE)
     # The token stays in the inherited environment, out of `ps`.
     assert not any('s3cret' in a for a in p.commands[0])
 
@@ -338,26 +343,32 @@ class TestPlan:
   def test_image_device_reaches_the_learner_after_its_config(self):
     env = {'SEED_STAC_DEVICE': 'gpu', 'SEED_STAC_ARGS': '--config=configs/cartpole.py'}
     p = plan('learner', ['--logdir=/l'], environ=env)
-    assert p.commands[0][-3:] == ('--config=configs/cartpole.py', '--logdir=/l',
-                                  '--config.learner.device=gpu')
+    assert p.commands[0][-4:] == ('--config=configs/cartpole.py', '--logdir=/l',
+                                  '--config.learner.device=gpu', IDLE)
     p = plan(environ=dict(env, CLUSTER_SPEC=cluster_spec('workerpool0', 0)))
-    assert p.commands[0][-1] == '--config.learner.device=gpu'
+    assert p.commands[0][-2] == '--config.learner.device=gpu'
     p = plan('local', environ=env)
     assert p.commands[0][-1] == '--config.learner.device=gpu'
 
   def test_tpu_device_also_selects_the_tpu_strategy(self):
     p = plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': 'tpu'})
-    assert p.commands[0][-2:] == ('--config.learner.device=tpu', '--config.learner.strategy=tpu')
+    assert p.commands[0][-3:-1] == ('--config.learner.device=tpu', '--config.learner.strategy=tpu')
     p = plan('learner', ['--config=c.py', '--config.learner.strategy=none'],
              environ={'SEED_STAC_DEVICE': 'tpu'})
-    assert p.commands[0][-1] == '--config.learner.device=tpu'
+    assert p.commands[0][-2] == '--config.learner.device=tpu'
 
   def test_device_on_the_command_line_wins(self):
     p = plan('learner', ['--config=c.py', '--config.learner.device=cpu'],
              environ={'SEED_STAC_DEVICE': 'gpu'})
     assert not any(a.endswith('=gpu') for a in p.commands[0])
-    assert plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': ''}).commands[0][-1] \
+    assert plan('learner', ['--config=c.py'], environ={'SEED_STAC_DEVICE': ''}).commands[0][-2] \
         == '--config=c.py'
+
+  def test_cloud_learners_exit_when_idle_unless_told_otherwise(self):
+    assert plan('learner', ['--config=c.py']).commands[0][-1] == IDLE
+    mine = plan('learner', ['--config=c.py', '--config.learner.idle_exit_s=0']).commands[0]
+    assert mine[-1] == '--config.learner.idle_exit_s=0' and IDLE not in mine
+    assert IDLE not in plan('local', ['--config=c.py']).commands[0]
 
   def test_bad_device(self):
     with pytest.raises(passthrough.UsageError, match=r"SEED_STAC_DEVICE must be one of .*'GPU'"):
@@ -372,7 +383,7 @@ class TestPlan:
         'CLUSTER_SPEC': cluster_spec('workerpool0', 0),
         'AIP_TENSORBOARD_LOG_DIR': 'gs://b/tb/logs'
     }
-    assert plan(environ=env).commands[0][-1] == '--tensorboard_dir=gs://b/tb/logs'
+    assert plan(environ=env).commands[0][-2] == '--tensorboard_dir=gs://b/tb/logs'
     mine = plan(args=['--tensorboard_dir=gs://b/mine'], environ=env).commands[0]
     assert [a for a in mine if a.startswith('--tensorboard_dir')
            ] == ['--tensorboard_dir=gs://b/mine']
@@ -539,8 +550,8 @@ class TestMain:
                       FAKE_EXPECT_TOKEN='t0k')
     assert proc.returncode == 0, proc.stderr
     assert sorted(calls['actor.py']) == [[
-        '--learner_address=localhost:8686', '--actor_id=2', *ACTOR_DEFAULTS, '--v=1'
-    ], ['--learner_address=localhost:8686', '--actor_id=3', *ACTOR_DEFAULTS, '--v=1']]
+        '--learner_address=localhost:8686', '--actor_id=2', *JOB_ACTOR_DEFAULTS, '--v=1'
+    ], ['--learner_address=localhost:8686', '--actor_id=3', *JOB_ACTOR_DEFAULTS, '--v=1']]
 
   def test_actor_machine_fails_if_one_actor_fails(self, run):
     spec = json.dumps({
@@ -571,7 +582,7 @@ class TestMain:
     proc, calls = run(['--config=configs/cartpole.py'], CLUSTER_SPEC=spec, FAKE_EXIT='5')
     assert proc.returncode == 5  # the learner's own status: it replaced the entrypoint
     assert calls['learner.py'] == [[
-        '--port=2222', '--bind_address=0.0.0.0', '--config=configs/cartpole.py'
+        '--port=2222', '--bind_address=0.0.0.0', '--config=configs/cartpole.py', IDLE
     ]]
 
   def test_explicit_actor_role_uses_pod_ip(self, run):
@@ -589,7 +600,7 @@ class TestMain:
                       JOB_COMPLETION_INDEX='5')
     assert proc.returncode == 0, proc.stderr
     assert calls['actor.py'] == [[
-        '--learner_address=seed-stac-learner:8686', '--actor_id=5', *ACTOR_DEFAULTS
+        '--learner_address=seed-stac-learner:8686', '--actor_id=5', *JOB_ACTOR_DEFAULTS
     ]]
 
   def test_no_cluster_env_is_a_clear_error(self, run):

@@ -105,13 +105,23 @@ def test_learner_is_a_job_of_one_pod_behind_the_service():
   spec = job['spec']
   assert spec['completions'] == 1 and spec['parallelism'] == 1
   assert spec.get('completionMode', 'NonIndexed') == 'NonIndexed'
-  # Restarts resume from the checkpoint, a bounded number of times.
-  assert pod_spec(docs, LEARNER)['restartPolicy'] == 'OnFailure'
+  # Restarts resume from the checkpoint, a bounded number of times; an idle
+  # exit (status 3) fails the Job at once, disruptions are not counted.
+  assert pod_spec(docs, LEARNER)['restartPolicy'] == 'Never'
   assert 1 <= spec['backoffLimit'] <= 10
+  fail, ignore = spec['podFailurePolicy']['rules']
+  assert fail['action'] == 'FailJob' and fail['onExitCodes'] == {
+      'containerName': 'learner',
+      'operator': 'In',
+      'values': [3]
+  }
+  from seed_stac.learner.run import IDLE_EXIT_CODE  # pylint: disable=import-outside-toplevel
+  assert fail['onExitCodes']['values'] == [IDLE_EXIT_CODE]
+  assert ignore['action'] == 'Ignore'
   # No replacement pod while the old one still writes its final checkpoint.
   assert spec['podReplacementPolicy'] == 'Failed'
   assert spec['ttlSecondsAfterFinished'] > 0
-  assert 'activeDeadlineSeconds' not in spec
+  assert spec['activeDeadlineSeconds'] == docs[ACTOR]['spec']['activeDeadlineSeconds'] > 0
   # The Job generates its own selector; a manual one could adopt foreign pods.
   assert 'selector' not in spec and not spec.get('manualSelector')
   template_labels = spec['template']['metadata']['labels']

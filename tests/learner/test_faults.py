@@ -252,6 +252,37 @@ def test_a_learner_without_actors_says_so_and_checkpoints(tmp_path, processes):
 
 
 @pytest.mark.slow
+def test_a_learner_whose_actors_are_gone_exits_naming_them(tmp_path, processes):
+  """learner.idle_exit_s: no step for that long, and the learner checkpoints,
+  names the actors that came and left, and exits 3 (not restarted into the
+  same wait); without any actor it says none ever connected."""
+  logdir, port = str(tmp_path), _free_port()
+  learner = _start([
+      'seed_stac.learner', '--config=configs/catch.py', f'--logdir={logdir}', f'--port={port}',
+      '--config.learner.idle_exit_s=6', '--config.learner.log_interval_s=0.5',
+      '--config.learner.checkpoint_interval_s=1e9'
+  ], os.path.join(logdir, 'learner.log'))
+  processes.append(learner)
+  actor = _actor(logdir, port, 5, 'first')
+  processes.append(actor)
+  _wait_for(lambda: _frames(logdir) > 0, 120, 'training')
+  actor.send_signal(signal.SIGKILL)
+  assert learner.wait(120) == 3
+  log = _read(logdir, 'learner.log')
+  assert 'No environment step for' in log and '(learner.idle_exit_s=6)' in log
+  assert 'actor ids seen: 5; connected now: none; missing: 5' in log
+  assert _checkpoints(logdir) and 'Traceback' not in log
+
+  lonely = _start([
+      'seed_stac.learner', '--config=configs/catch.py', f'--logdir={tmp_path / "lonely"}',
+      f'--port={_free_port()}', '--config.learner.idle_exit_s=2'
+  ], os.path.join(logdir, 'lonely.log'))
+  processes.append(lonely)
+  assert lonely.wait(120) == 3
+  assert 'no actor has ever connected' in _read(logdir, 'lonely.log')
+
+
+@pytest.mark.slow
 def test_auto_actor_ids_need_no_arithmetic(tmp_path, processes):
   """Two actors started alike (`--actor_id=auto`, as Compose --scale or
   Kubernetes replicas would) get ids 0 and 1 from the learner and train."""
