@@ -181,7 +181,7 @@ async def _serve_actors_and_train(parts: RunParts, address: str, token: Optional
     on_ready(port)
   row, finished, idle_message = await _monitor(learner, stats, trainer, parts.logger,
                                                parts.checkpointer, parts.frames, stop,
-                                               hub.describe_actors)
+                                               hub.describe_actors, InferenceLoad(batcher))
   if finished:
     training_done.set()
     await asyncio.sleep(0.5)  # let actors receive training_done
@@ -253,8 +253,31 @@ def reached_return(row: dict, stop_at_return: Optional[float]) -> bool:
   return stop_at_return is not None and row.get('episode_return', math.nan) >= stop_at_return
 
 
+class InferenceLoad:
+  """The inference batcher's load since the last call: the mean fraction of
+  real (not padding) rows per inference batch, and the fraction of batches
+  that ran before they were full (at `batch_timeout_ms`). A low fill means
+  fewer envs than `inference_batch_size` are ever waiting: lower it, or add
+  actors."""
+
+  def __init__(self, batcher: InferenceBatcher):
+    self._batcher = batcher
+    self._last = batcher.stats
+
+  def __call__(self) -> dict:
+    now = self._batcher.stats
+    batches = now.batches_run - self._last.batches_run
+    rows = now.rows_run - self._last.rows_run
+    flushes = now.timeout_flushes - self._last.timeout_flushes
+    self._last = now
+    if not batches:
+      return dict(inference_batch_fill=math.nan, inference_timeout_fraction=math.nan)
+    return dict(inference_batch_fill=rows / (batches * now.batch_size),
+                inference_timeout_fraction=flushes / batches)
+
+
 async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop,
-                   describe_actors: Callable[[], str]):
+                   describe_actors: Callable[[], str], inference_load: Callable[[], dict]):
   """Logs and checkpoints until total_frames, stop_at_return, a stop signal,
   a trainer error or `learner.idle_exit_s` without a step. Returns (the last
   log row, whether training finished, the idle message or None)."""
@@ -293,7 +316,8 @@ async def _monitor(learner, stats, trainer, logger, checkpointer, frames, stop,
                  episode_return=float(np.mean(returns)) if returns else math.nan,
                  episode_length=float(np.mean(lengths)) if lengths else math.nan,
                  episodes=float(len(returns)),
-                 dropped_steps=float(stats.dropped_steps))
+                 dropped_steps=float(stats.dropped_steps),
+                 **inference_load())
       logger.write(row)
       last_log, last_frames = now, stats.frames
       if not done and reached_return(row, learner.stop_at_return):

@@ -247,3 +247,24 @@ def test_close_fails_pending_and_later_submissions():
       await batcher.submit({'x': np.zeros((1, 3), np.float32)})
 
   run(main())
+
+
+def test_the_logged_inference_load_is_per_interval():
+  """run.InferenceLoad: fill and timeout flushes since its last call."""
+  from seed_stac.learner.run import InferenceLoad
+
+  async def main():
+    batcher = InferenceBatcher(RecordingInfer(), B, batch_timeout_ms=20)
+    load = InferenceLoad(batcher)
+    assert np.isnan(load()['inference_batch_fill'])  # nothing ran yet
+    rng = np.random.default_rng(1)
+    await batcher.submit(make_inputs(rng, 0, B))  # one full batch
+    full = load()
+    await batcher.submit(make_inputs(rng, 100, 2))  # a quarter, flushed at the timeout
+    quarter = load()
+    await batcher.close()
+    return full, quarter
+
+  full, quarter = run(main())
+  assert full == {'inference_batch_fill': 1.0, 'inference_timeout_fraction': 0.0}
+  assert quarter == {'inference_batch_fill': 0.25, 'inference_timeout_fraction': 1.0}
