@@ -15,7 +15,8 @@ from seed_stac.launch import run_local
 
 def _small(config, total_frames):
   config.learner.total_frames = total_frames
-  config.learner.batch_size = 2
+  # A replaying config needs at least one fresh and one replayed unroll.
+  config.learner.batch_size = 4 if config.learner.replay_fraction else 2
   config.learner.unroll_length = 10
   config.learner.log_interval_s = 1.0
   config.actor.env_batch_size = 2

@@ -19,7 +19,6 @@ derandomized, so a CI run is fast and reproducible.
 
 import itertools
 import math
-import queue
 import threading
 
 from google.protobuf.message import DecodeError
@@ -32,6 +31,7 @@ import pytest
 from seed_stac import envs as envs_lib
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
+from seed_stac.learner.unroll_sources import FifoSource
 from seed_stac.rpc import client, codec
 from seed_stac.rpc import seed_stac_pb2 as pb
 from seed_stac.rpc import testing
@@ -65,27 +65,26 @@ def _trivial_policy(num_actions):
 
 
 class _Drain(threading.Thread):
-  """Consumes the unroll queue (as the trainer would) and records columns
-  that could not have come from a well-formed actor."""
+  """Draws from the unroll source one unroll at a time (as the trainer
+  would) and records unrolls that could not have come from a well-formed
+  actor."""
 
-  def __init__(self, unrolls: queue.Queue, obs_shape):
+  def __init__(self, unrolls: FifoSource, obs_shape):
     super().__init__(daemon=True, name='unroll-drain')
     self.unrolls, self.obs_shape = unrolls, tuple(obs_shape)
     self.stop, self.columns, self.bad = threading.Event(), 0, []
 
   def run(self):
     while not self.stop.is_set():
-      try:
-        fields, _ = self.unrolls.get(timeout=0.05)
-      except queue.Empty:
+      batch = self.unrolls.next_batch(self.stop)
+      if batch is None:
         continue
       self.columns += 1
-      fields = {k: np.stack(rows) for k, rows in fields.items()}  # [T + 1, ...]
-      if (fields['observation'].shape[-len(self.obs_shape):] != self.obs_shape
-          or not np.isfinite(fields['observation']).all()
-          or not np.isfinite(fields['reward']).all() or fields['first'].dtype != bool
-          or fields['terminated'].dtype != bool):
-        self.bad.append(fields)
+      unroll = batch.unroll  # [T + 1, 1, ...]
+      if (unroll.observation.shape[-len(self.obs_shape):] != self.obs_shape
+          or not np.isfinite(unroll.observation).all() or not np.isfinite(unroll.reward).all()
+          or unroll.first.dtype != bool or unroll.terminated.dtype != bool):
+        self.bad.append(unroll)
 
 
 class _Learner:
@@ -93,7 +92,7 @@ class _Learner:
 
   def __init__(self):
     self.spec = envs_lib.create_environment('catch', 'catch', 0).spec
-    unrolls = queue.Queue(maxsize=64)
+    unrolls = FifoSource(batch_size=1, capacity=64)
     self.stats = EpisodeStats()
     self.batcher = InferenceBatcher(_trivial_policy(self.spec.action.num_actions),
                                     inference_batch_size=4,
