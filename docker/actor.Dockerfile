@@ -38,6 +38,11 @@ RUN --mount=type=bind,source=docker/install.sh,target=/tmp/install.sh \
 RUN --mount=type=bind,target=/tmp/seed_stac,rw \
     sh /tmp/seed_stac/docker/install.sh package /tmp/seed_stac
 
+# Fail the build, not the first run: DM Control renders pixels here, and
+# TensorFlow is not importable.
+RUN --mount=type=bind,source=docker/smoke_check.py,target=/tmp/smoke_check.py \
+    python3 /tmp/smoke_check.py actor
+
 WORKDIR /app
 COPY configs/ /app/configs/
 COPY gcp/ /app/gcp/

@@ -18,8 +18,19 @@
 
 FROM python:3.11-slim-bookworm
 
+# The learner builds one environment in a child process to read its spec, and
+# DM Control renders once there: it needs the same EGL/Mesa libraries as the
+# actor image (software rendering, no GPU involved).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglvnd0 \
+    && rm -rf /var/lib/apt/lists/*
+
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    MUJOCO_GL=egl \
+    PYOPENGL_PLATFORM=egl \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib \
@@ -37,6 +48,11 @@ RUN --mount=type=bind,source=docker/install.sh,target=/tmp/install.sh \
 # rw: pip builds in the source tree; writes are discarded with the mount.
 RUN --mount=type=bind,target=/tmp/seed_stac,rw \
     sh /tmp/seed_stac/docker/install.sh package /tmp/seed_stac
+
+# Fail the build, not the first run: TensorFlow imports and reads gs://, and
+# a DM Control environment builds in a child process as the learner's does.
+RUN --mount=type=bind,source=docker/smoke_check.py,target=/tmp/smoke_check.py \
+    python3 /tmp/smoke_check.py learner
 
 # Config paths on the command line (configs/atari.py:Pong) are relative to
 # here, and gcp/ holds the entrypoint. The package itself is in site-packages.

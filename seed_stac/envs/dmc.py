@@ -33,7 +33,8 @@ _RENDER_HELP = ('Install an OpenGL backend and select it with MUJOCO_GL: headles
 
 try:
   from dm_control import suite  # pylint: disable=g-import-not-at-top
-except (ImportError, RuntimeError, OSError) as e:
+# AttributeError: EGL selected without its library ('... eglQueryString').
+except (ImportError, RuntimeError, OSError, AttributeError) as e:
   raise ImportError(f'importing dm_control failed with MUJOCO_GL='
                     f'{os.environ.get("MUJOCO_GL")!r}: {e}. {_RENDER_HELP}') from e
 

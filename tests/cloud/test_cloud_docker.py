@@ -180,6 +180,17 @@ class TestDockerfiles:
     assert not TF_STACK & set(closure), sorted(TF_STACK & set(closure))
     assert {'dm-control', 'mujoco', 'ale-py', 'grpcio'} <= set(closure)
 
+  @pytest.mark.parametrize('dockerfile, role', [('learner.Dockerfile', 'learner'),
+                                                ('learner-tpu.Dockerfile', 'learner'),
+                                                ('actor.Dockerfile', 'actor')])
+  def test_every_image_renders_dm_control_and_checks_itself_at_build(self, dockerfile, role):
+    text = (DOCKER / dockerfile).read_text()
+    for lib in ('libegl1', 'libgl1', 'libglvnd0', 'libegl-mesa0', 'libgl1-mesa-dri'):
+      assert re.search(rf'\s{re.escape(lib)}(\s|$)', text), lib
+    assert 'MUJOCO_GL=egl' in text
+    # The check runs after the package is installed (tests/cloud/test_smoke_check.py).
+    assert text.index('install.sh package') < text.index(f'smoke_check.py {role}')
+
   def test_actor_image_is_cpu_python_311_with_egl(self):
     text = (DOCKER / 'actor.Dockerfile').read_text()
     assert re.search(r'^FROM python:3\.11-slim', text, re.M)
@@ -199,7 +210,7 @@ class TestDockerfiles:
     assert lines[0] == '*'  # allowlist
     allowed = {l[1:].rstrip('/') for l in lines if l.startswith('!')}
     for needed in ('requirements*.txt', 'pyproject.toml', 'seed_stac', 'configs', 'gcp',
-                   'docker/install.sh', 'docker/nvidia_libraries.py'):
+                   'docker/install.sh', 'docker/nvidia_libraries.py', 'docker/smoke_check.py'):
       assert needed in allowed
     # Every file the Dockerfiles copy or bind-mount explicitly is in the context.
     for dockerfile in DOCKERFILES:
