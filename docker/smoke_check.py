@@ -13,6 +13,7 @@ Exits non-zero with the reason, which fails the build. Nothing here needs a
 GPU, a TPU or the network.
 """
 
+import importlib
 import sys
 
 
@@ -31,7 +32,7 @@ def check_learner() -> None:
 
 def check_actor() -> None:
   try:
-    import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+    importlib.import_module('tensorflow')
   except ImportError:
     pass
   else:
