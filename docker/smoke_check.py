@@ -22,7 +22,8 @@ def check_learner() -> None:
   schemes = tf.io.gfile.get_registered_schemes()
   if 'gs' not in schemes:
     raise SystemExit(f'TensorFlow {tf.__version__} has no gs:// file system: {schemes}')
-  from seed_stac.envs.subprocess_env import SubprocessEnvironment  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel
+  from seed_stac.envs.subprocess_env import SubprocessEnvironment
   env = SubprocessEnvironment('dmc', 'cartpole-swingup', 0, mode='pixels')
   try:
     print(f'learner: TensorFlow {tf.__version__} reads gs://; DM Control spec {env.spec}')
