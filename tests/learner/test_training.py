@@ -60,3 +60,23 @@ def test_to_tensors_keeps_dtypes_and_the_replayed_mask():
   assert unroll.action.dtype.name == 'int32' and unroll.first.dtype.name == 'bool'
   assert unroll.observation.shape == (T + 1, 2, 6)
   np.testing.assert_array_equal(replayed.numpy(), [False, True])
+
+
+def test_a_recurrent_agent_trains_on_replayed_unrolls_with_their_stored_core_states():
+  rng = np.random.default_rng(2)
+  batch = helpers.random_unroll(rng, T, 6, (6,), SPEC, lstm_size=4)
+  network = helpers.build_network(batch, SPEC, lstm_size=4)
+  updater = helpers.build_updater(network, optimizer='adam')  # STAC, every metaparameter
+  source = ReplaySource(2, capacity=16, replay_capacity=8, replay_fraction=0.5)
+  for b in range(6):
+    source.try_put(
+        Unroll(*(np.asarray(x)[:, b] for x in batch[:-1]),
+               core_state=tuple(np.asarray(s)[b] for s in batch.core_state)))
+  trainer = Trainer(updater, source, passes=2)
+  trainer.start()
+  _wait_for(lambda: int(updater.num_steps.numpy()) == 2 * 4)  # 2 fresh, then 1 + 1 three times
+  trainer.stop.set()
+  trainer.join()
+  assert trainer.error is None
+  assert trainer.latest_stats['replayed_fraction'] == 0.5
+  assert all(np.isfinite(v) for k, v in trainer.latest_stats.items() if 'replayed' not in k)
