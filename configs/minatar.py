@@ -6,8 +6,9 @@ Usage: --config=configs/minatar.py:Breakout  or  --config=configs/minatar.py:Spa
 The MinAtar paper's network (a 3x3 conv with 16 channels, one 128-unit hidden
 layer), sticky actions 0.1, no frame stack. The learner setting was chosen on
 Breakout and SpaceInvaders only (docs/results.md#minatar): Adam 6e-4 on mean
-losses at a constant rate, batch 16 x T 20, and four passes over each batch
-under PPO's trust region of 0.2.
+losses at a constant rate, batch 16 x T 20, four passes over each batch under
+PPO's trust region of 0.2, and an entropy cost of 0.03 (IMPALA's fixed value
+and STAC's outer one).
 """
 
 from seed_stac import config as config_lib
@@ -28,6 +29,7 @@ def get_config(arg='Breakout'):
   c.optimizer.decay_frames = 0  # constant, as the MinAtar paper's DQN and AC(lambda)
   c.learner.passes = 4
   c.algo.trust_region = 0.2
+  c.algo.fixed.g_e = c.algo.outer.g_e = 0.03
   c.learner.total_frames = 5_000_000
   c.learner.batch_size = 16
   c.learner.unroll_length = 20
