@@ -19,7 +19,6 @@ def get_config(arg='cartpole-swingup'):
   c.env.kind, c.env.name = 'dmc', task
   c.env.options.mode = 'features'
   c.env.options.action_repeat = 1
-  c.network.torso = 'mlp'
   config_lib.use_control_agent(c)
   config_lib.use_continuous_control_recipe(c)
   c.actor.env_batch_size = 8

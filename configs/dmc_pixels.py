@@ -1,7 +1,9 @@
 """DeepMind Control Suite from 84x84 RGB pixels, small ResNet torso.
 
 Usage: --config=configs/dmc_pixels.py:cartpole-swingup[,impala|stac|stacx]
-Rendering uses MUJOCO_GL=egl by default.
+Rendering uses MUJOCO_GL=egl by default. The continuous-control recipe's
+policy, value and reuse parts (`config.use_continuous_control_recipe`); the
+pixels go to one ResNet torso.
 """
 
 from seed_stac import config as config_lib
@@ -17,5 +19,6 @@ def get_config(arg='cartpole-swingup'):
   c.env.options.action_repeat = 4
   c.network.torso = 'resnet'  # default_config's IMPALA sizes
   config_lib.use_control_agent(c)
+  config_lib.use_continuous_control_recipe(c, features=False)
   c.actor.env_batch_size = 4
   return c

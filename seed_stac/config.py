@@ -195,17 +195,21 @@ def use_control_agent(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict
   return c
 
 
-def use_continuous_control_recipe(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The continuous-control recipe of dmc_features and rwrl (docs/results.md
-  measures each part): tanh-squashed Gaussian with a learned state-independent
-  scale, policy layer initialised with gain 0.01, tanh MLP 64-64 with a
-  separate value torso, observation normalization, PopArt, standardised
-  advantages, and each batch of 16 x T 32 replaying 12 unrolls from the last
-  512, two passes, under a trust region of 0.2. Returns `c`, changed in place."""
+def use_continuous_control_recipe(c: ml_collections.ConfigDict,
+                                  features: bool = True) -> ml_collections.ConfigDict:
+  """The continuous-control recipe of dmc_features, rwrl and dmc_pixels
+  (docs/results.md measures each part): tanh-squashed Gaussian with a learned
+  state-independent scale, policy layer initialised with gain 0.01, PopArt,
+  standardised advantages, and each batch of 16 x T 32 replaying 12 unrolls
+  from the last 512, two passes, under a trust region of 0.2. With `features`
+  (float observations) also a tanh MLP 64-64 with a separate value torso and
+  observation normalization. Returns `c`, changed in place."""
   net = c.network
-  net.mlp.sizes, net.mlp.activation = (64, 64), 'tanh'
-  net.separate_value_torso = True
-  net.normalize_observations = True
+  if features:
+    net.torso = 'mlp'
+    net.mlp.sizes, net.mlp.activation = (64, 64), 'tanh'
+    net.separate_value_torso = True
+    net.normalize_observations = True
   net.continuous_policy = 'tanh_gaussian'
   net.gaussian_scale, net.initial_scale = 'global', 1.0
   net.policy_init_gain = 0.01
