@@ -76,7 +76,7 @@ class _Slot:
 
 
 class ActorHub:
-  """Implements handshake/step/stream_closed for seed_stac.rpc.server.
+  """The learner's `rpc/server.py:StepHandler`.
 
   An actor id belongs to one live actor: a handshake for an id whose stream
   is open, or that handshook less than `handshake_grace_s` ago and has not

@@ -1,23 +1,8 @@
 """Learner-side gRPC server: decodes actor traffic and hands it to a handler.
 
-The handler is the learner's object; this module only does transport. It must
-provide
-
-  handler.handshake(actor_id: Optional[int], run_id: str)
-      -> codec.HandshakeReply (its actor_id is the id the actor is to use).
-      actor_id None: the actor asked the learner to assign one.
-  handler.step_layout: codec.StepLayout
-      what every StepRequest must hold; requests are decoded against it,
-      so the handler receives only messages that fit it.
-  async handler.step(batch: codec.StepMessage)
-      -> (actions: np.ndarray [E] int32 or [E, ...] float32,
-          training_done: bool)
-
-and may provide
-
-  handler.stream_closed(actor_id: int, run_id: str) -> None
-      called once when an actor's stream ends for any reason (so the learner
-      can drop that run's per-env state).
+The handler is the learner's object, a `StepHandler` (the learner's
+`learner/actor_hub.py:ActorHub`, the tests' `rpc/testing.py:FakeLearner`);
+this module only does transport.
 
 `handshake` runs on the event loop and should be quick. Requests of one stream
 are handled strictly in order; different streams run concurrently. If decoding
@@ -33,7 +18,7 @@ RESOURCE_EXHAUSTED before they are read into memory.
 import dataclasses
 import hmac
 import ipaddress
-from typing import Optional, Tuple
+from typing import Optional, Protocol, Tuple
 
 from absl import logging
 from google.protobuf.message import DecodeError
@@ -135,10 +120,34 @@ def client_options():
   )
 
 
+class StepHandler(Protocol):
+  """What the server hands decoded actor traffic to."""
+
+  step_layout: codec.StepLayout
+  """What every StepRequest must hold; requests are decoded against it, so
+  the handler receives only messages that fit it."""
+
+  def handshake(self, actor_id: Optional[int], run_id: str) -> codec.HandshakeReply:
+    """Takes an actor id for `run_id` (None: assign one); the reply's
+    actor_id is the id the actor is to use. Raises codec.ActorIdInUseError or
+    codec.InvalidMessageError."""
+    ...
+
+  async def step(self, batch: codec.StepMessage) -> Tuple[np.ndarray, bool]:
+    """(actions [E] int32 or [E, ...] float32, training_done) for one step
+    of an actor's E environments. Raises codec.InvalidMessageError."""
+    ...
+
+  def stream_closed(self, actor_id: int, run_id: str) -> None:
+    """Called once when an actor's stream ends for any reason, so the
+    learner can drop that run's per-env state."""
+    ...
+
+
 class _Servicer(pb_grpc.LearnerServiceServicer):
   """Adapts LearnerService calls to the handler protocol above."""
 
-  def __init__(self, handler, token: Optional[str]):
+  def __init__(self, handler: StepHandler, token: Optional[str]):
     self._handler = handler
     self._token = token
 
@@ -185,7 +194,7 @@ class _Servicer(pb_grpc.LearnerServiceServicer):
           await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         await context.write(reply)
     finally:
-      if identity is not None and hasattr(self._handler, 'stream_closed'):
+      if identity is not None:
         self._handler.stream_closed(*identity)
 
   async def _step(self, request, identity) -> pb.StepReply:
@@ -226,7 +235,7 @@ def _add_servicer(servicer: _Servicer, server: grpc.aio.Server) -> None:
   server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE_NAME, handlers),))
 
 
-async def start_server(handler,
+async def start_server(handler: StepHandler,
                        address: str = '127.0.0.1:0',
                        token: Optional[str] = None,
                        *,

@@ -18,7 +18,8 @@ from seed_stac.rpc import codec, server
 
 
 class FakeLearner:
-  """Handler answering every StepMessage with random (or zero) actions.
+  """A `server.StepHandler` answering every StepMessage with random (or zero)
+  actions.
 
   Args:
     env_config: {'kind', 'name', 'seed', 'options'} sent at handshake.
