@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from seed_stac import builder
-from seed_stac.types import Unroll
+from seed_stac.types import InferenceInput, Unroll
 from seed_stac.envs import create_environment
 from seed_stac.envs.batch import EnvBatch
 from seed_stac.learner.env_state import push_frame
@@ -59,18 +59,13 @@ class SyncLoop:
       rows.append(self.last_row)
       self._step(self.last_row.action)
     while True:
-      out = self.infer(
-          dict(observation=self.obs,
-               prev_action=self.prev_action,
-               reward=self.reward,
-               first=self.first,
-               core=()))
+      out = self.infer(InferenceInput(self.obs, self.prev_action, self.reward, self.first))
       rows.append(
           Unroll(self.obs, self.prev_action, self.reward, self.first, self.terminated,
-                 self.truncated, out['action'], out['log_prob']))
+                 self.truncated, out.action, out.log_prob))
       if len(rows) == self.unroll_length + 1:
         break
-      self._step(out['action'])
+      self._step(out.action)
     self.last_row = rows[-1]
     columns = zip(*(row[:-1] for row in rows))
     return Unroll(*[tf.constant(np.stack(column)) for column in columns], core_state=())

@@ -48,6 +48,7 @@ import numpy as np
 
 from benchmarks import cpu_use
 from benchmarks import frame_rates
+from seed_stac.types import InferenceInput
 
 flags.DEFINE_integer('num_actors', 4, 'Actor processes for (a) and (b).')
 flags.DEFINE_integer('catch_env_batch_size', 64, 'Envs per actor for (a).')
@@ -140,15 +141,14 @@ def _pong_shaped_spec():
                  frames_per_step=4)
 
 
-def _inference_inputs(spec, rows: int, rng=None) -> dict:
+def _inference_inputs(spec, rows: int, rng=None) -> InferenceInput:
   """One inference batch of `rows` frame stacks (zeros, or random with rng)."""
   shape = (rows,) + spec.stacked_observation_shape
-  return dict(observation=(np.zeros(shape, np.uint8)
-                           if rng is None else rng.integers(0, 256, shape, dtype=np.uint8)),
-              prev_action=np.zeros(rows, np.int32),
-              reward=np.zeros(rows, np.float32),
-              first=np.zeros(rows, bool),
-              core=())
+  return InferenceInput(observation=(np.zeros(shape, np.uint8) if rng is None else rng.integers(
+      0, 256, shape, dtype=np.uint8)),
+                        prev_action=np.zeros(rows, np.int32),
+                        reward=np.zeros(rows, np.float32),
+                        first=np.zeros(rows, bool))
 
 
 def impala_inference_rates(batch_sizes):

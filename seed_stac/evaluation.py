@@ -15,6 +15,7 @@ from seed_stac.envs.atari_scores import human_normalized_score
 from seed_stac.envs.subprocess_env import SubprocessEnvironment
 from seed_stac.learner.env_state import ActorState
 from seed_stac.learner.inference import make_inference_fn
+from seed_stac.types import InferenceInput, InferenceOutput
 
 
 def load_config(logdir: str) -> ml_collections.ConfigDict:
@@ -55,12 +56,11 @@ def play(env,
   while len(returns) < episodes:
     inputs = state.observe(observation[None], np.array([reward], np.float32), np.array([done]),
                            np.array([False]))
-    inputs['core'] = state.core_state
     outputs = infer(inputs)
-    state.act(outputs['action'], outputs['log_prob'], outputs['core'])
+    state.act(outputs.action, outputs.log_prob, outputs.core)
     if video_frames is not None and not returns:
       video_frames.append(observation)
-    step = env.step(outputs['action'][0])
+    step = env.step(outputs.action[0])
     episode_return += step.reward
     observation, reward = step.observation, step.reward
     done = step.terminated or step.truncated
@@ -78,8 +78,8 @@ def random_inference_fn(spec, seed: int):
   rng = np.random.default_rng(seed)
   action = spec.action
 
-  def run(inputs):
-    size = len(inputs['reward'])
+  def run(inputs: InferenceInput) -> InferenceOutput:
+    size = len(inputs.reward)
     if action.kind == 'discrete':
       sample = rng.integers(0, action.num_actions, size).astype(np.int32)
       log_prob = np.full(size, -np.log(action.num_actions), np.float32)
@@ -88,7 +88,7 @@ def random_inference_fn(spec, seed: int):
       high = np.broadcast_to(np.asarray(action.maximum, np.float32), action.shape)
       sample = rng.uniform(low, high, (size,) + tuple(action.shape)).astype(np.float32)
       log_prob = np.full(size, -np.sum(np.log(high - low)), np.float32)
-    return dict(action=sample, log_prob=log_prob, core=inputs['core'])
+    return InferenceOutput(sample, log_prob, inputs.core)
 
   return run
 

@@ -1,4 +1,8 @@
-"""The unroll: what the actor hub hands the trainer, declared once (TF-free).
+"""The data crossing the learner's boundaries, declared once (TF-free).
+
+`InferenceInput` and `InferenceOutput`: what the actor hub (or evaluation)
+asks of the policy and gets back, through the inference batcher.
+`Unroll`: what the actor hub hands the trainer.
 
 The same `Unroll` type carries one environment's unroll (numpy arrays
 `[T + 1, ...]`, made by `learner/env_state.py`), a stored or sampled batch
@@ -38,3 +42,26 @@ class Unroll(NamedTuple):
 
 # The per-step fields: everything but the recurrent state, in `Unroll` order.
 STEP_FIELDS: Tuple[str, ...] = Unroll._fields[:-1]
+
+
+class InferenceInput(NamedTuple):
+  """One inference request for N environments, numpy with leading dim [N].
+
+  observation: [N, *stacked_obs], the frame stacks.
+  prev_action: [N] int32 or [N, A] float32 (zeros at an episode start).
+  reward: [N] float32.  first: [N] bool, the step starts an episode.
+  core: the recurrent state, a tuple of [N, ...] arrays (() without an LSTM).
+  """
+  observation: Any
+  prev_action: Any
+  reward: Any
+  first: Any
+  core: Tuple[Any, ...] = ()
+
+
+class InferenceOutput(NamedTuple):
+  """The policy's answer: action [N] int32 or [N, A] float32, log_prob [N]
+  float32 (log mu of that action), core the new recurrent state."""
+  action: Any
+  log_prob: Any
+  core: Tuple[Any, ...] = ()

@@ -8,6 +8,7 @@ import pytest
 
 from configs import catch
 from seed_stac.envs.base import ActionSpec, EnvSpec
+from seed_stac.types import InferenceInput
 from seed_stac.evaluation import evaluate, load_config, random_inference_fn
 from seed_stac.launch import run_local
 
@@ -58,16 +59,13 @@ def test_random_policy_needs_no_checkpoint_and_plays_at_chance(tmp_path):
 def test_random_policy_samples_inside_the_action_bounds():
   spec = EnvSpec('box', (3,), 'float32',
                  ActionSpec('continuous', shape=(2,), minimum=(-1.0, 0.0), maximum=(1.0, 4.0)))
-  outputs = random_inference_fn(spec, seed=0)({'reward': np.zeros(5000, np.float32), 'core': ()})
-  actions = outputs['action']
+  inputs = lambda n: InferenceInput(None, None, np.zeros(n, np.float32), None)
+  outputs = random_inference_fn(spec, seed=0)(inputs(5000))
+  actions = outputs.action
   assert actions.shape == (5000, 2) and actions.dtype == np.float32
   assert np.all(actions >= [-1, 0]) and np.all(actions <= [1, 4])
   np.testing.assert_allclose(actions.mean(0), [0, 2], atol=0.1)
-  np.testing.assert_allclose(outputs['log_prob'], -np.log(2 * 4))
+  np.testing.assert_allclose(outputs.log_prob, -np.log(2 * 4))
   discrete = EnvSpec('d', (3,), 'float32', ActionSpec('discrete', num_actions=4))
-  counts = np.bincount(
-      random_inference_fn(discrete, 0)({
-          'reward': np.zeros(4000),
-          'core': ()
-      })['action'])
+  counts = np.bincount(random_inference_fn(discrete, 0)(inputs(4000)).action)
   assert counts.shape == (4,) and counts.min() > 850

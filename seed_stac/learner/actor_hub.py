@@ -196,15 +196,14 @@ class ActorHub:
     if self.training_done.is_set():
       return np.zeros((batch.num_envs,) + self.spec.action.shape, self.spec.action.dtype), True
     inputs = state.observe(batch.observation, batch.reward, batch.terminated, batch.truncated)
-    inputs['core'] = state.core_state
     outputs = await self.batcher.submit(inputs)
-    unrolls = state.act(outputs['action'], outputs['log_prob'], outputs['core'])
+    unrolls = state.act(outputs.action, outputs.log_prob, outputs.core)
     self.stats.add(batch.num_envs * self.spec.frames_per_step, batch.episode_return,
                    batch.episode_length)
     if self.unroll_source is not None:  # None: inference only (benchmarks)
       for unroll in unrolls or ():
         await self._hand_over(unroll)
-    return outputs['action'], False
+    return outputs.action, False
 
   async def _hand_over(self, unroll):
     """Back-pressure: a full source holds this actor until training catches up."""

@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from seed_stac.envs.base import EnvSpec
-from seed_stac.types import STEP_FIELDS, Unroll
+from seed_stac.types import STEP_FIELDS, InferenceInput, Unroll
 
 
 def push_frame(frames: Optional[np.ndarray], observation: np.ndarray, first: Optional[np.ndarray],
@@ -56,9 +56,9 @@ class ActorState:
     self._pending: Dict[str, np.ndarray] = {}  # the observed step awaiting its action
     self._unroll_core_state = self.core_state
 
-  def observe(self, observation: np.ndarray, reward, terminated,
-              truncated) -> Dict[str, np.ndarray]:
-    """Takes an actor step and returns the inference inputs for it.
+  def observe(self, observation: np.ndarray, reward, terminated, truncated) -> InferenceInput:
+    """Takes an actor step and returns the inference inputs for it (with
+    this run's recurrent state).
 
     The first step of a run and every step after an episode end start a new
     episode: frame stack refilled with the new frame, previous action zeroed.
@@ -74,10 +74,11 @@ class ActorState:
                          first=first,
                          terminated=np.asarray(terminated),
                          truncated=np.asarray(truncated))
-    return dict(observation=self.frames,
-                prev_action=self._pending['prev_action'],
-                reward=self._pending['reward'],
-                first=first)
+    return InferenceInput(observation=self.frames,
+                          prev_action=self._pending['prev_action'],
+                          reward=self._pending['reward'],
+                          first=first,
+                          core=self.core_state)
 
   def act(self, action: np.ndarray, log_prob: np.ndarray,
           new_core_state: Tuple[np.ndarray, ...]) -> Optional[List[Unroll]]:

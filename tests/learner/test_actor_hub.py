@@ -13,6 +13,7 @@ import pytest
 from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.learner.unroll_sources import FifoSource
+from seed_stac.types import InferenceOutput
 from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
 
 ATARI = EnvSpec('atari', (84, 84),
@@ -26,8 +27,8 @@ CATCH = EnvSpec('catch', (50,), 'float32', ActionSpec('discrete', num_actions=3)
 class _Batcher:
 
   async def submit(self, inputs):
-    n = len(inputs['reward'])
-    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32), core=inputs['core'])
+    n = len(inputs.reward)
+    return InferenceOutput(np.zeros(n, np.int32), np.zeros(n, np.float32), inputs.core)
 
 
 def _service(spec=CATCH, num_envs=2, unroll_length=3, grace_s=10.0, core=()):

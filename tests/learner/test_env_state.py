@@ -19,14 +19,14 @@ def _flags(*values):
 def test_frame_stack_refills_at_episode_start_and_shifts_otherwise():
   state = ActorState('run', SPEC, 2, (), unroll_length=4)
   inputs = state.observe(_obs(1), np.zeros(2), _flags(0, 0), _flags(0, 0))
-  assert inputs['first'].all()
-  np.testing.assert_array_equal(inputs['observation'][0, :, 0, 0, 0], [1, 1, 1])
+  assert inputs.first.all()
+  np.testing.assert_array_equal(inputs.observation[0, :, 0, 0, 0], [1, 1, 1])
   state.act(np.array([2, 1], np.int32), np.zeros(2, np.float32), ())
   inputs = state.observe(_obs(2), np.ones(2), _flags(0, 1), _flags(0, 0))
-  np.testing.assert_array_equal(inputs['observation'][0, :, 0, 0, 0], [1, 1, 2])
-  np.testing.assert_array_equal(inputs['observation'][1, :, 0, 0, 0], [2, 2, 2])
-  np.testing.assert_array_equal(inputs['prev_action'], [2, 0])
-  np.testing.assert_array_equal(inputs['first'], [False, True])
+  np.testing.assert_array_equal(inputs.observation[0, :, 0, 0, 0], [1, 1, 2])
+  np.testing.assert_array_equal(inputs.observation[1, :, 0, 0, 0], [2, 2, 2])
+  np.testing.assert_array_equal(inputs.prev_action, [2, 0])
+  np.testing.assert_array_equal(inputs.first, [False, True])
 
 
 def test_unrolls_overlap_by_one_step_and_carry_the_core_state():

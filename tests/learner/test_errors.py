@@ -13,6 +13,7 @@ from seed_stac.envs.base import ActionSpec, EnvSpec
 from seed_stac.learner.run import run_learner
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.learner.unroll_sources import FifoSource
+from seed_stac.types import InferenceOutput
 from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMessage
 
 
@@ -55,8 +56,8 @@ def test_unknown_environment_fails_at_start_listing_choices(tmp_path):
 class _Batcher:
 
   async def submit(self, inputs):
-    n = len(inputs['reward'])
-    return dict(action=np.zeros(n, np.int32), log_prob=np.zeros(n, np.float32), core=inputs['core'])
+    n = len(inputs.reward)
+    return InferenceOutput(np.zeros(n, np.int32), np.zeros(n, np.float32), inputs.core)
 
 
 def _service(handshake_grace_s=10.0):

@@ -32,6 +32,7 @@ from seed_stac import envs as envs_lib
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.learner.unroll_sources import FifoSource
+from seed_stac.types import InferenceOutput
 from seed_stac.rpc import client, codec
 from seed_stac.rpc import seed_stac_pb2 as pb
 from seed_stac.rpc import testing
@@ -56,10 +57,9 @@ FUZZ = settings(max_examples=200,
 def _trivial_policy(num_actions):
 
   def infer(batch):
-    n = len(batch['reward'])
-    return dict(action=(np.arange(n) % num_actions).astype(np.int32),
-                log_prob=np.full(n, -math.log(num_actions), np.float32),
-                core=batch['core'])
+    n = len(batch.reward)
+    return InferenceOutput((np.arange(n) % num_actions).astype(np.int32),
+                           np.full(n, -math.log(num_actions), np.float32), batch.core)
 
   return infer
 
