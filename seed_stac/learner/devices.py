@@ -3,11 +3,12 @@
 A cloud learner must never fall back to the CPU silently: with 'gpu' or
 'tpu' the run fails at start, naming the likely cause, when TensorFlow finds
 no such device. 'cpu' hides any GPU; 'auto' takes what TensorFlow finds.
-`require` runs before TensorFlow builds anything; `describe` names the
-devices the run trains and infers on, for the log and config.json.
+`require` runs before TensorFlow builds anything; `training_devices` and
+`inference_placement` say where the learner step and the batched policy run
+(the learner then logs the device the policy's first batch really ran on).
 """
 
-from typing import Dict, List
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 
@@ -49,11 +50,22 @@ def check_tpu(device: str) -> None:
                       'connecting; check the TPU runtime (libtpu) and PJRT_DEVICE=TPU.')
 
 
-def describe(strategy) -> Dict[str, List[str]]:
-  """{'train': devices of the training step, 'inference': [its device]}."""
+def training_devices(strategy) -> List[str]:
+  """The devices the training step runs on: the strategy's replicas, or the
+  first accelerator (else the CPU) without one."""
+  if strategy is not None:
+    return list(strategy.extended.worker_devices)
   accelerators = [
       d.name for d in tf.config.list_logical_devices() if d.device_type in ('GPU', 'TPU')
   ]
-  default = accelerators[:1] or [d.name for d in tf.config.list_logical_devices('CPU')][:1]
-  train = list(strategy.extended.worker_devices) if strategy is not None else default
-  return dict(train=train, inference=default)
+  return accelerators[:1] or [d.name for d in tf.config.list_logical_devices('CPU')][:1]
+
+
+def inference_placement(strategy) -> Tuple[Optional[str], bool]:
+  """(device, jit_compile) for the batched policy: the strategy's first
+  replica (a TPU core compiled with XLA; a GPU as it is), or TensorFlow's
+  default placement without a strategy."""
+  if strategy is None:
+    return None, False
+  device = strategy.extended.worker_devices[0]
+  return device, 'TPU' in device.upper()

@@ -29,7 +29,7 @@ from seed_stac.envs.subprocess_env import SubprocessEnvironment
 from seed_stac.learner.batcher import InferenceBatcher
 from seed_stac.learner import devices
 from seed_stac.learner.checkpoints import Checkpointer
-from seed_stac.learner.inference import make_inference_fn
+from seed_stac.learner.inference import BatchedPolicy, zero_inputs
 from seed_stac.learner import logs
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.learner.training import Trainer
@@ -81,11 +81,13 @@ def run_learner(config,
   keras.utils.set_random_seed(config.seed)  # network initialisation
   agent = builder.build_agent(config, spec)
   devices.check_tpu(config.learner.device)
-  used = devices.describe(agent.updater.strategy)
-  print(
-      f"Learner trains on {', '.join(used['train'])}; infers on "
-      f"{', '.join(used['inference'])}",
-      flush=True)
+  device, jit_compile = devices.inference_placement(agent.updater.strategy)
+  policy = BatchedPolicy(agent.network, config.seed, device=device, jit_compile=jit_compile)
+  # Where the policy really runs: one batch of the size the batcher sends.
+  inference_device = policy.ran_on(
+      zero_inputs(spec, agent.network, config.learner.inference_batch_size))
+  used = dict(train=devices.training_devices(agent.updater.strategy), inference=[inference_device])
+  print(f"Learner trains on {', '.join(used['train'])}; infers on {inference_device}", flush=True)
   check_resumable(logdir, config)
   # The resolved config, plus the devices this run really used.
   resolved = json.loads(config.to_json_best_effort(sort_keys=True))
@@ -106,7 +108,7 @@ def run_learner(config,
   logger = logs.RunLogger(
       logs.make_sinks(config.log, logdir, config.learner.total_frames, show_progress, summary_dir,
                       resolved))
-  parts = RunParts(config, logdir, spec, agent, logger, frames, checkpointer)
+  parts = RunParts(config, logdir, spec, agent, policy, logger, frames, checkpointer)
   return asyncio.run(_serve_actors_and_train(parts, address, token, on_ready, train, tls))
 
 
@@ -131,12 +133,13 @@ def check_resumable(logdir: str, config) -> None:
 @dataclasses.dataclass(frozen=True)
 class RunParts:
   """What `run_learner` builds before serving: the validated config, where
-  the run writes, the environment's spec, the agent, its logger, the frame
-  counter the checkpoints hold and the checkpointer."""
+  the run writes, the environment's spec, the agent, its batched policy, its
+  logger, the frame counter the checkpoints hold and the checkpointer."""
   config: Any
   logdir: str
   spec: EnvSpec
   agent: builder.Agent
+  policy: BatchedPolicy
   logger: logs.RunLogger
   frames: tf.Variable
   checkpointer: Checkpointer
@@ -151,8 +154,7 @@ async def _serve_actors_and_train(parts: RunParts, address: str, token: Optional
                               learner.replay_fraction, learner.replay_capacity, config.seed)
   training_done = threading.Event()
   stats = EpisodeStats(frames=int(parts.frames.numpy()))
-  batcher = InferenceBatcher(make_inference_fn(agent.network, config.seed),
-                             learner.inference_batch_size, learner.batch_timeout_ms)
+  batcher = InferenceBatcher(parts.policy, learner.inference_batch_size, learner.batch_timeout_ms)
   hub = ActorHub(spec, env_config_dict(config), config.actor.env_batch_size, batcher,
                  agent.network.initial_state(1), learner.unroll_length, source if train else None,
                  stats, training_done)

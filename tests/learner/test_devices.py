@@ -30,9 +30,24 @@ def test_cpu_auto_and_bad_values():
     devices.check_tpu('tpu')
 
 
-def test_describe_names_the_cpu_without_accelerators():
-  used = devices.describe(None)
-  assert used['train'] == used['inference'] and 'CPU' in used['train'][0]
+def test_the_policy_runs_where_it_is_placed_and_says_where_it_ran():
+  from seed_stac import builder
+  from seed_stac.envs import create_environment
+  from seed_stac.learner.inference import BatchedPolicy, zero_inputs
+  assert 'CPU' in devices.training_devices(None)[0]
+  assert devices.inference_placement(None) == (None, False)  # TensorFlow's default
+  mirrored = tf.distribute.MirroredStrategy(['/cpu:0'])
+  device, jit = devices.inference_placement(mirrored)
+  assert device.endswith('CPU:0') and not jit  # XLA only for a TPU replica
+  config = catch.get_config('impala')
+  spec = create_environment('catch', 'catch', 0).spec
+  network = builder.build_agent(config, spec).network
+  inputs = zero_inputs(spec, network, 4)
+  assert BatchedPolicy(network, 0).ran_on(inputs).endswith('CPU:0')
+  placed = BatchedPolicy(network, 0, device=device)
+  assert placed.ran_on(inputs).endswith('CPU:0')
+  out = placed(inputs)
+  assert out.action.shape == (4,) and out.log_prob.shape == (4,) and out.core == ()
 
 
 def test_a_gpu_run_on_a_cpu_machine_stops_before_building_anything(tmp_path):

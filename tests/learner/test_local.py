@@ -26,7 +26,8 @@ def test_local_run_logs_checkpoints_and_resumes(tmp_path):
   with open(os.path.join(logdir, 'config.json')) as f:
     written = json.load(f)
   assert written['learner']['total_frames'] == 3000
-  assert written['devices']['train'] and written['devices']['inference']  # what it really used
+  assert written['devices']['train']  # what it really used: the policy's first batch's device
+  assert written['devices']['inference'][0].endswith('CPU:0')
   assert any(name.startswith('ckpt') for name in os.listdir(os.path.join(logdir, 'checkpoints')))
   with open(os.path.join(logdir, 'progress.csv')) as f:
     rows = list(csv.DictReader(f))
