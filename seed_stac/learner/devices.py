@@ -8,6 +8,7 @@ no such device. 'cpu' hides any GPU; 'auto' takes what TensorFlow finds.
 (the learner then logs the device the policy's first batch really ran on).
 """
 
+import os
 from typing import List, Optional, Tuple
 
 import tensorflow as tf
@@ -28,6 +29,26 @@ class DeviceError(RuntimeError):
   """The requested device kind is not available."""
 
 
+# TPU generations whose TensorFlow runtime is PJRT with the libtpu pluggable
+# device, what the TPU image sets up (Cloud TPU's runtime docs; v4 and older
+# use another runtime). Cloud TPU VMs name theirs in TPU_ACCELERATOR_TYPE,
+# e.g. 'v5litepod-4', 'v5p-8', 'v6e-4', 'v4-8'.
+PJRT_TPU_GENERATIONS = ('v5litepod', 'v5e', 'v5p', 'v6e')
+
+
+def check_tpu_generation(accelerator_type: str) -> None:
+  """Raises DeviceError for a TPU generation the TPU image does not support;
+  an empty type (not on a Cloud TPU VM, or unknown) passes."""
+  if not accelerator_type:
+    return
+  generation = accelerator_type.split('-')[0].lower()
+  if generation not in PJRT_TPU_GENERATIONS:
+    raise DeviceError(
+        f'TPU_ACCELERATOR_TYPE={accelerator_type!r}: this image runs TensorFlow on TPUs through '
+        f'PJRT, which Cloud TPU documents for {", ".join(PJRT_TPU_GENERATIONS)}; {generation} '
+        'needs another TPU runtime that it does not include. Use a v5e, v5p or v6e TPU.')
+
+
 def require(device: str, strategy: str) -> None:
   """Applies `device` before any TensorFlow op runs; raises DeviceError."""
   if device not in DEVICES:
@@ -41,6 +62,8 @@ def require(device: str, strategy: str) -> None:
     raise DeviceError(_NO_GPU)
   elif device == 'tpu' and strategy != 'tpu':
     raise DeviceError("learner.device='tpu' needs learner.strategy='tpu'")
+  elif device == 'tpu':
+    check_tpu_generation(os.environ.get('TPU_ACCELERATOR_TYPE', ''))
 
 
 def check_tpu(device: str) -> None:

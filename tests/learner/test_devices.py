@@ -30,6 +30,20 @@ def test_cpu_auto_and_bad_values():
     devices.check_tpu('tpu')
 
 
+@pytest.mark.parametrize('accelerator', ['v5litepod-4', 'v5p-8', 'v6e-8', ''])
+def test_supported_tpu_generations_pass(accelerator):
+  devices.check_tpu_generation(accelerator)
+
+
+@pytest.mark.parametrize('accelerator', ['v4-8', 'v3-8', 'v2-8'])
+def test_older_tpus_are_refused_at_start_naming_the_runtime(accelerator, monkeypatch):
+  with pytest.raises(devices.DeviceError, match=f"TPU_ACCELERATOR_TYPE='{accelerator}'.*PJRT"):
+    devices.check_tpu_generation(accelerator)
+  monkeypatch.setenv('TPU_ACCELERATOR_TYPE', accelerator)
+  with pytest.raises(devices.DeviceError, match='Use a v5e, v5p or v6e TPU'):
+    devices.require('tpu', 'tpu')
+
+
 def test_the_policy_runs_where_it_is_placed_and_says_where_it_ran():
   from seed_stac import builder
   from seed_stac.envs import create_environment
