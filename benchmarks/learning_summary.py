@@ -156,8 +156,9 @@ def plot_band(ax, groups, key: str) -> None:
 
 # What the learner did, beside the return: its learning rate, and how
 # off-policy the data was (sample reuse); a row per key some run logged.
-TRAINING_KEYS = ('learning_rate', 'is_ratio/fresh_mean', 'is_ratio/replayed_mean',
-                 'is_ratio/replayed_above_clip', 'main/trust_region_masked')
+TRAINING_KEYS = ('learning_rate', 'main/mean_is_ratio', 'is_ratio/fresh_mean',
+                 'is_ratio/replayed_mean', 'is_ratio/replayed_above_clip',
+                 'main/trust_region_masked')
 
 
 def plot_training(groups, config: str, path: str) -> bool:
@@ -170,7 +171,7 @@ def plot_training(groups, config: str, path: str) -> bool:
     plot_band(ax, groups, key)
     ax.set_ylabel(key.replace('/', '/\n'), fontsize=8)
   axes[0, 0].legend(fontsize=7)
-  axes[0, 0].set_title(f'{config}: learning rate and importance ratios (mean ± std over seeds)')
+  axes[0, 0].set_title(f'{config}: what the learner did (mean ± std over seeds)', fontsize=10)
   axes[-1, 0].set_xlabel('environment frames')
   fig.tight_layout()
   fig.savefig(path, dpi=100)
