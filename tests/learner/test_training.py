@@ -38,10 +38,11 @@ def test_each_batch_is_trained_on_passes_times_with_replay_stats_logged():
   for unroll in _columns(rng, 4 + 2 * 2):  # batches: 4 fresh, then 2 + 2 replayed twice
     assert source.try_put(unroll)
   trainer.start()
-  _wait_for(lambda: int(updater.num_steps.numpy()) == 9)
+  _wait_for(lambda: trainer.error is not None or int(updater.num_steps.numpy()) >= 9)
   trainer.stop.set()
   trainer.join()
   assert trainer.error is None
+  assert int(updater.num_steps.numpy()) == 9
   stats = trainer.latest_stats
   assert stats['learner_steps'] == 9.0 and stats['passes'] == 3.0
   assert stats['replayed_fraction'] == 0.5 and stats['replay_size'] == 8.0
@@ -74,9 +75,11 @@ def test_a_recurrent_agent_trains_on_replayed_unrolls_with_their_stored_core_sta
                core_state=tuple(np.asarray(s)[b] for s in batch.core_state)))
   trainer = Trainer(updater, source, passes=2)
   trainer.start()
-  _wait_for(lambda: int(updater.num_steps.numpy()) == 2 * 4)  # 2 fresh, then 1 + 1 three times
+  # Batches: 2 fresh, then 1 fresh + 1 replayed four times; then the source waits for fresh data.
+  _wait_for(lambda: trainer.error is not None or int(updater.num_steps.numpy()) >= 2 * 5)
   trainer.stop.set()
   trainer.join()
   assert trainer.error is None
+  assert int(updater.num_steps.numpy()) == 2 * 5
   assert trainer.latest_stats['replayed_fraction'] == 0.5
   assert all(np.isfinite(v) for k, v in trainer.latest_stats.items() if 'replayed' not in k)
