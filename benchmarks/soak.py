@@ -50,6 +50,7 @@ import grpc
 import numpy as np
 
 from seed_stac.envs import base
+from seed_stac.envs.batch import BatchStep
 from seed_stac.rpc import codec
 from seed_stac.rpc import seed_stac_pb2 as pb
 from seed_stac.rpc import seed_stac_pb2_grpc as pb_grpc
@@ -84,22 +85,12 @@ class SyntheticCatch:
     board[self._envs, self.rows - 1, self._paddle] = 1.0
     return board.reshape(self.num_envs, -1)
 
-  def reset(self) -> Dict[str, np.ndarray]:
-    n = self.num_envs
-    return dict(observation=self._observation(),
-                reward=np.zeros(n, np.float32),
-                terminated=np.zeros(n, bool),
-                truncated=np.zeros(n, bool),
-                episode_return=np.full(n, np.nan, np.float32),
-                episode_length=np.zeros(n, np.int32))
+  def reset(self) -> BatchStep:
+    return BatchStep.first(self._observation())
 
-  def step(self, actions: np.ndarray) -> Dict[str, np.ndarray]:
-    n = self.num_envs
+  def step(self, actions: np.ndarray) -> BatchStep:
     if not self.catch:
-      step = self.reset()
-      self._length += 1
-      step['episode_length'] = self._length.copy()
-      return step
+      return self.reset()
     self._paddle = np.clip(self._paddle + np.asarray(actions).astype(np.int64) - 1, 0,
                            self.cols - 1)
     self._ball_row += 1
@@ -114,12 +105,12 @@ class SyntheticCatch:
     self._ball_col[ended] = self._rng.integers(self.cols, size=int(ended.sum()))
     self._paddle[ended] = self.cols // 2
     self._length[ended] = 0
-    return dict(observation=self._observation(),
-                reward=reward,
-                terminated=ended,
-                truncated=np.zeros(n, bool),
-                episode_return=episode_return,
-                episode_length=episode_length)
+    return BatchStep(observation=self._observation(),
+                     reward=reward,
+                     terminated=ended,
+                     truncated=np.zeros(self.num_envs, bool),
+                     episode_return=episode_return,
+                     episode_length=episode_length)
 
 
 def percentile_ms(latencies_s: Sequence[float], q: float) -> float:
@@ -221,7 +212,7 @@ async def _actor(index: int, address: str, token: Optional[str], stop: asyncio.E
         call = stub.Stream(metadata=metadata)
         step = envs.reset()
         while not stop.is_set():
-          request = codec.StepMessage(index, run_id, env_ids, **step).to_proto()
+          request = codec.StepMessage.of(index, run_id, env_ids, step).to_proto()
           start = time.perf_counter()
           await call.write(request)
           reply = await asyncio.wait_for(call.read(), step_timeout_s)

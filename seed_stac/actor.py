@@ -30,6 +30,7 @@ import grpc
 import numpy as np
 
 from seed_stac import envs as envs_lib
+from seed_stac.envs.batch import BatchStep
 from seed_stac.rpc import client
 from seed_stac.rpc import codec
 
@@ -126,20 +127,6 @@ class _Connection:
     self._channel.close()
 
 
-def _first_request(actor_id, run_id, env_ids, observation) -> codec.StepMessage:
-  """The reset observations: reward 0, no episode ended."""
-  num_envs = len(env_ids)
-  return codec.StepMessage(actor_id=actor_id,
-                           run_id=run_id,
-                           env_ids=env_ids,
-                           observation=observation,
-                           reward=np.zeros(num_envs, np.float32),
-                           terminated=np.zeros(num_envs, bool),
-                           truncated=np.zeros(num_envs, bool),
-                           episode_return=np.full(num_envs, np.nan, np.float32),
-                           episode_length=np.zeros(num_envs, np.int32))
-
-
 def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult, on_connected) -> bool:
   """Handshakes and runs the step loop. True when training is done."""
   config = connection.handshake()
@@ -152,7 +139,7 @@ def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult, on_c
   env_ids = np.arange(actor_id * num_envs, (actor_id + 1) * num_envs, dtype=np.int32)
   action_spec = config.env_spec.action
   action_shape = (num_envs,) + tuple(action_spec.shape)
-  request = _first_request(actor_id, connection.run_id, env_ids, observation)
+  request = codec.StepMessage.of(actor_id, connection.run_id, env_ids, BatchStep.first(observation))
   stream = connection.open_stream()
   result.run_ids.append(connection.run_id)
   while True:
@@ -163,15 +150,7 @@ def _step_stream(connection: _Connection, envs: _Envs, result: ActorResult, on_c
     actions, _ = codec.decode_reply(reply, action_spec.dtype, action_shape)
     step = envs.batch.step(actions)
     result.env_steps += num_envs
-    request = codec.StepMessage(actor_id=actor_id,
-                                run_id=connection.run_id,
-                                env_ids=env_ids,
-                                observation=step.observation,
-                                reward=step.reward,
-                                terminated=step.terminated,
-                                truncated=step.truncated,
-                                episode_return=step.episode_return,
-                                episode_length=step.episode_length)
+    request = codec.StepMessage.of(actor_id, connection.run_id, env_ids, step)
 
 
 class _Backoff:

@@ -29,19 +29,19 @@ def test_synthetic_catch_plays_by_the_catch_rules():
   env_ids = np.arange(3, 6, dtype=np.int32)
   ends = []
   for t in range(1, 28):
-    batch = codec.StepMessage(1, 'r', env_ids, **step)
+    batch = codec.StepMessage.of(1, 'r', env_ids, step)
     # What the learner decodes.
     batch = codec.StepMessage.from_proto(batch.to_proto(), codec.StepLayout.of(spec, 3))
     boards = batch.observation.reshape(3, 10, 5)
     assert (boards.sum(axis=(1, 2)) == 2).all() and boards[:, 9].sum(axis=1).min() == 1
     step = game.step(rng.integers(0, 3, size=3).astype(np.int32))
-    ended = step['terminated']
+    ended = step.terminated
     if ended.any():
       ends.append(t)
-      assert set(np.abs(step['reward'][ended])) == {1.0}
-      np.testing.assert_array_equal(step['episode_return'][ended], step['reward'][ended])
-      assert (step['episode_length'][ended] == 9).all()
-    assert (step['reward'][~ended] == 0).all() and np.isnan(step['episode_return'][~ended]).all()
+      assert set(np.abs(step.reward[ended])) == {1.0}
+      np.testing.assert_array_equal(step.episode_return[ended], step.reward[ended])
+      assert (step.episode_length[ended] == 9).all()
+    assert (step.reward[~ended] == 0).all() and np.isnan(step.episode_return[~ended]).all()
   assert ends == [9, 18, 27]  # the ball falls one row per step, all envs in lock step
 
 

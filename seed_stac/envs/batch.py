@@ -16,9 +16,17 @@ from seed_stac.envs import base
 from seed_stac.envs import checks
 
 
+def _per_env(dtype):
+  """A [E] field of a step; its dtype is the one the wire and the learner use."""
+  return dataclasses.field(metadata={'dtype': np.dtype(dtype)})
+
+
 @dataclasses.dataclass
 class BatchStep:
-  """Outcome of one `EnvBatch.step`; E = batch size.
+  """Outcome of one `EnvBatch.step`; E = batch size. The one declaration of
+  a step's fields: the actor's request (`rpc.codec.StepMessage`) extends it
+  with its address, and the codec and the server's size limit read the
+  per-env fields and dtypes from `per_env_fields`.
 
   observation: [E, *observation_shape] of the spec's dtype; the next
     episode's first observation where terminated | truncated.
@@ -31,11 +39,30 @@ class BatchStep:
     step, 0 where none ended.
   """
   observation: np.ndarray
-  reward: np.ndarray
-  terminated: np.ndarray
-  truncated: np.ndarray
-  episode_return: np.ndarray
-  episode_length: np.ndarray
+  reward: np.ndarray = _per_env(np.float32)
+  terminated: np.ndarray = _per_env(np.bool_)
+  truncated: np.ndarray = _per_env(np.bool_)
+  episode_return: np.ndarray = _per_env(np.float32)
+  episode_length: np.ndarray = _per_env(np.int32)
+
+  @classmethod
+  def first(cls, observation: np.ndarray) -> 'BatchStep':
+    """The step that reports reset observations: reward 0, no episode ended."""
+    num_envs = len(observation)
+    per_env = {name: np.zeros(num_envs, dtype) for name, dtype in cls.per_env_fields()}
+    per_env['episode_return'] = np.full(num_envs, np.nan, np.float32)
+    return cls(observation=observation, **per_env)
+
+  @classmethod
+  def per_env_fields(cls):
+    """((name, dtype), ...) of the [E] fields, in declaration order."""
+    return tuple((f.name, f.metadata['dtype'])
+                 for f in dataclasses.fields(BatchStep)
+                 if 'dtype' in f.metadata)
+
+  def fields(self) -> dict:
+    """{name: array} of this step's own fields (no copies)."""
+    return {f.name: getattr(self, f.name) for f in dataclasses.fields(BatchStep)}
 
 
 class EnvBatch:

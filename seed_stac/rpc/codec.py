@@ -18,6 +18,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from seed_stac.envs.base import EnvSpec
+from seed_stac.envs.batch import BatchStep
 from seed_stac.rpc import seed_stac_pb2 as pb
 
 # Only fixed-size numeric dtypes: anything else (object, str, void) cannot be
@@ -113,13 +114,7 @@ def _format_shape(shape) -> str:
 
 
 # Per-env fields of a StepRequest other than `observation`: (name, dtype).
-_VECTOR_FIELDS = (
-    ('reward', np.float32),
-    ('terminated', np.bool_),
-    ('truncated', np.bool_),
-    ('episode_return', np.float32),
-    ('episode_length', np.int32),
-)
+_PER_ENV_FIELDS = BatchStep.per_env_fields()
 
 
 def _require_finite(field: str, values: np.ndarray) -> None:
@@ -130,25 +125,21 @@ def _require_finite(field: str, values: np.ndarray) -> None:
     raise InvalidMessageError(f'{field}: non-finite value (NaN or inf) at env index {index}')
 
 
-@dataclasses.dataclass
-class StepMessage:
-  """One step of an actor's E environments (a decoded StepRequest).
+@dataclasses.dataclass(kw_only=True)
+class StepMessage(BatchStep):
+  """One step of an actor's E environments (a decoded StepRequest): the
+  `BatchStep` fields plus where it comes from.
 
+  actor_id: the sending actor's id.  run_id: its run (a new one per process).
   env_ids: [E] int32, global ids actor_id * E + i.
-  observation: [E, *obs_shape], the env's observation dtype.
-  reward: [E] float32.  terminated, truncated: [E] bool.
-  episode_return: [E] float32, NaN unless an episode ended this step.
-  episode_length: [E] int32.
   """
   actor_id: int
   run_id: str
   env_ids: np.ndarray
-  observation: np.ndarray
-  reward: np.ndarray
-  terminated: np.ndarray
-  truncated: np.ndarray
-  episode_return: np.ndarray
-  episode_length: np.ndarray
+
+  @classmethod
+  def of(cls, actor_id: int, run_id: str, env_ids: np.ndarray, step: BatchStep) -> 'StepMessage':
+    return cls(actor_id=actor_id, run_id=run_id, env_ids=env_ids, **step.fields())
 
   @property
   def num_envs(self) -> int:
@@ -158,7 +149,7 @@ class StepMessage:
     msg = pb.StepRequest(actor_id=self.actor_id, run_id=self.run_id)
     encode_tensor(np.asarray(self.env_ids, np.int32), msg.env_ids)
     encode_tensor(self.observation, msg.observation)
-    for name, dtype in _VECTOR_FIELDS:
+    for name, dtype in _PER_ENV_FIELDS:
       encode_tensor(np.asarray(getattr(self, name), dtype), getattr(msg, name))
     return msg
 
@@ -179,7 +170,7 @@ class StepMessage:
           f'env_ids: expected {first}..{first + num_envs - 1} for actor {msg.actor_id}')
     vectors = {
         name: decode_tensor(getattr(msg, name), name, dtype, (num_envs,))
-        for name, dtype in _VECTOR_FIELDS
+        for name, dtype in _PER_ENV_FIELDS
     }
     # One NaN reward would make every batch holding that unroll non-finite
     # and skipped: refuse it at the boundary, naming the environment.

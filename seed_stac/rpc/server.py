@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 import grpc
 import numpy as np
 
+from seed_stac.envs.batch import BatchStep
 from seed_stac.rpc import codec
 from seed_stac.rpc import seed_stac_pb2 as pb
 from seed_stac.rpc import seed_stac_pb2_grpc as pb_grpc
@@ -52,12 +53,14 @@ class TlsFiles:
 
 
 def step_message_bytes(observation_shape, observation_dtype, env_batch_size: int) -> int:
-  """The largest StepRequest a well-formed actor sends: one observation plus
-  six per-env scalars (env id, reward, two flags, episode return and length)
-  for each of its envs, plus slack for the message's own fields."""
+  """The largest StepRequest a well-formed actor sends: one observation, its
+  env id and the step's other per-env fields for each of its envs, plus
+  slack for the message's own fields."""
   observation = int(np.prod(observation_shape,
                             dtype=np.int64)) * np.dtype(observation_dtype).itemsize
-  return env_batch_size * (observation + 4 + 4 + 1 + 1 + 4 + 4) + _MESSAGE_SLACK_BYTES
+  per_env = np.dtype(np.int32).itemsize + sum(
+      dtype.itemsize for _, dtype in BatchStep.per_env_fields())
+  return env_batch_size * (observation + per_env) + _MESSAGE_SLACK_BYTES
 
 
 def is_loopback(address: str) -> bool:

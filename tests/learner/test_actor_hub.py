@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from seed_stac.envs.base import ActionSpec, EnvSpec
+from seed_stac.envs.batch import BatchStep
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.learner.unroll_sources import FifoSource
 from seed_stac.types import InferenceOutput
@@ -38,11 +39,10 @@ def _service(spec=CATCH, num_envs=2, unroll_length=3, grace_s=10.0, core=()):
 
 def _batch(service, actor_id, run_id):
   n, spec = service.env_batch_size, service.spec
-  return StepMessage(actor_id, run_id,
-                     np.arange(n, dtype=np.int32) + n * actor_id,
-                     np.zeros((n,) + spec.observation_shape, spec.observation_dtype),
-                     np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool),
-                     np.full(n, np.nan, np.float32), np.zeros(n, np.int32))
+  return StepMessage.of(
+      actor_id, run_id,
+      np.arange(n, dtype=np.int32) + n * actor_id,
+      BatchStep.first(np.zeros((n,) + spec.observation_shape, spec.observation_dtype)))
 
 
 def test_assigned_ids_are_the_lowest_free_ones():

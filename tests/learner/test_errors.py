@@ -10,6 +10,7 @@ import pytest
 from configs import catch
 from seed_stac.config import ConfigError
 from seed_stac.envs.base import ActionSpec, EnvSpec
+from seed_stac.envs.batch import BatchStep
 from seed_stac.learner.run import run_learner
 from seed_stac.learner.actor_hub import EpisodeStats, ActorHub
 from seed_stac.learner.unroll_sources import FifoSource
@@ -67,10 +68,8 @@ def _service(handshake_grace_s=10.0):
 
 
 def _batch(actor_id, run_id, observation):
-  return StepMessage(actor_id, run_id,
-                     np.arange(2, dtype=np.int32) + 2 * actor_id, observation,
-                     np.zeros(2, np.float32), np.zeros(2, bool), np.zeros(2, bool),
-                     np.full(2, np.nan, np.float32), np.zeros(2, np.int32))
+  return StepMessage.of(actor_id, run_id,
+                        np.arange(2, dtype=np.int32) + 2 * actor_id, BatchStep.first(observation))
 
 
 def _served(service, batch):

@@ -139,16 +139,16 @@ def _bad_step(port, actor_id, mutate):
   grpc.RpcError."""
   import grpc
   import numpy as np
+  from seed_stac.envs.batch import BatchStep
   from seed_stac.rpc import client, codec
   channel = client.open_channel(f'127.0.0.1:{port}')
   try:
     config = client.handshake(channel, actor_id, f'bad-{actor_id}', None, 30)
     n = config.env_batch_size
-    batch = codec.StepMessage(actor_id, f'bad-{actor_id}',
-                              np.arange(n, dtype=np.int32) + actor_id * n,
-                              np.zeros((n,) + config.env_spec.observation_shape, np.float32),
-                              np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool),
-                              np.full(n, np.nan, np.float32), np.zeros(n, np.int32))
+    batch = codec.StepMessage.of(
+        actor_id, f'bad-{actor_id}',
+        np.arange(n, dtype=np.int32) + actor_id * n,
+        BatchStep.first(np.zeros((n,) + config.env_spec.observation_shape, np.float32)))
     request = mutate(batch)
     stream = client.StepStream(channel, None)
     with pytest.raises(grpc.RpcError) as error:

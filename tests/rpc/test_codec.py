@@ -1,9 +1,12 @@
 """Tests for seed_stac.rpc.codec."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from seed_stac.envs.base import ActionSpec, EnvSpec
+from seed_stac.envs.batch import BatchStep
 from seed_stac.rpc import codec
 from seed_stac.rpc import seed_stac_pb2 as pb
 
@@ -216,3 +219,22 @@ def test_handshake_reply_without_options_gets_empty_options():
   config = {'kind': 'catch', 'name': 'catch', 'seed': 3}
   wire = codec.HandshakeReply(CATCH_SPEC, config, 4, 0).to_proto()
   assert codec.HandshakeReply.from_proto(wire).env_config['options'] == {}
+
+
+def test_the_step_message_is_the_env_batch_step_with_its_address():
+  """One declaration: the request's fields are BatchStep's plus where it comes
+  from, and each per-env field has its wire field."""
+  names = [f.name for f in dataclasses.fields(codec.StepMessage)]
+  assert names == [f.name for f in dataclasses.fields(BatchStep)
+                  ] + ['actor_id', 'run_id', 'env_ids']
+  proto_fields = pb.StepRequest.DESCRIPTOR.fields_by_name
+  assert all(name in proto_fields for name, _ in BatchStep.per_env_fields())
+  first = BatchStep.first(np.ones((3, 2), np.uint8))
+  assert [first.fields()[name].dtype for name, _ in BatchStep.per_env_fields()
+         ] == [dtype for _, dtype in BatchStep.per_env_fields()]
+  assert np.isnan(first.episode_return).all() and not first.terminated.any()
+  message = codec.StepMessage.of(1, 'r', np.arange(3, 6, dtype=np.int32), first)
+  decoded = codec.StepMessage.from_proto(wire(message.to_proto()),
+                                         codec.StepLayout((2,), np.dtype(np.uint8), 3))
+  for name, value in first.fields().items():
+    np.testing.assert_array_equal(getattr(decoded, name), value)

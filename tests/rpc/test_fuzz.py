@@ -126,11 +126,17 @@ class _Learner:
     observation[:, step % observation.shape[1]] = 1.0
     ended = np.full(num_envs, step > 0 and step % 9 == 0)
     reward = np.where(ended, 1.0, 0.0).astype(np.float32)
-    return codec.StepMessage(actor_id, run_id,
-                             np.arange(actor_id * E, actor_id * E + num_envs, dtype=np.int32),
-                             observation, reward, ended, np.zeros(num_envs, bool),
-                             np.where(ended, 1.0, np.nan).astype(np.float32),
-                             np.full(num_envs, step % 9, np.int32)).to_proto()
+    return codec.StepMessage(actor_id=actor_id,
+                             run_id=run_id,
+                             env_ids=np.arange(actor_id * E,
+                                               actor_id * E + num_envs,
+                                               dtype=np.int32),
+                             observation=observation,
+                             reward=reward,
+                             terminated=ended,
+                             truncated=np.zeros(num_envs, bool),
+                             episode_return=np.where(ended, 1.0, np.nan).astype(np.float32),
+                             episode_length=np.full(num_envs, step % 9, np.int32)).to_proto()
 
   def good_step(self):
     """The well-formed actor's next step must get E valid actions."""

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from seed_stac import actor
+from seed_stac.envs.batch import BatchStep
 from seed_stac.rpc import client, codec, server, testing
 from seed_stac.rpc import seed_stac_pb2 as pb
 from seed_stac.rpc import seed_stac_pb2_grpc as pb_grpc
@@ -90,12 +91,10 @@ def test_tls_actor_trains_and_plaintext_or_wrong_ca_cannot_connect(tmp_path):
 def test_step_limit_fits_a_full_atari_batch_and_refuses_more():
   shape, num_envs = (84, 84), 32
   limit = server.step_message_bytes(shape, 'uint8', num_envs)
-  full = codec.StepMessage(7, 'r' * 32,
-                           np.arange(num_envs, dtype=np.int32) + 7 * num_envs,
-                           np.full((num_envs,) + shape, 255, np.uint8),
-                           np.zeros(num_envs, np.float32), np.zeros(num_envs, bool),
-                           np.zeros(num_envs, bool), np.full(num_envs, np.nan, np.float32),
-                           np.zeros(num_envs, np.int32)).to_proto()
+  full = codec.StepMessage.of(7, 'r' * 32,
+                              np.arange(num_envs, dtype=np.int32) + 7 * num_envs,
+                              BatchStep.first(np.full((num_envs,) + shape, 255,
+                                                      np.uint8))).to_proto()
   # The batch plus 64 KiB of slack (the old fixed limit was 256 MiB).
   assert full.ByteSize() <= limit <= full.ByteSize() + 65 * 1024
   # A server with that limit refuses a request twice that size before reading it.
