@@ -4,8 +4,9 @@
 # docker/check_requirement_sets.sh, so every image gets a tested set.
 #
 # Usage: install.sh deps|package SRC_DIR
-#   deps:    SRC_DIR/$REQUIREMENTS, then with --no-deps requirements-nodeps.txt
-#            and the set's own <name>-nodeps.txt when there is one (a separate
+#   deps:    SRC_DIR/$REQUIREMENTS, then with --no-deps requirements-nodeps.txt,
+#            requirements-rwrl-nodeps.txt and the set's own <name>-nodeps.txt
+#            when there is one (a separate
 #            step, so Docker caches this slow layer until a requirement file
 #            changes).
 #   package: the seed_stac package from SRC_DIR, then `pip check`, which fails
@@ -26,9 +27,11 @@ requirements="${REQUIREMENTS:-requirements.txt}"
 export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 pip="${PYTHON:-python3} -m pip"
 
-# The files installed with --no-deps: for every set, then for this one.
+# The files installed with --no-deps: for every set (the Real-World RL
+# suite, not on PyPI, included), then for this one.
 nodeps_files() {
   echo "$src/requirements-nodeps.txt"
+  echo "$src/requirements-rwrl-nodeps.txt"
   if [ "$requirements" != requirements.txt ]; then
     echo "$src/${requirements%.txt}-nodeps.txt"
   fi

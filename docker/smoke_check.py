@@ -3,18 +3,23 @@
   python3 docker/smoke_check.py learner|actor
 
 learner: TensorFlow imports and reads gs:// (TensorFlow's GCS file system is
-  registered), and one DM Control environment builds in a child process, as
-  the learner builds one to read its spec (it renders once for pixels, so the
-  image's EGL libraries are exercised).
+  registered), and one DM Control and one Real-World RL environment build in
+  child processes, as the learner builds one to read its spec (DM Control
+  renders once for pixels, so the image's EGL libraries are exercised).
 actor: one DM Control environment renders pixels in this process, as an
-  actor of the pixels configs does; TensorFlow must not be importable
-  (actors never load it).
+  actor of the pixels configs does, and one Real-World RL environment
+  resets; TensorFlow must not be importable (actors never load it).
 Exits non-zero with the reason, which fails the build. Nothing here needs a
 GPU, a TPU or the network.
 """
 
 import importlib
 import sys
+
+_RWRL_TASK = 'cartpole-realworld_swingup'
+# (kind, name, options) of what the learner must build: one per simulator the
+# image carries beside ALE and MinAtar, which need no system libraries.
+_ENVIRONMENTS = (('dmc', 'cartpole-swingup', dict(mode='pixels')), ('rwrl', _RWRL_TASK, {}))
 
 
 def check_learner() -> None:
@@ -24,11 +29,13 @@ def check_learner() -> None:
     raise SystemExit(f'TensorFlow {tf.__version__} has no gs:// file system: {schemes}')
   # pylint: disable-next=import-outside-toplevel
   from seed_stac.envs.subprocess_env import SubprocessEnvironment
-  env = SubprocessEnvironment('dmc', 'cartpole-swingup', 0, mode='pixels')
-  try:
-    print(f'learner: TensorFlow {tf.__version__} reads gs://; DM Control spec {env.spec}')
-  finally:
-    env.close()
+  for kind, name, options in _ENVIRONMENTS:
+    env = SubprocessEnvironment(kind, name, 0, **options)
+    try:
+      print(f'learner: {kind} spec {env.spec}')
+    finally:
+      env.close()
+  print(f'learner: TensorFlow {tf.__version__} reads gs://')
 
 
 def check_actor() -> None:
@@ -39,9 +46,10 @@ def check_actor() -> None:
   else:
     raise SystemExit('the actor image must not contain TensorFlow')
   from seed_stac.envs import create_environment  # pylint: disable=import-outside-toplevel
-  env = create_environment('dmc', 'cartpole-swingup', 0, mode='pixels')
-  frame = env.reset()
+  frame = create_environment('dmc', 'cartpole-swingup', 0, mode='pixels').reset()
   print(f'actor: DM Control renders {frame.shape} {frame.dtype} pixels')
+  observation = create_environment('rwrl', _RWRL_TASK, 0).reset()
+  print(f'actor: Real-World RL resets to {observation.shape} {observation.dtype} observations')
 
 
 def main(argv) -> int:

@@ -18,11 +18,10 @@ import pytest
 from configs import rwrl
 from seed_stac.launch import run_local
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec('realworldrl_suite') is None,
-    reason='realworldrl_suite not installed: pip install '
-    '../shared/vendor/realworldrl_suite (vendored copy), or '
-    'pip install git+https://github.com/google-research/realworldrl_suite')
+pytestmark = pytest.mark.skipif(importlib.util.find_spec('realworldrl_suite') is None,
+                                reason='realworldrl_suite not installed: pip install '
+                                '../shared/vendor/realworldrl_suite (vendored copy), or '
+                                'pip install -r requirements-rwrl-nodeps.txt')
 
 
 @pytest.mark.slow

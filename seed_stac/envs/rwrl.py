@@ -52,7 +52,9 @@ from seed_stac.envs import base
 from seed_stac.envs import checks
 from seed_stac.envs import dm_env_adapter
 
-INSTALL_COMMAND = ('pip install git+https://github.com/google-research/realworldrl_suite')
+# The commit the images install (requirements-rwrl-nodeps.txt) and the tests ran against.
+INSTALL_COMMAND = ('pip install https://github.com/google-research/realworldrl_suite/archive/'
+                   'be7a51cffa7f5f9cb77a387c16bad209e0f851f8.tar.gz')
 DIFFICULTIES = ('easy', 'medium', 'hard')
 
 

@@ -243,6 +243,7 @@ class TestInstallScript:
     (src / 'requirements-tpu.txt').write_text('tensorflow-tpu==2.20.0\n')
     (src / 'requirements-tpu-nodeps.txt').write_text('# why\ntf-keras==2.20.1  # note\n')
     (src / 'requirements-nodeps.txt').write_text('MinAtar==1.0.15\n')
+    (src / 'requirements-rwrl-nodeps.txt').write_text('realworldrl_suite @ https://x/y.tar.gz\n')
     return src
 
   def run(self, env, *args, **extra):
@@ -261,6 +262,10 @@ class TestInstallScript:
                        [
                            'python3', '-m', 'pip', 'install', '--no-deps', '-r',
                            f'{src}/requirements-nodeps.txt'
+                       ],
+                       [
+                           'python3', '-m', 'pip', 'install', '--no-deps', '-r',
+                           f'{src}/requirements-rwrl-nodeps.txt'
                        ], ['python3', '-m', 'pip', 'install', '--no-deps',
                            str(src)], ['python3', '-m', 'pip', 'check']]
 
@@ -269,21 +274,21 @@ class TestInstallScript:
     fake_python(make)
     proc = self.run(env, 'deps', str(src), REQUIREMENTS='requirements-tpu.txt', PYTHON='python3')
     assert proc.returncode == 0, proc.stderr
-    assert calls() == [['python3', '-m', 'pip', 'install', '-r', f'{src}/requirements-tpu.txt'],
-                       [
-                           'python3', '-m', 'pip', 'install', '--no-deps', '-r',
-                           f'{src}/requirements-nodeps.txt'
-                       ],
-                       [
-                           'python3', '-m', 'pip', 'install', '--no-deps', '-r',
-                           f'{src}/requirements-tpu-nodeps.txt'
-                       ]]
+    assert calls() == [[
+        'python3', '-m', 'pip', 'install', '-r', f'{src}/requirements-tpu.txt'
+    ], [
+        'python3', '-m', 'pip', 'install', '--no-deps', '-r', f'{src}/requirements-nodeps.txt'
+    ], [
+        'python3', '-m', 'pip', 'install', '--no-deps', '-r', f'{src}/requirements-rwrl-nodeps.txt'
+    ], ['python3', '-m', 'pip', 'install', '--no-deps', '-r', f'{src}/requirements-tpu-nodeps.txt']]
 
   @pytest.mark.parametrize(
       'requirements, report, ok',
       [
           # Dependencies a --no-deps package declares and we left out on purpose.
           ('requirements.txt', 'minatar 1.0.15 requires pandas, which is not installed.\n', True),
+          ('requirements-actor.txt',
+           'realworldrl-suite 1.0 requires matplotlib, which is not installed.\n', True),
           ('requirements-tpu.txt', 'tf-keras 2.20.1 requires tensorflow, which is not installed.\n'
            'minatar 1.0.15 requires seaborn, which is not installed.\n', True),
           ('requirements-tpu.txt', 'tf_keras 2.20.1 requires tensorflow, which is not installed.\n',

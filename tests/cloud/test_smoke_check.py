@@ -2,6 +2,7 @@
 runs it: the learner role in this environment, the actor role with
 TensorFlow unimportable (as in the actor image)."""
 
+import importlib.util
 import os
 import pathlib
 import subprocess
@@ -22,16 +23,32 @@ def _run(*args):
                         timeout=300)
 
 
-def test_learner_role_reads_gs_and_builds_a_dm_control_env():
+# Images install the Real-World RL suite; here it is present when the
+# vendored copy was (`make test`), and without it the check must fail naming it.
+HAS_RWRL = importlib.util.find_spec('realworldrl_suite') is not None
+
+
+def _assert_rwrl_checked(out):
+  if HAS_RWRL:
+    assert out.returncode == 0, out.stderr[-2000:]
+  else:
+    assert out.returncode != 0 and 'realworldrl_suite' in out.stderr
+
+
+def test_learner_role_reads_gs_and_builds_a_dm_control_and_an_rwrl_env():
   out = _run(SCRIPT, 'learner')
-  assert out.returncode == 0, out.stderr[-2000:]
-  assert 'reads gs://' in out.stdout and "observation_shape=(84, 84, 3)" in out.stdout
+  _assert_rwrl_checked(out)
+  assert 'dmc spec' in out.stdout and 'observation_shape=(84, 84, 3)' in out.stdout
+  if HAS_RWRL:
+    assert 'rwrl spec' in out.stdout and 'reads gs://' in out.stdout
 
 
-def test_actor_role_renders_pixels_without_tensorflow():
+def test_actor_role_renders_pixels_and_resets_rwrl_without_tensorflow():
   out = _run('-c', NO_TENSORFLOW, SCRIPT, 'actor')
-  assert out.returncode == 0, out.stderr[-2000:]
+  _assert_rwrl_checked(out)
   assert 'renders (84, 84, 3) uint8 pixels' in out.stdout
+  if HAS_RWRL:
+    assert 'Real-World RL resets to' in out.stdout
   refused = _run(SCRIPT, 'actor')  # this environment has TensorFlow
   assert refused.returncode != 0 and 'must not contain TensorFlow' in refused.stderr
 
@@ -39,3 +56,11 @@ def test_actor_role_renders_pixels_without_tensorflow():
 def test_unknown_role_is_a_usage_error():
   out = _run(SCRIPT, 'tpu')
   assert out.returncode == 2 and 'usage' in out.stderr
+
+
+def test_an_image_without_the_rwrl_suite_fails_its_check_naming_it():
+  hidden = NO_TENSORFLOW.replace(
+      "sys.modules['tensorflow'] = None;", "sys.modules['tensorflow'] = None; "
+      "sys.modules['realworldrl_suite'] = None;")
+  out = _run('-c', hidden, SCRIPT, 'actor')
+  assert out.returncode != 0 and 'realworldrl_suite' in out.stderr

@@ -71,8 +71,8 @@ def test_missing_package_error_gives_install_command(monkeypatch):
   monkeypatch.setitem(sys.modules, 'realworldrl_suite.environments', None)
   with pytest.raises(ImportError) as info:
     rwrl.make_rwrl('walker-realworld_walk')
-  assert ('pip install git+https://github.com/google-research/'
-          'realworldrl_suite') in str(info.value)
+  assert ('pip install https://github.com/google-research/realworldrl_suite/archive/'
+          in str(info.value))
 
 
 def test_load_arguments(fake_suite):
