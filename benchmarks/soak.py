@@ -1,7 +1,7 @@
 """Soak: many concurrent actor streams against one real learner on loopback.
 
   python -m benchmarks.soak [--streams=256] [--seconds=60] [--env_batch_size=2] \
-      [--fault_rate=0.2] [--out=soak.json] \
+      [--fault_rate=0.2] [--out=soak.json] [--figure=soak.png] \
       [--learner_flag=--config.learner.inference_batch_size=128 ...]
 
 Starts `python -m seed_stac.learner --config=configs/catch.py` (training on,
@@ -260,6 +260,13 @@ async def _inject_faults(rate_per_s: float,
     counters.faults[kind] += 1
 
 
+async def _sample_rss(pid: int, stop: asyncio.Event, samples: List[float], every_s: float = 60.0):
+  """Appends the learner's RSS (MB) every `every_s` until `stop`."""
+  while not stop.is_set():
+    await asyncio.sleep(every_s)
+    samples.append(read_rss_mb(pid).get('VmRSS', float('nan')))
+
+
 async def _drive(address: str, streams: int, seconds: float, token: Optional[str],
                  warmup_timeout_s: float, step_timeout_s: float, learner_pid: int,
                  fault_rate_per_s: float) -> dict:
@@ -279,11 +286,14 @@ async def _drive(address: str, streams: int, seconds: float, token: Optional[str
   start = counters.started = time.perf_counter()
   injector = (asyncio.create_task(_inject_faults(fault_rate_per_s, streams, faults, counters, stop))
               if fault_rate_per_s > 0 else None)
+  rss_by_minute: List[float] = []
+  sampler = asyncio.create_task(_sample_rss(learner_pid, stop, rss_by_minute))
   await asyncio.sleep(seconds)
   counters.measuring = False
   elapsed = time.perf_counter() - start
   rss = read_rss_mb(learner_pid)
   stop.set()
+  sampler.cancel()
   if injector is not None:
     injector.cancel()
   done, pending = await asyncio.wait(tasks, timeout=step_timeout_s + 5)
@@ -293,7 +303,11 @@ async def _drive(address: str, streams: int, seconds: float, token: Optional[str
   for task in done:
     if task.exception() is not None:
       counters.errors[type(task.exception()).__name__] += 1
-  return dict(counters=counters, elapsed=elapsed, rss_start=rss_start, rss=rss)
+  return dict(counters=counters,
+              elapsed=elapsed,
+              rss_start=rss_start,
+              rss=rss,
+              rss_by_minute=rss_by_minute)
 
 
 def _start_learner(config: str, logdir: str, env_batch_size: int, learner_flags: Sequence[str],
@@ -417,6 +431,7 @@ def run_soak(streams: int = 256,
       learner_peak_rss_mb=_mb(peak),  # None: the learner was gone
       learner_rss_start_mb=_mb(result['rss_start']),
       learner_rss_end_mb=_mb(result['rss'].get('VmRSS')),
+      learner_rss_mb_by_minute=[_mb(v) for v in result['rss_by_minute']],
       learner_exit_code=exit_code)
 
 
@@ -438,6 +453,28 @@ def format_summary(summary: dict) -> str:
           f"(RSS {mb('learner_rss_start_mb')} -> {mb('learner_rss_end_mb')} MB while measured)")
 
 
+def plot_summary(summary: dict, path: str) -> None:
+  """Steps/s and the learner's RSS per minute of a soak, one panel each."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  steps = summary.get('steps_per_s_by_minute') or []
+  rss = summary.get('learner_rss_mb_by_minute') or []
+  figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+  top.plot(range(1, len(steps) + 1), steps, marker='.')
+  top.set_ylabel('steps/s')
+  top.set_ylim(bottom=0)
+  faults = summary.get('faults') or {}
+  fault_text = ', '.join(f'{v} {k}' for k, v in sorted(faults.items())) or 'no faults'
+  top.set_title(f"{summary['streams']} streams x {summary['env_batch_size']} envs, {fault_text}")
+  bottom.plot(range(1, len(rss) + 1), [np.nan if v is None else v for v in rss], marker='.')
+  bottom.set_ylabel('learner RSS (MB)')
+  bottom.set_xlabel('minute')
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+
+
 def main(argv):
   del argv
   from absl import flags
@@ -453,6 +490,8 @@ def main(argv):
   if f.out:
     with open(f.out, 'w') as out:
       json.dump(summary, out, indent=2, sort_keys=True)
+  if f.figure:
+    plot_summary(summary, f.figure)
 
 
 def _define_flags():
@@ -468,6 +507,7 @@ def _define_flags():
       '--learner_flag=--config.learner.inference_batch_size=128.')
   flags.DEFINE_string('token', None, 'Shared token (default $SEED_STAC_TOKEN).')
   flags.DEFINE_string('out', None, 'Also write the summary here as JSON.')
+  flags.DEFINE_string('figure', None, 'Also plot steps/s and learner RSS per minute here (PNG).')
   flags.DEFINE_float(
       'fault_rate', 0.0, 'Faults per second while measuring: a random stream is killed '
       '(reconnects after 1-5 s as a new run) or its connection cut (reconnects at once).')

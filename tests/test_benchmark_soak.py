@@ -1,6 +1,7 @@
 """benchmarks.soak: a tiny run against a real learner reports every summary
 field with no errors; its synthetic Catch sends what a real actor would."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -67,14 +68,16 @@ def test_percentiles_and_summary_line():
 
 @pytest.mark.slow
 def test_a_tiny_soak_reports_every_field_and_no_errors(tmp_path):
-  out = tmp_path / 'soak.json'
-  result = subprocess.run(
-      [sys.executable, '-m', 'benchmarks.soak', '--streams=8', '--seconds=5', f'--out={out}'],
-      cwd=ROOT,
-      capture_output=True,
-      text=True,
-      timeout=600,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  out, figure = tmp_path / 'soak.json', tmp_path / 'soak.png'
+  result = subprocess.run([
+      sys.executable, '-m', 'benchmarks.soak', '--streams=8', '--seconds=5', f'--out={out}',
+      f'--figure={figure}'
+  ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=600,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert 'soak: 8 streams x 2 envs' in result.stdout
   summary = json.loads(out.read_text())
@@ -82,8 +85,9 @@ def test_a_tiny_soak_reports_every_field_and_no_errors(tmp_path):
       'streams', 'env_batch_size', 'seconds', 'steps', 'steps_per_s', 'env_frames_per_s',
       'latency_ms_p50', 'latency_ms_p99', 'errors', 'learner_peak_rss_mb', 'learner_rss_start_mb',
       'learner_rss_end_mb', 'learner_exit_code', 'steps_per_s_by_minute', 'faults',
-      'dropped_env_steps'
+      'dropped_env_steps', 'learner_rss_mb_by_minute'
   }
+  assert figure.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
   assert summary['errors'] == {}, summary['errors']
   assert summary['streams'] == 8 and summary['env_batch_size'] == 2
   assert summary['steps'] > 0 and summary['steps_per_s'] > 0
@@ -105,3 +109,17 @@ def test_a_soak_with_faults_counts_them_and_the_dropped_steps():
   unexpected = set(summary['errors']) - {'ALREADY_EXISTS'}
   assert not unexpected, summary['errors']
   assert 'faults injected:' in soak.format_summary(summary)
+
+
+def test_the_learner_memory_is_sampled_until_stopped():
+  samples = []
+
+  async def sample_then_stop():
+    stop = asyncio.Event()
+    task = asyncio.create_task(soak._sample_rss(os.getpid(), stop, samples, every_s=0.05))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 1.0)
+
+  asyncio.run(sample_then_stop())
+  assert len(samples) >= 3 and all(mb > 1 for mb in samples)
