@@ -5,20 +5,9 @@
 2. Look-ahead theta' = theta - lr * u(clip(g)), u from the optimizer.
 3. Outer loss at theta' through the same network (`stateless_call`), main head
    only, fixed outer hyperparameters, plus KL(pi_theta' || pi_theta).
-4. d L_outer / d eta updates the eta logits with Adam.
-5. theta is updated with clip(g) by the real optimizer; lr decays linearly.
-
-The second-order term d(theta')/d(eta) is computed one of two ways
-(`UpdateConfig.second_order`), with the same result:
-- 'reverse': the outer tape watches only eta, so it records the inner
-  BACKWARD pass (which depends on eta through the loss weights and V-trace
-  targets) and differentiates it in reverse mode.
-- 'forward': with q = dL_outer/dtheta' and v = (d theta'/d g)^T q (the
-  optimizer's direction and the norm clip, held at this step's statistics),
-  dL_outer/deta = d/deta [v . g(theta; eta)] = d/deta [sum_t dl_t/df_t . (J_t v)]:
-  one Jacobian-vector product of the network outputs f at theta in the
-  direction v (forward mode), then a gradient with respect to eta through the
-  loss head and V-trace only (docs/algorithm.md#the-meta-gradient).
+4. d L_outer / d eta updates the eta logits with Adam; its second-order term
+   is computed in reverse or forward mode (`meta_gradient.py`).
+5. theta is updated with clip(g) by the real optimizer.
 
 Tuning nothing gives IMPALA: the look-ahead and outer loss are skipped.
 Non-finite gradients skip the whole step and are counted.
@@ -30,12 +19,13 @@ from typing import Dict, Optional, Tuple
 import tensorflow as tf
 
 from seed_stac.algo import losses
+from seed_stac.algo import meta_gradient
 from seed_stac.algo.metaparams import MetaParameters, head_name
 from seed_stac.algo.vtrace import to_dtype
-from seed_stac.nets.network import AgentInput, AgentNetwork, AgentOutput
+from seed_stac.nets.network import AgentInput, AgentNetwork
 from seed_stac.types import Unroll
 
-SECOND_ORDER_MODES = ('reverse', 'forward')
+SECOND_ORDER_MODES = tuple(meta_gradient.MODES)
 LOOKAHEADS = ('optimizer', 'sgd')
 
 
@@ -55,7 +45,7 @@ class UpdateConfig:
     batch, not a replica's slice.
   second_order: 'reverse' (reverse mode through the recorded inner backward
     pass) or 'forward' (a Jacobian-vector product of the network outputs):
-    the same meta-gradient, computed two ways (module docstring).
+    the same meta-gradient, computed two ways (`meta_gradient.py`).
   trust_region: PPO's clip e on the policy-gradient term of the inner and
     outer losses (`losses.trust_region_mask`; 0: off).
   normalize_advantages: standardise the policy-gradient advantages of each
@@ -154,11 +144,12 @@ class StacUpdater(tf.Module):
     self.strategy = strategy
     compile_fn = lambda f: tf.function(f, jit_compile=config.jit_compile)
     if strategy is None:
-      self._plain_step = compile_fn(lambda u, r: self._apply(*self._plain_grads(u, r)))
-      self._meta_step = compile_fn(lambda u, r: self._apply(*self._meta_grads(u, r)))
+      self._plain_step = compile_fn(lambda u, r: self._apply(*self._theta_gradients(u, r)))
+      self._meta_step = compile_fn(lambda u, r: self._apply(*self._all_gradients(u, r)))
     else:
-      self._plain_step = tf.function(lambda u, r: self._distributed_step(u, r, self._plain_grads))
-      self._meta_step = tf.function(lambda u, r: self._distributed_step(u, r, self._meta_grads))
+      self._plain_step = tf.function(
+          lambda u, r: self._distributed_step(u, r, self._theta_gradients))
+      self._meta_step = tf.function(lambda u, r: self._distributed_step(u, r, self._all_gradients))
     # Steps T of one unroll and 0 of the next are the same observation, so
     # callers pass steps 0..T-1. Without a normalizer there is nothing to do.
     self._update_statistics = (tf.function(network.update_observation_statistics)
@@ -191,19 +182,10 @@ class StacUpdater(tf.Module):
   def meta_gradients(self, unroll: Unroll, learning_rate=None, replayed=None):
     """(grads wrt theta, grads wrt eta logits, stats) without applying them."""
     lr = self.learning_rate() if learning_rate is None else learning_rate
-    if self.config.second_order == 'forward':
-      return self._forward_meta_gradients(unroll, lr, replayed)
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
-    eta = self.metaparams.logit_variables
-    with tf.GradientTape(watch_accessed_variables=False) as meta_tape:
-      meta_tape.watch(eta)
-      grads, outputs, stats = self._inner_gradients(inputs, unroll.core_state, transitions,
-                                                    replayed)
-      outer, outer_stats, _ = self._lookahead_outer_loss(grads, outputs, inputs, unroll.core_state,
-                                                         transitions, lr)
-    meta_grads = meta_tape.gradient(outer, eta, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    meta_grads = self._cross_replica_mean(meta_grads)
-    return grads, meta_grads, dict(stats, **outer_stats)
+    second_order = meta_gradient.MODES[self.config.second_order]
+    return second_order(self, self.metaparams.logit_variables, inputs, unroll.core_state,
+                        transitions, lr, replayed)
 
   def lookahead_outer_loss(self, unroll: Unroll, learning_rate=None, target_outputs=None):
     """(L_outer(theta'(eta)), theta' main-head outputs) at the current eta.
@@ -214,54 +196,14 @@ class StacUpdater(tf.Module):
     """
     lr = self.learning_rate() if learning_rate is None else learning_rate
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
-    grads, outputs, _ = self._inner_gradients(inputs, unroll.core_state, transitions)
-    outer, _, lookahead_outputs = self._lookahead_outer_loss(grads, outputs, inputs,
-                                                             unroll.core_state, transitions, lr,
-                                                             target_outputs)
+    grads, outputs, _ = self.inner_gradients(inputs, unroll.core_state, transitions)
+    outer, _, lookahead_outputs = self.outer_loss(self.lookahead_theta(grads, lr), outputs, inputs,
+                                                  unroll.core_state, transitions, target_outputs)
     return outer, lookahead_outputs
 
-  # ----- the pieces -----
+  # ----- the parts the meta-gradient differentiates (meta_gradient.StepLosses) -----
 
-  def _forward_meta_gradients(self, unroll: Unroll, lr, replayed=None):
-    """meta_gradients with the second-order term in forward mode."""
-    inputs, transitions = split_unroll(unroll, self.config.reward_clip)
-    grads, outputs, stats = self._inner_gradients(inputs, unroll.core_state, transitions, replayed)
-    with tf.GradientTape(watch_accessed_variables=False) as lookahead_tape:
-      lookahead_tape.watch(grads)
-      new_theta = self._lookahead_theta(grads, lr)
-    with tf.GradientTape(watch_accessed_variables=False) as outer_tape:
-      outer_tape.watch(new_theta)
-      outer, outer_stats, _ = self._outer_loss(new_theta, outputs, inputs, unroll.core_state,
-                                               transitions)
-    q = self._cross_replica_mean(outer_tape.gradient(outer, new_theta))
-    # theta' depends on eta through g alone: v = (d theta'/d g)^T q, through
-    # the clip and the optimizer's direction (its statistics held constant).
-    v = lookahead_tape.gradient(new_theta,
-                                grads,
-                                output_gradients=q,
-                                unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    theta = [tf.identity(w) for w in self.network.trainable_variables]
-    with tf.autodiff.ForwardAccumulator(theta, v) as accumulator:
-      (primal, _), _ = self.network.stateless_call(theta, self.network.non_trainable_variables,
-                                                   inputs, unroll.core_state)
-    tangent = (accumulator.jvp(primal.policy_params), accumulator.jvp(primal.values))
-    eta = self.metaparams.logit_variables
-    with tf.GradientTape(watch_accessed_variables=False) as meta_tape:
-      meta_tape.watch(eta)
-      # d/deta of v . g = sum_t dl_t/df_t . (J_t v), the outputs held fixed.
-      heads = (tf.stop_gradient(outputs.policy_params), tf.stop_gradient(outputs.values))
-      with tf.GradientTape(watch_accessed_variables=False) as head_tape:
-        head_tape.watch(heads)
-        loss, _ = self._inner_loss(AgentOutput(*heads), transitions)
-      d_loss = head_tape.gradient(loss, heads)
-      directional = sum(tf.reduce_sum(d * tf.stop_gradient(j)) for d, j in zip(d_loss, tangent))
-    meta_grads = meta_tape.gradient(directional,
-                                    eta,
-                                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    meta_grads = self._cross_replica_mean(meta_grads)
-    return grads, meta_grads, dict(stats, **outer_stats)
-
-  def _lookahead_theta(self, grads, lr):
+  def lookahead_theta(self, grads, lr):
     """theta' = theta - lr * u(clip(g)), u with this step's statistics as constants."""
     clipped, _ = self._clip(grads)
     if self.config.lookahead == 'optimizer':
@@ -275,7 +217,7 @@ class StacUpdater(tf.Module):
     scale = self.network.value_scale()
     return None if scale is None else scale[head]
 
-  def _inner_loss(self, outputs, transitions):
+  def inner_loss(self, outputs, transitions):
     total, stats = 0.0, {}
     for head in range(self.network.num_heads):
       loss, terms = losses.head_loss(outputs.policy_params[:, :, head],
@@ -300,21 +242,21 @@ class StacUpdater(tf.Module):
       return 1.0
     return float(self.strategy.num_replicas_in_sync)
 
-  def _inner_gradients(self, inputs, core_state, transitions, replayed=None):
+  def inner_gradients(self, inputs, core_state, transitions, replayed=None):
     """(gradients wrt theta, outputs at theta, stats); with a [B] `replayed`
     mask the stats include the main head's importance ratios, fresh and
     replayed apart."""
     theta = self.network.trainable_variables
     with tf.GradientTape() as tape:
       outputs, _ = self.network(inputs, core_state)
-      loss, stats = self._inner_loss(outputs, transitions)
+      loss, stats = self.inner_loss(outputs, transitions)
     if replayed is not None:
       log_rhos = losses.log_importance_ratios(outputs.policy_params[:, :, 0], transitions,
                                               self.network.distribution)
       stats.update(losses.ratio_stats(log_rhos, replayed, self.config.clips.rho))
-    return self._cross_replica_mean(tape.gradient(loss, theta)), outputs, stats
+    return self.cross_replica_mean(tape.gradient(loss, theta)), outputs, stats
 
-  def _cross_replica_mean(self, values):
+  def cross_replica_mean(self, values):
     """Mean over replicas inside a distributed step (differentiable); else
     the values themselves."""
     context = tf.distribute.get_replica_context()
@@ -322,40 +264,7 @@ class StacUpdater(tf.Module):
       return values
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
 
-  def _distributed_step(self, unroll: Unroll, replayed, grads_fn):
-    """Replicas compute averaged gradients on their slices; one update."""
-    replicas = self.strategy.num_replicas_in_sync
-    batch_size = unroll.observation.shape[1]
-    if batch_size % replicas:
-      raise ValueError(f'batch size {batch_size} must be divisible by the {replicas} replicas')
-    per_replica = batch_size // replicas
-
-    def replica_fn(full, full_replayed):
-      start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
-      grads, meta_grads, stats = grads_fn(*_batch_slice(full, full_replayed, per_replica, start))
-      return grads, meta_grads, self._cross_replica_mean(stats)
-
-    results = self.strategy.run(replica_fn, args=(unroll, replayed))
-    first = lambda x: self.strategy.experimental_local_results(x)[0]
-    return self._apply(*tf.nest.map_structure(first, results))
-
-  def _clip(self, grads):
-    if not self.config.max_grad_norm:
-      return grads, tf.linalg.global_norm(grads)
-    return tf.clip_by_global_norm(grads, self.config.max_grad_norm)
-
-  def _lookahead_outer_loss(self,
-                            grads,
-                            outputs,
-                            inputs,
-                            core_state,
-                            transitions,
-                            lr,
-                            target_outputs=None):
-    return self._outer_loss(self._lookahead_theta(grads, lr), outputs, inputs, core_state,
-                            transitions, target_outputs)
-
-  def _outer_loss(self, new_theta, outputs, inputs, core_state, transitions, target_outputs=None):
+  def outer_loss(self, new_theta, outputs, inputs, core_state, transitions, target_outputs=None):
     """(L_outer at theta', its stats, theta' main-head outputs)."""
     (new_outputs, _), _ = self.network.stateless_call(new_theta,
                                                       self.network.non_trainable_variables, inputs,
@@ -376,6 +285,30 @@ class StacUpdater(tf.Module):
     stats = {f'outer/{k}': v for k, v in terms.items()}
     stats['outer_loss'] = outer
     return outer * self._replica_loss_scale(), stats, main
+
+  # ----- the step itself -----
+
+  def _distributed_step(self, unroll: Unroll, replayed, grads_fn):
+    """Replicas compute averaged gradients on their slices; one update."""
+    replicas = self.strategy.num_replicas_in_sync
+    batch_size = unroll.observation.shape[1]
+    if batch_size % replicas:
+      raise ValueError(f'batch size {batch_size} must be divisible by the {replicas} replicas')
+    per_replica = batch_size // replicas
+
+    def replica_fn(full, full_replayed):
+      start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
+      grads, meta_grads, stats = grads_fn(*_batch_slice(full, full_replayed, per_replica, start))
+      return grads, meta_grads, self.cross_replica_mean(stats)
+
+    results = self.strategy.run(replica_fn, args=(unroll, replayed))
+    first = lambda x: self.strategy.experimental_local_results(x)[0]
+    return self._apply(*tf.nest.map_structure(first, results))
+
+  def _clip(self, grads):
+    if not self.config.max_grad_norm:
+      return grads, tf.linalg.global_norm(grads)
+    return tf.clip_by_global_norm(grads, self.config.max_grad_norm)
 
   def _apply(self, grads, meta_grads, stats):
     """Applies both updates unless a gradient is non-finite; logs."""
@@ -412,12 +345,12 @@ class StacUpdater(tf.Module):
     stats.update(self.metaparams.as_dict())
     return {k: tf.cast(v, tf.float32) for k, v in stats.items()}
 
-  def _plain_grads(self, unroll: Unroll, replayed=None):
+  def _theta_gradients(self, unroll: Unroll, replayed=None):
     inputs, transitions = split_unroll(unroll, self.config.reward_clip)
-    grads, _, stats = self._inner_gradients(inputs, unroll.core_state, transitions, replayed)
+    grads, _, stats = self.inner_gradients(inputs, unroll.core_state, transitions, replayed)
     return grads, [], stats
 
-  def _meta_grads(self, unroll: Unroll, replayed=None):
+  def _all_gradients(self, unroll: Unroll, replayed=None):
     """(grads, meta_grads, stats). With a strategy, `meta_batch_size` is per replica."""
     size = self.config.meta_batch_size
     if not size or size >= unroll.observation.shape[1]:
@@ -425,6 +358,6 @@ class StacUpdater(tf.Module):
     # A sub-batch meta-gradient: the full-batch gradient is computed apart.
     sub_batch, _ = _batch_slice(unroll, None, size)
     _, meta_grads, meta_stats = self.meta_gradients(sub_batch)
-    grads, _, stats = self._plain_grads(unroll, replayed)
+    grads, _, stats = self._theta_gradients(unroll, replayed)
     outer_stats = {k: v for k, v in meta_stats.items() if k.startswith('outer')}
     return grads, meta_grads, dict(stats, **outer_stats)
