@@ -8,6 +8,7 @@ import glob
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -177,6 +178,40 @@ def _spawn(args, log_path):
                             env=_CHILD_ENV,
                             stdout=log,
                             stderr=subprocess.STDOUT)
+
+
+def _each_damage_resumes_where_expected(logdir, tmp_path, processes):
+  """A real learner started on a copy of `logdir` damaged each way resumes
+  from the newest checkpoint that loads."""
+
+  def remove_files(prefix):
+    for path in glob.glob(prefix + '.*'):
+      os.remove(path)
+
+  damages = {  # name: (damage(directory, newest prefix), resumes from the newest)
+      'truncated_data': (lambda d, newest: _truncate(_data_file(newest)), False),
+      'missing_data': (lambda d, newest: os.remove(_data_file(newest)), False),
+      'missing_index_file': (lambda d, newest: os.remove(os.path.join(d, 'checkpoint')), True),
+      'index_names_a_deleted_checkpoint': (lambda d, newest: remove_files(newest), False),
+  }
+  learners = {}
+  for name, (damage, _) in damages.items():
+    copy = str(tmp_path / name)
+    shutil.copytree(logdir, copy)
+    directory = os.path.join(copy, 'checkpoints')
+    newest, previous = Checkpointer(directory).candidates()[:2]
+    damage(directory, newest)
+    log_path = str(tmp_path / f'learner_{name}.log')
+    learner = _spawn(['-m', 'seed_stac.learner'] + _learner_args(copy, _free_port(), 60.0),
+                     log_path)
+    processes.append(learner)
+    learners[name] = (learner, log_path, newest, previous)
+  for name, (learner, log_path, newest, previous) in learners.items():
+    _wait_for(lambda: 'Resumed from' in _read(log_path), 180, f'the learner on {name} to resume')
+    learner.send_signal(signal.SIGTERM)
+    learner.wait(60)
+    expected = newest if damages[name][1] else previous
+    assert f'Resumed from {expected} at' in _read(log_path), (name, _read(log_path)[-2000:])
 
 
 def _learner_args(logdir, port, checkpoint_interval_s):
@@ -415,6 +450,7 @@ def test_a_learner_resumes_past_a_damaged_checkpoint_and_its_log_never_goes_back
   _wait_for(lambda: _progress(logdir)[-1][0] > frames_then + 400, 120, 'more frames')
   first.send_signal(signal.SIGTERM)
   assert first.wait(60) == 143
+  _each_damage_resumes_where_expected(logdir, tmp_path, processes)
   newest = tf.train.latest_checkpoint(directory)
   previous = Checkpointer(directory).candidates()[1]
   _truncate(_data_file(newest))
