@@ -2,6 +2,7 @@
 against its real environment's spec (read in a child process)."""
 
 import importlib
+import re
 
 import pytest
 
@@ -58,9 +59,8 @@ def test_rwrl_without_the_package_says_how_to_install():
     pytest.skip('realworldrl_suite is installed')
   except ImportError:
     pass
-  with pytest.raises(ImportError,
-                     match='pip install git\\+https://github.com/'
-                     'google-research/realworldrl_suite'):
+  from seed_stac.envs import rwrl  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ImportError, match=re.escape(rwrl.INSTALL_COMMAND)):
     environment_spec(_config('rwrl', 'stac'))
 
 
