@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -34,26 +33,31 @@ def test_cores_between_sums_each_part_and_skips_ended_threads():
   }
 
 
-def _spin(stop):
-  while not stop.is_set():
-    pass
+# A root process of our own, so that no other child of the test runner (a
+# leftover of another test, a resource tracker) is counted: one busy thread
+# beside its main thread, and one busy child whose only thread is its main one.
+_ROOT = ('import subprocess, sys, threading\n'
+         'stop = threading.Event()\n'
+         'def spin():\n'
+         '  while not stop.is_set(): pass\n'
+         'worker = threading.Thread(target=spin)\n'
+         'worker.start()\n'
+         'subprocess.run([sys.executable, "-c", {burn!r}])\n'
+         'stop.set()\n'
+         'worker.join()\n')
 
 
 def test_a_busy_child_and_a_busy_thread_show_in_their_parts():
-  stop = threading.Event()
-  worker = threading.Thread(target=_spin, args=(stop,))
-  recorder = cpu_use.Recorder(os.getpid(), interval_s=0.1)
-  child = subprocess.Popen([sys.executable, '-c', _BURN.format(s=2.0)])
-  worker.start()
+  root = subprocess.Popen([sys.executable, '-c', _ROOT.format(burn=_BURN.format(s=2.0))])
+  recorder = cpu_use.Recorder(root.pid, interval_s=0.1)
   try:
-    child.wait(30)
+    root.wait(30)
   finally:
-    stop.set()
-    worker.join()
     recorder.stop()
+  assert root.returncode == 0
   cores = recorder.steady_cores(1)
   assert cores['actors_main'] > 0.3  # the child's only thread is its main thread
-  assert cores['learner_threads'] > 0.2  # the busy thread (sharing the GIL with nobody busy)
+  assert cores['learner_threads'] > 0.2  # the busy thread
   assert cores['actors_threads'] == 0.0
 
 
