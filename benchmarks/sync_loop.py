@@ -61,8 +61,14 @@ class SyncLoop:
     while True:
       out = self.infer(InferenceInput(self.obs, self.prev_action, self.reward, self.first))
       rows.append(
-          Unroll(self.obs, self.prev_action, self.reward, self.first, self.terminated,
-                 self.truncated, out.action, out.log_prob))
+          Unroll(observation=self.obs,
+                 prev_action=self.prev_action,
+                 first=self.first,
+                 reward=self.reward,
+                 terminated=self.terminated,
+                 truncated=self.truncated,
+                 action=out.action,
+                 behaviour_log_prob=out.log_prob))
       if len(rows) == self.unroll_length + 1:
         break
       self._step(out.action)

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from seed_stac import builder
 from seed_stac.envs.atari_scores import human_normalized_score
+from seed_stac.envs.batch import BatchStep, EnvBatch
 from seed_stac.envs.subprocess_env import SubprocessEnvironment
 from seed_stac.learner.env_state import ActorState
 from seed_stac.learner.inference import make_inference_fn
@@ -43,7 +44,8 @@ def play(env,
          initial_core_state,
          episodes: int,
          video_frames: Optional[List[np.ndarray]] = None) -> List[float]:
-  """Runs `episodes` episodes; returns their undiscounted raw returns."""
+  """Runs `episodes` episodes; returns their undiscounted raw returns (of
+  whole games: a learning-only end such as a lost Atari life is not one)."""
   state = ActorState('evaluate',
                      spec,
                      1,
@@ -51,23 +53,17 @@ def play(env,
                      unroll_length=1,
                      record=False)
   returns = []
-  observation, reward, done = env.reset(), 0.0, False
-  episode_return = 0.0
+  batch = EnvBatch([env])
+  step = BatchStep.first(batch.reset())
   while len(returns) < episodes:
-    inputs = state.observe(observation[None], np.array([reward], np.float32), np.array([done]),
-                           np.array([False]))
+    inputs = state.observe(step)
     outputs = infer(inputs)
     state.act(outputs.action, outputs.log_prob, outputs.core)
     if video_frames is not None and not returns:
-      video_frames.append(observation)
-    step = env.step(outputs.action[0])
-    episode_return += step.reward
-    observation, reward = step.observation, step.reward
-    done = step.terminated or step.truncated
-    if done:
-      returns.append(episode_return)
-      episode_return = 0.0
-      observation = env.reset()
+      video_frames.append(step.observation[0])
+    step = batch.step(outputs.action)
+    if not np.isnan(step.episode_return[0]):  # a whole game ended
+      returns.append(float(step.episode_return[0]))
   return returns
 
 

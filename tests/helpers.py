@@ -55,6 +55,11 @@ def random_unroll(rng,
                 core_state=core)
 
 
+def agent_input(unroll: Unroll, select=lambda x: x) -> AgentInput:
+  """The network's input fields of `unroll`, each passed through `select`."""
+  return AgentInput(*(select(getattr(unroll, name)) for name in AgentInput._fields))
+
+
 def build_network(unroll: Unroll,
                   action_spec,
                   num_heads=1,
@@ -66,7 +71,7 @@ def build_network(unroll: Unroll,
                          num_heads=num_heads,
                          lstm_size=lstm_size,
                          **network_kwargs)
-  network(AgentInput(*unroll[:4]), unroll.core_state)
+  network(agent_input(unroll), unroll.core_state)
   return network
 
 

@@ -67,7 +67,8 @@ def test_summary_over_seeds_table_and_plots(tmp_path):
                                          str(tmp_path / 'out'),
                                          2.5,
                                          dict(budget=10000),
-                                         budget=10000)
+                                         budget=10000,
+                                         references={'minatar:Breakout': [('random play', 0.5)]})
   rows = {r['agent']: r for r in learning_summary.summarise(runs, 2.5, budget=10000)}
   assert rows['impala']['final_return_mean'] == pytest.approx(1.5)
   assert rows['impala']['final_return_std'] == pytest.approx(np.std([1, 2], ddof=1))
@@ -79,11 +80,26 @@ def test_summary_over_seeds_table_and_plots(tmp_path):
   assert rows['impala']['frames_to_threshold'] == '- -'
   table = open(paths[0]).read()
   assert '| minatar:Breakout | stac | 0 1 | 10,000 | 2.50 ± 0.71 |' in table
+  assert rows['stac']['hours'] == pytest.approx(10000 / 1000 / 3600)  # 10k frames at 1k/s
   assert {os.path.basename(p) for p in paths[2:]} == {
-      'minatar_Breakout_returns.png', 'minatar_Breakout_metaparameters.png',
-      'minatar_Breakout_training.png'
+      'minatar_Breakout_returns.png', 'minatar_Breakout_returns_time.png',
+      'minatar_Breakout_metaparameters.png', 'minatar_Breakout_training.png'
   }
   assert all(os.path.getsize(p) > 0 for p in paths)
+
+
+def test_training_seconds_sum_each_interval_at_its_rate():
+  progress = dict(frames=[100.0, 300.0, 400.0, 1000.0], fps=[50.0, 100.0, math.nan, 200.0])
+  # 100/50, 200/100, an interval without a rate, 600/200.
+  np.testing.assert_allclose(learning_summary.training_seconds(progress), [2.0, 4.0, 4.0, 7.0])
+
+
+def test_references_are_parsed_or_refused_naming_the_form():
+  assert learning.parse_reference('minatar:Breakout=random play=0.5') == ('minatar:Breakout',
+                                                                          'random play', 0.5)
+  for bad in ('minatar:Breakout=0.5', 'minatar:Breakout=random=high', '=random=1'):
+    with pytest.raises(ValueError, match='CONFIG=LABEL=RETURN'):
+      learning.parse_reference(bad)
 
 
 def test_overrides_are_checked_before_any_run():
@@ -105,8 +121,16 @@ def test_overrides_are_checked_before_any_run():
 def test_harness_runs_then_skips_finished_runs(tmp_path):
   command = [
       sys.executable, '-m', 'benchmarks.learning', '--config=catch', '--agents=impala', '--seeds=0',
-      '--total_frames=3000', f'--root={tmp_path}', '--threshold=0.0'
+      '--total_frames=3000', f'--root={tmp_path}', '--threshold=0.0',
+      '--reference=catch=random play=-0.6'
   ]
+  wrong = subprocess.run(command + ['--reference=atari:Pong=random play=-20.7'],
+                         cwd=ROOT,
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
+  assert wrong.returncode != 0 and "names config 'atari:Pong'" in wrong.stderr
+  assert not os.path.exists(tmp_path / 'catch_impala_s0')
   first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
   assert first.returncode == 0, first.stderr[-3000:]
   assert '[1/1] catch impala seed 0' in first.stdout
@@ -116,3 +140,6 @@ def test_harness_runs_then_skips_finished_runs(tmp_path):
   assert '[1/1]' not in again.stdout  # finished: not run again
   summary = open(tmp_path / 'summary' / 'summary.csv').read()
   assert summary.startswith('config,agent,seeds,frames') and 'catch,impala,0,' in summary
+  assert os.path.getsize(tmp_path / 'summary' / 'catch_returns_time.png') > 0
+  assert 'references: [\'catch=random play=-0.6\']' in open(tmp_path / 'summary'
+                                                            / 'summary.md').read()

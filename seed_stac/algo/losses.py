@@ -25,30 +25,14 @@ r_t + gamma * V(x_t), and the trace is cut there.
 """
 
 import dataclasses
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
 
 from seed_stac.algo import vtrace
 from seed_stac.algo.metaparams import Hyperparameters
 from seed_stac.algo.vtrace import to_dtype
-
-
-class Transitions(NamedTuple):
-  """Time-major data of T transitions x_t --a_t--> x_{t+1}.
-
-  action: [T, B] int32 or [T, B, A] float32.
-  behaviour_log_prob: [T, B] log mu(a_t|x_t).
-  reward: [T, B] float32 (already clipped if clipping is on).
-  terminated: [T, B] bool, x_{t+1} is terminal.
-  truncated: [T, B] bool, a time limit ended the episode at this transition.
-  """
-  action: tf.Tensor
-  behaviour_log_prob: tf.Tensor
-  reward: tf.Tensor
-  terminated: tf.Tensor
-  truncated: tf.Tensor
-
+from seed_stac.types import Transitions
 
 REDUCTIONS = ('mean', 'sum')
 

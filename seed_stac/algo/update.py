@@ -23,7 +23,7 @@ from seed_stac.algo import meta_gradient
 from seed_stac.algo.metaparams import MetaParameters, head_name
 from seed_stac.algo.vtrace import to_dtype
 from seed_stac.nets.network import AgentInput, AgentNetwork
-from seed_stac.types import Unroll
+from seed_stac.types import REPORTED_FIELDS, Unroll
 
 SECOND_ORDER_MODES = tuple(meta_gradient.MODES)
 LOOKAHEADS = ('optimizer', 'sgd')
@@ -89,14 +89,12 @@ def split_unroll(unroll: Unroll, reward_clip: float = 0.0) -> Tuple[AgentInput, 
   """Network inputs for steps 0..T and the T transitions between them
   (rewards clipped to +-reward_clip unless it is 0)."""
   inputs = AgentInput(unroll.observation, unroll.prev_action, unroll.reward, unroll.first)
-  reward = unroll.reward[1:]
-  if reward_clip:
-    reward = tf.clip_by_value(reward, -reward_clip, reward_clip)
   transitions = losses.Transitions(action=unroll.action[:-1],
                                    behaviour_log_prob=unroll.behaviour_log_prob[:-1],
-                                   reward=reward,
-                                   terminated=unroll.terminated[1:],
-                                   truncated=unroll.truncated[1:])
+                                   **{name: getattr(unroll, name)[1:] for name in REPORTED_FIELDS})
+  if reward_clip:
+    transitions = transitions._replace(
+        reward=tf.clip_by_value(transitions.reward, -reward_clip, reward_clip))
   return inputs, transitions
 
 

@@ -16,7 +16,7 @@ Conventions shared by all adapters:
 
 import abc
 import dataclasses
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -101,16 +101,39 @@ class EnvSpec:
     return (self.frame_stack,) + tuple(self.observation_shape)
 
 
+def reported(dtype, default=dataclasses.MISSING):
+  """A `Step` field that actors report for every env at every step: it
+  crosses the wire in `dtype`, is kept in every unroll, and reaches the loss
+  as a field of the transitions (`reported_fields`). A `default` lets
+  environments that do not produce it leave it out."""
+  return dataclasses.field(default=default, metadata={'dtype': np.dtype(dtype)})
+
+
 @dataclasses.dataclass
 class Step:
   """One transition. `game_continues`: this `terminated` step ends an
   episode for learning only (an Atari life lost with `terminal_on_life_loss`):
-  `reset()` then continues the same game and the scored episode goes on."""
+  `reset()` then continues the same game and the scored episode goes on.
+
+  The `reported` fields are the one declaration of what a step carries from
+  the environment to the loss: `envs.batch.BatchStep`, the wire message,
+  `types.Unroll` and `types.Transitions` derive their fields from them, so a
+  new per-step field is declared here, set by the environments that have it,
+  and read where it is used.
+  """
   observation: np.ndarray
-  reward: float
-  terminated: bool
-  truncated: bool
+  reward: float = reported(np.float32)
+  terminated: bool = reported(np.bool_)
+  truncated: bool = reported(np.bool_)
   game_continues: bool = False
+
+
+def reported_fields() -> Tuple[Tuple[str, np.dtype, Any], ...]:
+  """((name, dtype, default), ...) of `Step`'s reported fields, in
+  declaration order; default is `dataclasses.MISSING` where there is none."""
+  return tuple((f.name, f.metadata['dtype'], f.default)
+               for f in dataclasses.fields(Step)
+               if 'dtype' in f.metadata)
 
 
 class Environment(abc.ABC):

@@ -16,37 +16,24 @@ from seed_stac.envs import base
 from seed_stac.envs import checks
 
 
-def _per_env(dtype):
+def _per_env(dtype, default=dataclasses.MISSING):
   """A [E] field of a step; its dtype is the one the wire and the learner use."""
-  return dataclasses.field(metadata={'dtype': np.dtype(dtype)})
+  return dataclasses.field(default=default, metadata={'dtype': np.dtype(dtype)})
 
 
-@dataclasses.dataclass
-class BatchStep:
-  """Outcome of one `EnvBatch.step`; E = batch size. The one declaration of
-  a step's fields: the actor's request (`rpc.codec.StepMessage`) extends it
-  with its address, and the codec and the server's size limit read the
-  per-env fields and dtypes from `per_env_fields`.
+class _BatchStepMethods:
+  """The methods of `BatchStep` (its fields are made from `base.Step`'s)."""
 
-  observation: [E, *observation_shape] of the spec's dtype; the next
-    episode's first observation where terminated | truncated.
-  reward: [E] float32, raw.
-  terminated, truncated: [E] bool.
-  episode_return: [E] float32, raw return of the episode that ended at this
-    step, NaN where none ended. A learning-only end (`Step.game_continues`,
-    an Atari life loss) is not an episode end here: scores count whole games.
-  episode_length: [E] int32, agent steps of the episode that ended at this
-    step, 0 where none ended.
-  """
-  observation: np.ndarray
-  reward: np.ndarray = _per_env(np.float32)
-  terminated: np.ndarray = _per_env(np.bool_)
-  truncated: np.ndarray = _per_env(np.bool_)
-  episode_return: np.ndarray = _per_env(np.float32)
-  episode_length: np.ndarray = _per_env(np.int32)
+  def __post_init__(self):
+    # A reported field with a default may be left out by a batch producer
+    # that has no such value (e.g. the Atari vector env).
+    num_envs = len(self.observation)
+    for name, dtype, default in base.reported_fields():
+      if getattr(self, name) is None:
+        setattr(self, name, np.full(num_envs, default, dtype))
 
   @classmethod
-  def first(cls, observation: np.ndarray) -> 'BatchStep':
+  def first(cls, observation: np.ndarray):
     """The step that reports reset observations: reward 0, no episode ended."""
     num_envs = len(observation)
     per_env = {name: np.zeros(num_envs, dtype) for name, dtype in cls.per_env_fields()}
@@ -63,6 +50,38 @@ class BatchStep:
   def fields(self) -> dict:
     """{name: array} of this step's own fields (no copies)."""
     return {f.name: getattr(self, f.name) for f in dataclasses.fields(BatchStep)}
+
+
+def _reported_field(dtype, default):
+  return _per_env(dtype, None if default is not dataclasses.MISSING else dataclasses.MISSING)
+
+
+BatchStep = dataclasses.make_dataclass('BatchStep', [('observation', np.ndarray)]
+                                       + [(name, np.ndarray, _reported_field(dtype, default))
+                                          for name, dtype, default in base.reported_fields()]
+                                       + [('episode_return', np.ndarray, _per_env(np.float32)),
+                                          ('episode_length', np.ndarray, _per_env(np.int32))],
+                                       bases=(_BatchStepMethods,),
+                                       kw_only=True,
+                                       namespace={'__module__': __name__})
+BatchStep.__doc__ = """Outcome of one `EnvBatch.step`; E = batch size. Its
+  fields are made from `base.Step`'s reported ones, so that a field declared
+  there reaches the wire and the learner; the actor's request
+  (`rpc.codec.StepMessage`) extends it with its address, and the codec and
+  the server's size limit read the per-env fields and dtypes from
+  `per_env_fields`. Keyword arguments only.
+
+  observation: [E, *observation_shape] of the spec's dtype; the next
+    episode's first observation where terminated | truncated.
+  reward: [E] float32, raw.
+  terminated, truncated: [E] bool.
+  (and any other `base.Step` reported field: [E] of its dtype.)
+  episode_return: [E] float32, raw return of the episode that ended at this
+    step, NaN where none ended. A learning-only end (`Step.game_continues`,
+    an Atari life loss) is not an episode end here: scores count whole games.
+  episode_length: [E] int32, agent steps of the episode that ended at this
+    step, 0 where none ended.
+  """
 
 
 class EnvBatch:
@@ -110,16 +129,13 @@ class EnvBatch:
     actions = checks.action_batch(actions, self._spec.action, len(self._envs), self._spec.name)
     size = len(self._envs)
     observations = []
-    reward = np.zeros(size, np.float32)
-    terminated = np.zeros(size, bool)
-    truncated = np.zeros(size, bool)
+    reported = {name: np.zeros(size, dtype) for name, dtype, _ in base.reported_fields()}
     episode_return = np.full(size, np.nan, np.float32)
     episode_length = np.zeros(size, np.int32)
     for i, env in enumerate(self._envs):
       step = env.step(actions[i])
-      reward[i] = step.reward
-      terminated[i] = step.terminated
-      truncated[i] = step.truncated
+      for name, values in reported.items():
+        values[i] = getattr(step, name)
       self._returns[i] += step.reward
       self._lengths[i] += 1
       observation = step.observation
@@ -132,11 +148,9 @@ class EnvBatch:
         observation = env.reset()
       observations.append(observation)
     return BatchStep(observation=self._stack(observations),
-                     reward=reward,
-                     terminated=terminated,
-                     truncated=truncated,
                      episode_return=episode_return,
-                     episode_length=episode_length)
+                     episode_length=episode_length,
+                     **reported)
 
   def close(self) -> None:
     for env in self._envs:

@@ -195,7 +195,7 @@ class ActorHub:
     state = slot.state
     if self.training_done.is_set():
       return np.zeros((batch.num_envs,) + self.spec.action.shape, self.spec.action.dtype), True
-    inputs = state.observe(batch.observation, batch.reward, batch.terminated, batch.truncated)
+    inputs = state.observe(batch)
     outputs = await self.batcher.submit(inputs)
     unrolls = state.act(outputs.action, outputs.log_prob, outputs.core)
     self.stats.add(batch.num_envs * self.spec.frames_per_step, batch.episode_return,

@@ -11,7 +11,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from seed_stac.envs.base import EnvSpec
+from seed_stac.envs.base import EnvSpec, reported_fields
+from seed_stac.envs.batch import BatchStep
 from seed_stac.types import STEP_FIELDS, InferenceInput, Unroll
 
 
@@ -56,24 +57,22 @@ class ActorState:
     self._pending: Dict[str, np.ndarray] = {}  # the observed step awaiting its action
     self._unroll_core_state = self.core_state
 
-  def observe(self, observation: np.ndarray, reward, terminated, truncated) -> InferenceInput:
-    """Takes an actor step and returns the inference inputs for it (with
-    this run's recurrent state).
+  def observe(self, step: BatchStep) -> InferenceInput:
+    """Takes an actor step (any `BatchStep`) and returns the inference
+    inputs for it (with this run's recurrent state).
 
     The first step of a run and every step after an episode end start a new
     episode: frame stack refilled with the new frame, previous action zeroed.
+    Every reported field of the step is kept for the unroll.
     """
-    first = terminated | truncated
+    first = np.asarray(step.terminated) | np.asarray(step.truncated)
     if self.frames is None:
       first = np.ones_like(first)
-    self.frames = push_frame(self.frames, observation, first, self.spec.frame_stack)
+    self.frames = push_frame(self.frames, step.observation, first, self.spec.frame_stack)
     self.prev_action[first] = 0
-    self._pending = dict(observation=self.frames,
-                         prev_action=self.prev_action.copy(),
-                         reward=np.asarray(reward, np.float32),
-                         first=first,
-                         terminated=np.asarray(terminated),
-                         truncated=np.asarray(truncated))
+    self._pending = dict(observation=self.frames, prev_action=self.prev_action.copy(), first=first)
+    for name, dtype, _ in reported_fields():
+      self._pending[name] = np.asarray(getattr(step, name), dtype)
     return InferenceInput(observation=self.frames,
                           prev_action=self._pending['prev_action'],
                           reward=self._pending['reward'],

@@ -150,7 +150,7 @@ class StepMessage(BatchStep):
     encode_tensor(np.asarray(self.env_ids, np.int32), msg.env_ids)
     encode_tensor(self.observation, msg.observation)
     for name, dtype in _PER_ENV_FIELDS:
-      encode_tensor(np.asarray(getattr(self, name), dtype), getattr(msg, name))
+      encode_tensor(np.asarray(getattr(self, name), dtype), msg.per_env[name])
     return msg
 
   @classmethod
@@ -168,8 +168,16 @@ class StepMessage(BatchStep):
     if not np.array_equal(env_ids, np.arange(first, first + num_envs)):
       raise InvalidMessageError(
           f'env_ids: expected {first}..{first + num_envs - 1} for actor {msg.actor_id}')
+    names = [name for name, _ in _PER_ENV_FIELDS]
+    unknown = sorted(set(msg.per_env) - set(names))
+    if unknown:
+      raise InvalidMessageError(f'per_env: unknown fields {unknown} (expected {names}): '
+                                'is the actor from another version of seed_stac?')
+    missing = [name for name in names if name not in msg.per_env]
+    if missing:
+      raise InvalidMessageError(f'{missing[0]}: missing from per_env (expected {names})')
     vectors = {
-        name: decode_tensor(getattr(msg, name), name, dtype, (num_envs,))
+        name: decode_tensor(msg.per_env[name], name, dtype, (num_envs,))
         for name, dtype in _PER_ENV_FIELDS
     }
     # One NaN reward would make every batch holding that unroll non-finite

@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fseed_stac.proto\x12\tseed_stac\"4\n\x06Tensor\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\"Z\n\x10HandshakeRequest\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\x05\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x15\n\rauto_actor_id\x18\x04 \x01(\x08\"\x84\x01\n\x0eHandshakeReply\x12\x15\n\renv_spec_json\x18\x01 \x01(\t\x12\x17\n\x0f\x65nv_config_json\x18\x02 \x01(\t\x12\x16\n\x0e\x65nv_batch_size\x18\x03 \x01(\x05\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\x05J\x04\x08\x04\x10\x05R\x12\x63onfig_fingerprint\"\xc1\x02\n\x0bStepRequest\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\x05\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\"\n\x07\x65nv_ids\x18\x03 \x01(\x0b\x32\x11.seed_stac.Tensor\x12&\n\x0bobservation\x18\x04 \x01(\x0b\x32\x11.seed_stac.Tensor\x12!\n\x06reward\x18\x05 \x01(\x0b\x32\x11.seed_stac.Tensor\x12%\n\nterminated\x18\x06 \x01(\x0b\x32\x11.seed_stac.Tensor\x12$\n\ttruncated\x18\x07 \x01(\x0b\x32\x11.seed_stac.Tensor\x12)\n\x0e\x65pisode_return\x18\x08 \x01(\x0b\x32\x11.seed_stac.Tensor\x12)\n\x0e\x65pisode_length\x18\t \x01(\x0b\x32\x11.seed_stac.Tensor\"E\n\tStepReply\x12!\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x11.seed_stac.Tensor\x12\x15\n\rtraining_done\x18\x02 \x01(\x08\x32\x91\x01\n\x0eLearnerService\x12\x43\n\tHandshake\x12\x1b.seed_stac.HandshakeRequest\x1a\x19.seed_stac.HandshakeReply\x12:\n\x06Stream\x12\x16.seed_stac.StepRequest\x1a\x14.seed_stac.StepReply(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fseed_stac.proto\x12\tseed_stac\"4\n\x06Tensor\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\"Z\n\x10HandshakeRequest\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\x05\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x15\n\rauto_actor_id\x18\x04 \x01(\x08\"\x84\x01\n\x0eHandshakeReply\x12\x15\n\renv_spec_json\x18\x01 \x01(\t\x12\x17\n\x0f\x65nv_config_json\x18\x02 \x01(\t\x12\x16\n\x0e\x65nv_batch_size\x18\x03 \x01(\x05\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\x05J\x04\x08\x04\x10\x05R\x12\x63onfig_fingerprint\"\xb7\x02\n\x0bStepRequest\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\x05\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\"\n\x07\x65nv_ids\x18\x03 \x01(\x0b\x32\x11.seed_stac.Tensor\x12&\n\x0bobservation\x18\x04 \x01(\x0b\x32\x11.seed_stac.Tensor\x12\x33\n\x07per_env\x18\n \x03(\x0b\x32\".seed_stac.StepRequest.PerEnvEntry\x1a@\n\x0bPerEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.seed_stac.Tensor:\x02\x38\x01J\x04\x08\x05\x10\nR\x06rewardR\nterminatedR\ttruncatedR\x0e\x65pisode_returnR\x0e\x65pisode_length\"E\n\tStepReply\x12!\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x11.seed_stac.Tensor\x12\x15\n\rtraining_done\x18\x02 \x01(\x08\x32\x91\x01\n\x0eLearnerService\x12\x43\n\tHandshake\x12\x1b.seed_stac.HandshakeRequest\x1a\x19.seed_stac.HandshakeReply\x12:\n\x06Stream\x12\x16.seed_stac.StepRequest\x1a\x14.seed_stac.StepReply(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'seed_stac_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_STEPREQUEST_PERENVENTRY']._loaded_options = None
+  _globals['_STEPREQUEST_PERENVENTRY']._serialized_options = b'8\001'
   _globals['_TENSOR']._serialized_start=30
   _globals['_TENSOR']._serialized_end=82
   _globals['_HANDSHAKEREQUEST']._serialized_start=84
@@ -38,9 +40,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HANDSHAKEREPLY']._serialized_start=177
   _globals['_HANDSHAKEREPLY']._serialized_end=309
   _globals['_STEPREQUEST']._serialized_start=312
-  _globals['_STEPREQUEST']._serialized_end=633
-  _globals['_STEPREPLY']._serialized_start=635
-  _globals['_STEPREPLY']._serialized_end=704
-  _globals['_LEARNERSERVICE']._serialized_start=707
-  _globals['_LEARNERSERVICE']._serialized_end=852
+  _globals['_STEPREQUEST']._serialized_end=623
+  _globals['_STEPREQUEST_PERENVENTRY']._serialized_start=490
+  _globals['_STEPREQUEST_PERENVENTRY']._serialized_end=554
+  _globals['_STEPREPLY']._serialized_start=625
+  _globals['_STEPREPLY']._serialized_end=694
+  _globals['_LEARNERSERVICE']._serialized_start=697
+  _globals['_LEARNERSERVICE']._serialized_end=842
 # @@protoc_insertion_point(module_scope)

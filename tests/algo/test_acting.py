@@ -3,16 +3,15 @@
 import numpy as np
 import tensorflow as tf
 
-from helpers import build_network, random_unroll
+from helpers import agent_input, build_network, random_unroll
 from seed_stac.algo.acting import sample_actions
 from seed_stac.envs.base import ActionSpec
-from seed_stac.nets import AgentInput
 
 SPEC = ActionSpec('discrete', num_actions=4)
 
 
 def _step_inputs(unroll):
-  return AgentInput(*(x[:1] for x in unroll[:4]))
+  return agent_input(unroll, lambda x: x[:1])
 
 
 def test_auxiliary_heads_do_not_change_actions():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import build_network, random_unroll
+from helpers import agent_input, build_network, random_unroll
 from seed_stac.envs.base import ActionSpec
 from seed_stac import config as config_lib
 from seed_stac.nets import AgentInput, AgentNetwork, ConvTorso, MLPTorso, ResNetTorso, torsos
@@ -15,7 +15,7 @@ CONTINUOUS = ActionSpec('continuous', shape=(3,), minimum=(-1,) * 3, maximum=(1,
 
 
 def _inputs(unroll):
-  return AgentInput(*unroll[:4])
+  return agent_input(unroll)
 
 
 @pytest.mark.parametrize('torso,obs_shape,dtype,spec,heads,lstm', [
@@ -73,7 +73,7 @@ def test_lstm_state_resets_at_episode_starts():
   network = build_network(unroll, DISCRETE, lstm_size=lstm)
   whole, _ = network(_inputs(unroll), unroll.core_state)
   # Restarting at t = 3 from a zero state must reproduce column 1 from there.
-  tail = AgentInput(*(x[3:] for x in unroll[:4]))
+  tail = agent_input(unroll, lambda x: x[3:])
   fresh, _ = network(tail, network.initial_state(B))
   np.testing.assert_allclose(whole.values[3:, 1], fresh.values[:, 1], rtol=1e-5)
   # Columns without a reset carry their state, so they differ from a restart.

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import build_updater, random_unroll
+from helpers import agent_input, build_updater, random_unroll
 from seed_stac.envs.base import ActionSpec
-from seed_stac.nets import AgentInput, AgentNetwork, MLPTorso
+from seed_stac.nets import AgentNetwork, MLPTorso
 from seed_stac.nets.normalization import ObservationNormalizer
 
 DISCRETE = ActionSpec('discrete', num_actions=3)
@@ -45,7 +45,7 @@ def test_the_learner_step_updates_the_statistics_the_network_then_uses():
   unroll = random_unroll(rng, 5, 4, (3,), DISCRETE)
   unroll = unroll._replace(observation=unroll.observation * 50.0 + 7.0)
   network = AgentNetwork(MLPTorso((8,)), DISCRETE, normalize_observations=True)
-  network(AgentInput(*unroll[:4]))
+  network(agent_input(unroll))
   assert [v.name for v in network.non_trainable_variables] == ['mean', 'var', 'count']
   updater = build_updater(network, tuned=('gamma',), optimizer='adam')
   updater.step(unroll)
@@ -60,7 +60,7 @@ def test_the_learner_step_updates_the_statistics_the_network_then_uses():
 def test_popart_statistics_are_moving_averages_and_updates_preserve_the_values():
   rng = np.random.default_rng(3)
   network = AgentNetwork(MLPTorso((8,)), DISCRETE, num_heads=3, value_normalization_step=0.1)
-  inputs = AgentInput(*random_unroll(rng, 4, 5, (6,), DISCRETE)[:4])
+  inputs = agent_input(random_unroll(rng, 4, 5, (6,), DISCRETE))
   before = network(inputs)[0].values.numpy()
   mu, nu = np.zeros(3), np.ones(3)
   for target_mean in ([50.0, -3.0, 0.5], [80.0, -1.0, 0.2]):
@@ -82,11 +82,11 @@ def test_popart_value_loss_is_the_normalized_values_loss():
   T, B = 5, 3
   params = tf.constant(rng.normal(size=[T + 1, B, 3]))
   values = tf.constant(rng.normal(size=[T + 1, B]))
-  transitions = losses.Transitions(tf.constant(rng.integers(0, 3, [T, B]).astype(np.int32)),
-                                   tf.constant(np.full([T, B], np.log(1 / 3))),
-                                   tf.constant(rng.normal(size=[T, B])),
-                                   tf.constant(np.zeros([T, B], bool)),
-                                   tf.constant(np.zeros([T, B], bool)))
+  transitions = losses.Transitions(action=tf.constant(rng.integers(0, 3, [T, B]).astype(np.int32)),
+                                   behaviour_log_prob=tf.constant(np.full([T, B], np.log(1 / 3))),
+                                   reward=tf.constant(rng.normal(size=[T, B])),
+                                   terminated=tf.constant(np.zeros([T, B], bool)),
+                                   truncated=tf.constant(np.zeros([T, B], bool)))
   hp = Hyperparameters(0.9, 1.0, 0.5, 1.0, 0.01, 1.0, 1.0)
   _, raw = losses.head_loss(params, values, transitions, hp, CategoricalAdapter(3))
   _, scaled = losses.head_loss(params,
@@ -105,7 +105,7 @@ def test_a_learner_step_moves_popart_toward_its_targets():
   unroll = random_unroll(rng, 5, 4, (6,), DISCRETE)
   unroll = unroll._replace(reward=unroll.reward + 10.0)  # returns far from 0
   network = AgentNetwork(MLPTorso((8,)), DISCRETE, value_normalization_step=0.5)
-  network(AgentInput(*unroll[:4]))
+  network(agent_input(unroll))
   updater = build_updater(network, tuned=(), optimizer='adam')
   stats = updater.step(unroll)
   assert network.popart.mu.numpy()[0] > 5.0  # half way to value targets above 10

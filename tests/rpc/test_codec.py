@@ -124,7 +124,7 @@ def test_step_message_round_trip():
 ])
 def test_step_message_decode_errors_name_the_field(field, value, message):
   msg = make_batch(np.random.default_rng(2)).to_proto()
-  codec.encode_tensor(value, getattr(msg, field))
+  codec.encode_tensor(value, msg.per_env[field] if field in msg.per_env else getattr(msg, field))
   with pytest.raises(codec.InvalidMessageError, match=message):
     codec.StepMessage.from_proto(wire(msg), LAYOUT)
 
@@ -149,9 +149,20 @@ def test_non_finite_rewards_and_float_observations_are_refused(field, index, bad
 
 def test_step_message_missing_field_is_an_error():
   msg = make_batch(np.random.default_rng(3)).to_proto()
-  msg.ClearField('truncated')
-  with pytest.raises(codec.InvalidMessageError, match='truncated: unknown'):
-    codec.StepMessage.from_proto(msg, LAYOUT)
+  del msg.per_env['truncated']
+  with pytest.raises(codec.InvalidMessageError, match='truncated: missing from per_env'):
+    codec.StepMessage.from_proto(wire(msg), LAYOUT)
+  msg.ClearField('observation')
+  with pytest.raises(codec.InvalidMessageError, match='observation: unknown'):
+    codec.StepMessage.from_proto(wire(msg), LAYOUT)
+
+
+def test_a_per_env_field_the_learner_does_not_know_is_an_error():
+  msg = make_batch(np.random.default_rng(3)).to_proto()
+  codec.encode_tensor(np.ones(E, np.float32), msg.per_env['discount'])
+  with pytest.raises(codec.InvalidMessageError,
+                     match=r"per_env: unknown fields \['discount'\].*another version"):
+    codec.StepMessage.from_proto(wire(msg), LAYOUT)
 
 
 @pytest.mark.parametrize('layout, message', [
@@ -227,13 +238,13 @@ def test_the_step_message_is_the_env_batch_step_with_its_address():
   names = [f.name for f in dataclasses.fields(codec.StepMessage)]
   assert names == [f.name for f in dataclasses.fields(BatchStep)
                   ] + ['actor_id', 'run_id', 'env_ids']
-  proto_fields = pb.StepRequest.DESCRIPTOR.fields_by_name
-  assert all(name in proto_fields for name, _ in BatchStep.per_env_fields())
   first = BatchStep.first(np.ones((3, 2), np.uint8))
   assert [first.fields()[name].dtype for name, _ in BatchStep.per_env_fields()
          ] == [dtype for _, dtype in BatchStep.per_env_fields()]
   assert np.isnan(first.episode_return).all() and not first.terminated.any()
   message = codec.StepMessage.of(1, 'r', np.arange(3, 6, dtype=np.int32), first)
+  assert sorted(message.to_proto().per_env) == sorted(
+      name for name, _ in BatchStep.per_env_fields())
   decoded = codec.StepMessage.from_proto(wire(message.to_proto()),
                                          codec.StepLayout((2,), np.dtype(np.uint8), 3))
   for name, value in first.fields().items():

@@ -45,6 +45,13 @@ _SERVICE = '/seed_stac.LearnerService/'
 _FIELDS = ('env_ids', 'observation', 'reward', 'terminated', 'truncated', 'episode_return',
            'episode_length')
 _INVALID = grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _tensor(request, field):
+  """The request's Tensor of `field`: a message field or a per-env entry."""
+  return request.per_env[field] if field in request.per_env else getattr(request, field)
+
+
 _HAS_AUTO_ID = 'auto_actor_id' in pb.HandshakeRequest.DESCRIPTOR.fields_by_name
 
 FUZZ = settings(max_examples=200,
@@ -279,14 +286,14 @@ _INT32 = st.integers(-2**31, 2**31 - 1)
 
 def _mutate_dtype(learner, request, data):
   field = data.draw(st.sampled_from(_FIELDS), label='field')
-  tensor = getattr(request, field)
+  tensor = _tensor(request, field)
   tensor.dtype = data.draw(_DTYPE_NAMES.filter(lambda s: s != tensor.dtype), label='dtype')
   return {field}
 
 
 def _mutate_shape(learner, request, data):
   field = data.draw(st.sampled_from(_FIELDS), label='field')
-  tensor = getattr(request, field)
+  tensor = _tensor(request, field)
   shape = list(tensor.shape)
   new = data.draw(
       st.one_of(
@@ -306,7 +313,7 @@ def _mutate_shape(learner, request, data):
 def _mutate_huge_empty(learner, request, data):
   """A zero-size declared shape (so 0 bytes is 'right') with huge dimensions."""
   field = data.draw(st.sampled_from(_FIELDS), label='field')
-  tensor = getattr(request, field)
+  tensor = _tensor(request, field)
   huge = data.draw(st.lists(st.integers(2**20, 2**63 - 1), min_size=1, max_size=3), label='huge')
   new = list(tensor.shape[:1]) + [0] + huge
   del tensor.shape[:]
@@ -317,7 +324,7 @@ def _mutate_huge_empty(learner, request, data):
 
 def _mutate_length(learner, request, data):
   field = data.draw(st.sampled_from(_FIELDS), label='field')
-  tensor = getattr(request, field)
+  tensor = _tensor(request, field)
   size = len(tensor.data)
   delta = data.draw(st.integers(-size, 64).filter(lambda d: d != 0), label='delta')
   if delta < 0:
@@ -329,7 +336,7 @@ def _mutate_length(learner, request, data):
 
 def _mutate_nonfinite(learner, request, data):
   field = data.draw(st.sampled_from(['reward', 'observation']), label='field')
-  tensor = getattr(request, field)
+  tensor = _tensor(request, field)
   values = codec.decode_tensor(tensor, field).copy()
   index = data.draw(st.integers(0, values.size - 1), label='index')
   values.reshape(-1)[index] = data.draw(st.sampled_from([np.nan, np.inf, -np.inf]))
@@ -338,17 +345,17 @@ def _mutate_nonfinite(learner, request, data):
 
 
 def _mutate_infinite_return(learner, request, data):
-  values = codec.decode_tensor(request.episode_return, 'episode_return').copy()
+  values = codec.decode_tensor(request.per_env['episode_return'], 'episode_return').copy()
   index = data.draw(st.integers(0, E - 1), label='index')
   values[index] = data.draw(st.sampled_from([np.inf, -np.inf]))
-  codec.encode_tensor(values, request.episode_return)
+  codec.encode_tensor(values, request.per_env['episode_return'])
   return {'episode_return'}
 
 
 def _mutate_bool_bytes(learner, request, data):
   field = data.draw(st.sampled_from(['terminated', 'truncated']), label='field')
   raw = data.draw(st.binary(min_size=E, max_size=E).filter(lambda b: max(b) > 1), label='bytes')
-  getattr(request, field).data = raw
+  _tensor(request, field).data = raw
   return {field}
 
 
@@ -375,7 +382,10 @@ def _mutate_num_envs(learner, request, data):
 
 def _mutate_clear(learner, request, data):
   field = data.draw(st.sampled_from(_FIELDS), label='field')
-  request.ClearField(field)
+  if field in request.per_env:
+    del request.per_env[field]
+  else:
+    request.ClearField(field)
   return {field}
 
 
@@ -497,7 +507,7 @@ def test_an_infinite_episode_return_never_reaches_the_logged_returns(learner, va
   """Refused naming episode_return, or at least not counted as a return."""
   actor_id = learner.fresh_actor()
   request = learner.request(actor_id, f'fuzz-{actor_id}', step=9)  # an episode end
-  codec.encode_tensor(np.array([1.0, value], np.float32), request.episode_return)
+  codec.encode_tensor(np.array([1.0, value], np.float32), request.per_env['episode_return'])
   learner.stats.take_episodes()
   stream = client.StepStream(learner.channel, None)
   try:

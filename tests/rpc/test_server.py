@@ -126,15 +126,15 @@ def test_pipelined_requests_are_handled_and_answered_in_order(learner):
     [
         (lambda m: codec.encode_tensor(np.zeros((E,) + OBS_SHAPE, np.float64), m.observation),
          'observation: expected dtype float32, got float64'),
-        (lambda m: setattr(m.reward, 'data', m.reward.data[:-1]),
+        (lambda m: setattr(m.per_env['reward'], 'data', m.per_env['reward'].data[:-1]),
          'reward: 15 bytes for shape (4,) float32 (expected 16)'),
-        (lambda m: setattr(m.terminated, 'dtype', 'complex'),
+        (lambda m: setattr(m.per_env['terminated'], 'dtype', 'complex'),
          "terminated: unknown dtype 'complex'"),
         (lambda m: codec.encode_tensor(np.arange(E, dtype=np.int32), m.env_ids),
          'env_ids: expected 4..7 for actor 1'),  # Raised by the handler.
         (lambda m: setattr(m, 'run_id', 'other'), 'actor_id/run_id: changed within a stream'),
-        (lambda m: codec.encode_tensor(np.array([0, np.nan, 0, 0], np.float32), m.reward),
-         'reward: non-finite value (NaN or inf) at env index 1'),
+        (lambda m: codec.encode_tensor(np.array([0, np.nan, 0, 0], np.float32), m.per_env['reward']
+                                      ), 'reward: non-finite value (NaN or inf) at env index 1'),
     ],
     ids=['dtype', 'bytes', 'unknown_dtype', 'handler_check', 'identity', 'nan_reward'])
 def test_bad_message_aborts_only_its_stream(learner, mutate, message):
