@@ -11,7 +11,10 @@ harness and start it again with the same flags to continue. Then writes to
 OUT: `summary.md` and `summary.csv` (a row per config and agent, see
 `summarise`; runs short of the budget are only named), and per config
 `{name}_returns.png` (mean over seeds with a band of one standard deviation)
-and `{name}_metaparameters.png`.
+against frames, `{name}_returns_time.png` against training hours (what the
+meta-gradient's cost buys at equal time) and `{name}_metaparameters.png`.
+`--reference=CONFIG=LABEL=RETURN` draws a dashed line on CONFIG's return
+plots, e.g. `--reference='minatar:Breakout=random play=0.5'`.
 
 `--set=KEY=VALUE` overrides a config key in every run, e.g. a poor discount
 for both agents: `--set=algo.fixed.gamma=0.9 --set=algo.init_logits.gamma=2.197`
@@ -25,7 +28,7 @@ quiet_start()
 
 import ast
 import os
-from typing import List, NamedTuple, Sequence
+from typing import List, NamedTuple, Sequence, Tuple
 
 from absl import app, flags
 
@@ -43,6 +46,9 @@ flags.DEFINE_string('root', 'runs/learning', 'Where the runs go.')
 flags.DEFINE_string('out', None, 'Where the summary and plots go (default: ROOT/summary).')
 flags.DEFINE_integer('num_actors', 2, 'Actor processes per run.')
 flags.DEFINE_float('threshold', None, 'Return for the frames-to-threshold column.')
+flags.DEFINE_multi_string(
+    'reference', [], 'CONFIG=LABEL=RETURN: a dashed line on the '
+    "config's return plots (random play, a published score).")
 flags.DEFINE_bool('summary_only', False, 'Do not run; summarise what ROOT holds.')
 FLAGS = flags.FLAGS
 
@@ -76,6 +82,17 @@ def apply_override(config, key: str, value) -> None:
   if last not in node and not key.startswith('algo.init_logits.'):
     raise ValueError(f'--set {key}: config has no key {last!r}')
   node[last] = value
+
+
+def parse_reference(text: str) -> Tuple[str, str, float]:
+  """'minatar:Breakout=random play=0.5' -> ('minatar:Breakout', 'random play', 0.5)."""
+  parts = text.split('=')
+  try:
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+      raise ValueError
+    return parts[0], parts[1], float(parts[2])
+  except ValueError:
+    raise ValueError(f'--reference must be CONFIG=LABEL=RETURN (a number), got {text!r}') from None
 
 
 def build_config(config_name: str, agent: str, seed: int, total_frames: int,
@@ -125,14 +142,23 @@ def main(_):
       for c in FLAGS.config
       for a in FLAGS.agents
   ]
-  for run in runs:  # Fail on a bad config or override before hours of runs.
+  references = {}
+  for text in FLAGS.reference:  # Fail on bad flags before hours of runs.
+    config, label, value = parse_reference(text)
+    if config not in FLAGS.config:
+      raise ValueError(f'--reference names config {config!r}, not one of --config {FLAGS.config}')
+    references.setdefault(config, []).append((label, value))
+  for run in runs:
     build_config(run.config, run.agent, run.seed, FLAGS.total_frames, overrides)
   if not FLAGS.summary_only:
     run_all(runs, FLAGS.total_frames, overrides, FLAGS.num_actors)
   out = FLAGS.out or os.path.join(FLAGS.root, 'summary')
-  header = dict(budget=FLAGS.total_frames, seeds=FLAGS.seeds, overrides=overrides)
-  for path in learning_summary.write_summary(runs, out, FLAGS.threshold, header,
-                                             FLAGS.total_frames):
+  header = dict(budget=FLAGS.total_frames,
+                seeds=FLAGS.seeds,
+                overrides=overrides,
+                references=FLAGS.reference)
+  for path in learning_summary.write_summary(runs, out, FLAGS.threshold, header, FLAGS.total_frames,
+                                             references):
     print(path)
 
 

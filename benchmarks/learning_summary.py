@@ -8,8 +8,12 @@ of the episodes that ended in the interval, metaparameters, ...). Per run:
     divided by the frames spanned, i.e. the return averaged over the run;
   * frames to threshold: the first logged frame count whose interval return
     is >= the threshold (None if never).
+  * training time: the sum over log intervals of the interval's frames over
+    its frames/s, i.e. the seconds spent training (start-up and the time
+    between a stop and a resume are not counted).
 Per config and agent: mean and standard deviation over seeds (the sample
-standard deviation; 0 for one seed), and the seeds' mean frames/s.
+standard deviation; 0 for one seed), the seeds' mean frames/s and their
+mean training hours.
 """
 
 import csv
@@ -55,6 +59,17 @@ def frames_to_threshold(columns: Dict[str, List[float]], threshold: float) -> Op
   return float(frames[reached[0]]) if reached.size else None
 
 
+def training_seconds(columns: Dict[str, List[float]]) -> np.ndarray:
+  """Seconds of training up to each row: cumulative interval frames / fps
+  (an interval without a rate counts as none)."""
+  frames = np.asarray(columns['frames'], float)
+  fps = np.asarray(columns['fps'], float)
+  steps = np.diff(frames, prepend=0.0)
+  with np.errstate(divide='ignore', invalid='ignore'):
+    seconds = np.where(fps > 0, steps / fps, 0.0)
+  return np.cumsum(seconds)
+
+
 def _mean_std(values: Sequence[float]):
   values = [v for v in values if not math.isnan(v)]
   if not values:
@@ -93,7 +108,8 @@ def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[
                final_return_per_seed=' '.join(f'{f:.2f}' for f in finals),
                auc_mean=auc_mean,
                auc_std=auc_std,
-               fps=statistics.mean(float(np.nanmean(c['fps'])) for _, c in members))
+               fps=statistics.mean(float(np.nanmean(c['fps'])) for _, c in members),
+               hours=statistics.mean(training_seconds(c)[-1] / 3600 for _, c in members))
     if threshold is not None:
       reached = [frames_to_threshold(c, threshold) for _, c in members]
       row['threshold'] = threshold
@@ -110,7 +126,10 @@ def _fmt(value) -> str:
 
 
 def markdown_table(rows: List[dict]) -> str:
-  columns = ['config', 'agent', 'seeds', 'frames', 'final return', 'per seed', 'AUC', 'fps']
+  columns = [
+      'config', 'agent', 'seeds', 'frames', 'final return', 'per seed', 'AUC', 'fps',
+      'hours per seed'
+  ]
   if rows and 'frames_to_threshold' in rows[0]:
     columns.append(f"frames to {_fmt(rows[0]['threshold'])}")
   lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
@@ -119,7 +138,7 @@ def markdown_table(rows: List[dict]) -> str:
         r['config'], r['agent'], r['seeds'],
         _fmt(r['frames']), f"{_fmt(r['final_return_mean'])} ± {_fmt(r['final_return_std'])}",
         r['final_return_per_seed'], f"{_fmt(r['auc_mean'])} ± {_fmt(r['auc_std'])}",
-        _fmt(r['fps'])
+        _fmt(r['fps']), f"{r['hours']:.2f}"
     ]
     if 'frames_to_threshold' in r:
       cells.append(r['frames_to_threshold'])
@@ -127,13 +146,14 @@ def markdown_table(rows: List[dict]) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def _curves_on_grid(members, key: str, points: int = 100):
-  """Interpolates each run's `key` onto a common frame grid (to the shortest run)."""
-  end = min(c['frames'][-1] for c in members)
+def _curves_on_grid(members, key: str, points: int = 100, x: str = 'frames'):
+  """Interpolates each run's `key` onto a common grid of column `x` (to the
+  shortest run)."""
+  end = min(c[x][-1] for c in members)
   grid = np.linspace(0.0, end, points)
   curves = []
   for c in members:
-    frames = np.asarray(c['frames'], float)
+    frames = np.asarray(c[x], float)
     values = np.asarray(c.get(key, [math.nan] * len(frames)), float)
     keep = ~np.isnan(values)
     if keep.sum() >= 1:
@@ -141,9 +161,9 @@ def _curves_on_grid(members, key: str, points: int = 100):
   return grid, np.asarray(curves)
 
 
-def plot_band(ax, groups, key: str) -> None:
+def plot_band(ax, groups, key: str, x: str = 'frames') -> None:
   for label, members in groups.items():
-    grid, curves = _curves_on_grid(members, key)
+    grid, curves = _curves_on_grid(members, key, x=x)
     if not len(curves):
       continue
     with warnings.catch_warnings():  # grid points before a run's first row
@@ -179,30 +199,43 @@ def plot_training(groups, config: str, path: str) -> bool:
   return True
 
 
-def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
-  """`{config}_returns.png`, `{config}_metaparameters.png` (main head) and
+def plot_returns(groups, config: str, path: str, x: str, references=()) -> None:
+  """Mean return with a band over seeds against `x` ('frames' or
+  'training_hours'), with a dashed line per (label, value) in `references`."""
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  plot_band(ax, groups, 'episode_return', x=x)
+  for (label, value), color in zip(references, ('0.3', '0.55', '0.75', '0.15')):
+    ax.axhline(value, linestyle='--', color=color, linewidth=1, label=f'{label} ({value:g})')
+  xlabel = 'environment frames' if x == 'frames' else 'training hours (learner and actors)'
+  ax.set(xlabel=xlabel, ylabel='mean episode return', title=config)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_config(runs, config: str, out: str, budget: int = 0, references=()) -> List[str]:
+  """`{config}_returns.png` (against frames), `{config}_returns_time.png`
+  (against training hours), `{config}_metaparameters.png` (main head) and
   `{config}_training.png` (`TRAINING_KEYS`, when logged) of the runs that
-  reached `budget` frames."""
+  reached `budget` frames; `references`: (label, return) lines to draw."""
   groups: Dict[str, list] = {}
   for run in runs:
     columns = finished_progress(run, budget) if run.config == config else None
     if columns is not None:
+      columns['training_hours'] = list(training_seconds(columns) / 3600)
       groups.setdefault(run.agent, []).append(columns)
   if not groups:
     return []
   name = config.replace(':', '_')
   paths = [
       os.path.join(out, f'{name}_returns.png'),
+      os.path.join(out, f'{name}_returns_time.png'),
       os.path.join(out, f'{name}_metaparameters.png'),
       os.path.join(out, f'{name}_training.png')
   ]
-  fig, ax = plt.subplots(figsize=(7, 4.5))
-  plot_band(ax, groups, 'episode_return')
-  ax.set(xlabel='environment frames', ylabel='mean episode return', title=config)
-  ax.legend()
-  fig.tight_layout()
-  fig.savefig(paths[0], dpi=110)
-  plt.close(fig)
+  plot_returns(groups, config, paths[0], 'frames', references)
+  plot_returns(groups, config, paths[1], 'training_hours', references)
   fig, axes = plt.subplots(len(METAPARAMETERS),
                            1,
                            figsize=(7, 1.8 * len(METAPARAMETERS)),
@@ -214,18 +247,20 @@ def plot_config(runs, config: str, out: str, budget: int = 0) -> List[str]:
   axes[0].set_title(f'{config}: main-head metaparameters (mean ± std over seeds)')
   axes[-1].set_xlabel('environment frames')
   fig.tight_layout()
-  fig.savefig(paths[1], dpi=100)
+  fig.savefig(paths[2], dpi=100)
   plt.close(fig)
-  return paths if plot_training(groups, config, paths[2]) else paths[:2]
+  return paths if plot_training(groups, config, paths[3]) else paths[:3]
 
 
 def write_summary(runs,
                   out: str,
                   threshold: Optional[float],
                   header: dict,
-                  budget: int = 0) -> List[str]:
+                  budget: int = 0,
+                  references: Optional[Dict[str, List[tuple]]] = None) -> List[str]:
   """summary.md, summary.csv and the plots of every config, over the runs that
-  reached `budget` frames (the others are named in summary.md); returns the paths."""
+  reached `budget` frames (the others are named in summary.md); returns the
+  paths. references: {config: [(label, return), ...]} drawn on its plots."""
   os.makedirs(out, exist_ok=True)
   rows = summarise(runs, threshold, budget)
   unfinished = [
@@ -242,5 +277,5 @@ def write_summary(runs,
       writer.writeheader()
       writer.writerows(rows)
   for config in dict.fromkeys(run.config for run in runs):
-    paths += plot_config(runs, config, out, budget)
+    paths += plot_config(runs, config, out, budget, (references or {}).get(config, ()))
   return paths
