@@ -263,10 +263,15 @@ def write_summary(runs,
   paths. references: {config: [(label, return), ...]} drawn on its plots."""
   os.makedirs(out, exist_ok=True)
   rows = summarise(runs, threshold, budget)
-  unfinished = [
-      f'{r.config} {r.agent} seed {r.seed}' for r in runs if finished_progress(r, budget) is None
-  ]
-  header = dict(header, unfinished=', '.join(unfinished) or 'none')
+  short = [r for r in runs if finished_progress(r, budget) is None]
+  started = [r for r in short if os.path.exists(os.path.join(r.logdir, 'progress.csv'))]
+
+  def names(group) -> str:
+    return ', '.join(f'{r.config} {r.agent} seed {r.seed}' for r in group) or 'none'
+
+  header = dict(header,
+                unfinished=names(started),
+                not_started=names(r for r in short if r not in started))
   paths = [os.path.join(out, 'summary.md'), os.path.join(out, 'summary.csv')]
   with open(paths[0], 'w') as f:
     f.write(''.join(f'- {k}: {v}\n' for k, v in header.items()) + '\n')

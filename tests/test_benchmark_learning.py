@@ -74,8 +74,9 @@ def test_summary_over_seeds_table_and_plots(tmp_path):
   assert rows['impala']['final_return_std'] == pytest.approx(np.std([1, 2], ddof=1))
   assert rows['stac']['seeds'] == '0 1'  # unstarted and short runs are left out
   assert rows['impala']['seeds'] == '0 1'
-  assert 'unfinished: minatar:Breakout stac seed 2, minatar:Breakout impala seed 3' in open(
-      paths[0]).read()
+  header = open(paths[0]).read()
+  assert 'unfinished: minatar:Breakout impala seed 3\n' in header
+  assert 'not_started: minatar:Breakout stac seed 2\n' in header
   assert rows['stac']['frames_to_threshold'] == '- 1000'
   assert rows['impala']['frames_to_threshold'] == '- -'
   table = open(paths[0]).read()
