@@ -16,6 +16,7 @@ Conventions shared by all adapters:
 
 import abc
 import dataclasses
+import functools
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -128,6 +129,7 @@ class Step:
   game_continues: bool = False
 
 
+@functools.cache  # read on every step by actors and the learner
 def reported_fields() -> Tuple[Tuple[str, np.dtype, Any], ...]:
   """((name, dtype, default), ...) of `Step`'s reported fields, in
   declaration order; default is `dataclasses.MISSING` where there is none."""
