@@ -130,7 +130,8 @@ def _build_agent(config, env_spec: EnvSpec, strategy) -> Agent:
                               fixed=Hyperparameters(**algo.fixed),
                               tuned=config_lib.tuned_metaparameters(config),
                               tie_alpha=algo.tie_alpha,
-                              init_logits=dict(algo.init_logits))
+                              init_logits=dict(algo.init_logits),
+                              coefficient_ceiling=algo.coefficient_ceiling)
   opt = config.optimizer
   kwargs = dict(decay=opt.decay, epsilon=opt.epsilon) if opt.name == 'rmsprop' else {}
   optimizer = optimizers.make_optimizer(opt.name, network.trainable_variables, **kwargs)

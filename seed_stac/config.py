@@ -68,6 +68,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.algo.tuned = names.tunable(tie_alpha=True)  # every one (seed_stac/algo/names.py)
   c.algo.tie_alpha = True
   c.algo.init_logits = ml_collections.ConfigDict()  # e.g. {'aux1/gamma': 3.0}
+  # A tuned loss coefficient ranges over (0, ceiling x its outer value). 1 is
+  # the paper's: the coefficient starts 1% below its ceiling and cannot rise
+  # above its outer value (docs/algorithm.md#metaparameters).
+  c.algo.coefficient_ceiling = 1.0
   c.algo.clip_rho = 1.0
   c.algo.clip_c = 1.0
   c.algo.clip_pg_rho = 1.0
@@ -287,6 +291,9 @@ def validate(config) -> None:
     if not _get(config, key) >= 0:
       raise ConfigError(f'config.{key} must be >= 0 (0: off), got {_get(config, key)!r}')
   _validate_reuse(config)
+  if not config.algo.coefficient_ceiling >= 1:
+    raise ConfigError(f'config.algo.coefficient_ceiling must be >= 1 (1: a tuned coefficient is at '
+                      f'most its outer value), got {config.algo.coefficient_ceiling!r}')
   stop_at_return = config.learner.stop_at_return
   if stop_at_return is not None and not math.isfinite(stop_at_return):
     raise ConfigError(f'config.learner.stop_at_return must be a finite number or None, '
@@ -330,7 +337,8 @@ def num_replayed(config) -> int:
 # What a run's checkpoints and environment depend on: a run directory resumes
 # only under a config that agrees on these (other keys, a learning rate or a
 # frame budget, may change between sittings).
-RESUME_KEYS = ('agent', 'env', 'network', 'optimizer.name', 'algo.tuned', 'algo.tie_alpha')
+RESUME_KEYS = ('agent', 'env', 'network', 'optimizer.name', 'algo.tuned', 'algo.tie_alpha',
+               'algo.coefficient_ceiling')
 
 
 def _flatten(node, prefix=''):

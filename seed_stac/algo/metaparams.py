@@ -3,10 +3,14 @@
 Every tuned value is a sigmoid of an unconstrained logit, so it stays bounded:
 
     gamma = sigmoid(l_gamma), lambda = sigmoid(l_lambda), alpha = sigmoid(l_alpha)
-    g_v = g_v_outer * sigmoid(l_v)   (likewise g_p, g_e)
+    g_v = c * g_v_outer * sigmoid(l_v)   (likewise g_p, g_e)
 
-With logits initialised at 4.6 (sigmoid ~ 0.99) the inner loss starts almost
-equal to the outer loss. Each head has its own set; STAC ties alpha_rho and
+c, the coefficient ceiling, is 1 in the paper: a tuned coefficient is at most
+its outer value. Every value starts at 0.99 (a coefficient at 0.99 times its
+outer value, logit log(0.99 / (c - 0.99))), so the inner loss starts almost
+equal to the outer loss. With c = 1 that start sits on the sigmoid's flat
+shoulder (slope 0.0099) one percent below the ceiling: a coefficient whose
+meta-gradient asks for more cannot follow (docs/algorithm.md#metaparameters). Each head has its own set; STAC ties alpha_rho and
 alpha_c to one logit by default. An untuned value is held at its fixed value,
 so tuning nothing gives IMPALA.
 """
@@ -19,7 +23,8 @@ import tensorflow as tf
 from seed_stac.algo import names
 from seed_stac.algo.names import Hyperparameters
 
-DEFAULT_INIT_LOGIT = 4.6
+DEFAULT_INIT_LOGIT = 4.6  # sigmoid(4.6) = 0.99
+INITIAL_FRACTION = 0.99  # of 1, or of a coefficient's outer value
 
 
 def head_name(index: int) -> str:
@@ -34,6 +39,14 @@ def _public_name(field: str) -> str:
 def tunable_names(tie_alpha: bool) -> List[str]:
   """Names accepted in `tuned`, per head (the logits one head owns)."""
   return list(names.tunable(tie_alpha))
+
+
+def initial_logit(name: str, coefficient_ceiling: float = 1.0) -> float:
+  """The default initial logit of metaparameter `name` (value 0.99, or 0.99
+  times the outer value for a loss coefficient)."""
+  if name in names.LOSS_COEFFICIENTS and coefficient_ceiling != 1.0:
+    return logit(INITIAL_FRACTION / coefficient_ceiling)
+  return DEFAULT_INIT_LOGIT
 
 
 def logit(probability: float) -> float:
@@ -54,7 +67,9 @@ class MetaParameters(tf.Module):
     tuned: names from `tunable_names(tie_alpha)`, applied to every head.
     tie_alpha: one logit for alpha_rho and alpha_c (STAC's default).
     init_logits: overrides of the initial logit, keyed 'gamma' (all heads)
-      or 'aux1/gamma' (one head); default `DEFAULT_INIT_LOGIT`.
+      or 'aux1/gamma' (one head); default `initial_logit(name, ceiling)`.
+    coefficient_ceiling: c >= 1; a tuned loss coefficient ranges over
+      (0, c * outer).
   """
 
   def __init__(self,
@@ -64,10 +79,14 @@ class MetaParameters(tf.Module):
                tuned: Iterable[str] = (),
                tie_alpha: bool = True,
                init_logits: Optional[Mapping[str, float]] = None,
+               coefficient_ceiling: float = 1.0,
                dtype=tf.float32,
                name='metaparameters'):
     super().__init__(name=name)
     tuned = tuple(tuned)
+    if not coefficient_ceiling >= 1.0:
+      raise ValueError(f'coefficient_ceiling must be >= 1 (1: the paper\'s, a coefficient '
+                       f'at most its outer value), got {coefficient_ceiling!r}')
     valid = tunable_names(tie_alpha)
     for item in tuned:
       if item not in valid:
@@ -78,12 +97,14 @@ class MetaParameters(tf.Module):
     self.fixed = fixed
     self.tie_alpha = tie_alpha
     self.tuned = tuned
+    self.coefficient_ceiling = coefficient_ceiling
     init_logits = dict(init_logits or {})
     self._logits: Dict[str, tf.Variable] = {}
     for head in range(num_heads):
       for item in tuned:
         key = f'{head_name(head)}/{item}'
-        init = init_logits.pop(key, init_logits.get(item, DEFAULT_INIT_LOGIT))
+        default = initial_logit(item, coefficient_ceiling)
+        init = init_logits.pop(key, init_logits.get(item, default))
         self._logits[key] = tf.Variable(tf.constant(init, dtype), name=key.replace('/', '_'))
     unused = [k for k in init_logits if '/' in k or k not in valid]
     if unused:
@@ -105,7 +126,7 @@ class MetaParameters(tf.Module):
       return getattr(self.fixed, name)
     value = tf.sigmoid(variable)
     if name in names.LOSS_COEFFICIENTS:
-      value = getattr(self.outer, name) * value
+      value = self.coefficient_ceiling * getattr(self.outer, name) * value
     return value
 
   def head(self, head: int) -> Hyperparameters:

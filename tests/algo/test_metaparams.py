@@ -24,6 +24,20 @@ def test_initial_tuned_values_are_099_of_outer():
     assert values[f'{head}/g_e'] == pytest.approx(0.01 * s)
 
 
+def test_coefficient_ceiling_starts_at_099_of_outer_and_can_rise_above_it():
+  mp = MetaParameters(1, outer=OUTER, tuned=('gamma', 'g_e'), coefficient_ceiling=10.0)
+  values = mp.as_dict()
+  assert float(values['main/g_e']) == pytest.approx(0.99 * 0.01)
+  assert float(values['main/gamma']) == pytest.approx(0.99, abs=1e-4)
+  with tf.GradientTape() as tape:
+    g_e = mp.head(0).g_e
+  slope = float(tape.gradient(g_e, mp.logit_variables[1]))
+  # d g / d l = c * outer * s * (1 - s) with s = 0.099, against 0.01 * 0.0099 at c = 1.
+  assert slope == pytest.approx(10 * 0.01 * 0.099 * 0.901, rel=1e-4)
+  mp.logit_variables[1].assign(20.0)
+  assert float(mp.head(0).g_e) == pytest.approx(0.1)
+
+
 @pytest.mark.parametrize('heads,tie,count', [(1, True, 6), (1, False, 7), (3, True, 18),
                                              (3, False, 21)])
 def test_metaparameter_counts(heads, tie, count):
@@ -71,5 +85,7 @@ def test_errors_name_the_problem():
     MetaParameters(1, tuned=('alpha_rho',), tie_alpha=True)
   with pytest.raises(ValueError, match='init_logits'):
     MetaParameters(1, tuned=('gamma',), init_logits={'aux5/gamma': 1.0})
+  with pytest.raises(ValueError, match='coefficient_ceiling must be >= 1'):
+    MetaParameters(1, tuned=('g_e',), coefficient_ceiling=0.5)
   with pytest.raises(ValueError, match=r'\(0, 1\)'):
     logit(1.0)

@@ -131,6 +131,20 @@ def test_meta_gradient_through_clip_and_rmsprop_direction(float64, second_order,
 
 
 @SECOND_ORDER
+def test_meta_gradient_with_a_coefficient_ceiling(float64, second_order):
+  unroll = random_unroll(np.random.default_rng(3), 5, 4, (3,), DISCRETE, np.float64)
+  network = build_network(unroll, DISCRETE)
+  updater = build_updater(network,
+                          optimizer='sgd',
+                          dtype=tf.float64,
+                          coefficient_ceiling=10.0,
+                          config=UpdateConfig(lookahead='sgd',
+                                              max_grad_norm=0,
+                                              second_order=second_order))
+  assert_meta_gradient_matches(updater, unroll)
+
+
+@SECOND_ORDER
 def test_continuous_actions_meta_gradient(float64, second_order):
   spec = ActionSpec('continuous', shape=(2,), minimum=(-1., -1.), maximum=(1., 1.))
   unroll = random_unroll(np.random.default_rng(5), 4, 3, (3,), spec, np.float64)

@@ -38,6 +38,7 @@ from seed_stac.rpc.codec import ActorIdInUseError, InvalidMessageError, StepMess
     ('learner.passes', 0, 'config.learner.passes must be > 0'),
     ('algo.trust_region', 1.5, r'config.algo.trust_region must be in \[0, 1\)'),
     ('optimizer.decay_frames', -1, r'config.optimizer.decay_frames must be >= 0 \(0: off\)'),
+    ('algo.coefficient_ceiling', 0.5, r'config.algo.coefficient_ceiling must be >= 1'),
 ])
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, message):
   config = catch.get_config()
