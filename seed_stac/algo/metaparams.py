@@ -10,9 +10,11 @@ its outer value. Every value starts at 0.99 (a coefficient at 0.99 times its
 outer value, logit log(0.99 / (c - 0.99))), so the inner loss starts almost
 equal to the outer loss. With c = 1 that start sits on the sigmoid's flat
 shoulder (slope 0.0099) one percent below the ceiling: a coefficient whose
-meta-gradient asks for more cannot follow (docs/algorithm.md#metaparameters). Each head has its own set; STAC ties alpha_rho and
-alpha_c to one logit by default. An untuned value is held at its fixed value,
-so tuning nothing gives IMPALA.
+meta-gradient asks for more cannot follow (docs/algorithm.md#metaparameters).
+
+Each head has its own set; STAC ties alpha_rho and alpha_c to one logit by
+default. An untuned value is held at its fixed value, so tuning nothing
+gives IMPALA.
 """
 
 import math
