@@ -28,7 +28,7 @@ quiet_start()
 
 import ast
 import os
-from typing import List, NamedTuple, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 from absl import app, flags
 
@@ -45,7 +45,10 @@ flags.DEFINE_multi_string('set', [], 'KEY=VALUE config overrides applied to ever
 flags.DEFINE_string('root', 'runs/learning', 'Where the runs go.')
 flags.DEFINE_string('out', None, 'Where the summary and plots go (default: ROOT/summary).')
 flags.DEFINE_integer('num_actors', 2, 'Actor processes per run.')
-flags.DEFINE_float('threshold', None, 'Return for the frames-to-threshold column.')
+flags.DEFINE_multi_string(
+    'threshold', [], '[CONFIG=]RETURN for the frames-to-threshold column: a bare number '
+    'applies to every config, CONFIG= to that one, e.g. --threshold=10 '
+    '--threshold=minatar:SpaceInvaders=110.')
 flags.DEFINE_multi_string(
     'reference', [], 'CONFIG=LABEL=RETURN: a dashed line on the '
     "config's return plots (random play, a published score).")
@@ -95,6 +98,21 @@ def parse_reference(text: str) -> Tuple[str, str, float]:
     raise ValueError(f'--reference must be CONFIG=LABEL=RETURN (a number), got {text!r}') from None
 
 
+def parse_thresholds(texts: Sequence[str], configs: Sequence[str]) -> Dict[str, float]:
+  """['10', 'minatar:Freeway=40'] -> {config: 10 for each config, but Freeway 40}."""
+  thresholds = {}
+  for text in sorted(texts, key=lambda t: '=' in t):  # bare numbers first, named ones win
+    config, _, value = text.rpartition('=')
+    if config and config not in configs:
+      raise ValueError(f'--threshold names config {config!r}, not one of --config {list(configs)}')
+    try:
+      number = float(value)
+    except ValueError:
+      raise ValueError(f'--threshold must be [CONFIG=]RETURN (a number), got {text!r}') from None
+    thresholds.update({config: number} if config else dict.fromkeys(configs, number))
+  return thresholds
+
+
 def build_config(config_name: str, agent: str, seed: int, total_frames: int,
                  overrides: Sequence[str]):
   module_name, _, arg = config_name.partition(':')
@@ -142,8 +160,9 @@ def main(_):
       for c in FLAGS.config
       for a in FLAGS.agents
   ]
+  thresholds = parse_thresholds(FLAGS.threshold, FLAGS.config)  # Fail before hours of runs.
   references = {}
-  for text in FLAGS.reference:  # Fail on bad flags before hours of runs.
+  for text in FLAGS.reference:
     config, label, value = parse_reference(text)
     if config not in FLAGS.config:
       raise ValueError(f'--reference names config {config!r}, not one of --config {FLAGS.config}')
@@ -156,8 +175,9 @@ def main(_):
   header = dict(budget=FLAGS.total_frames,
                 seeds=FLAGS.seeds,
                 overrides=overrides,
+                thresholds=thresholds,
                 references=FLAGS.reference)
-  for path in learning_summary.write_summary(runs, out, FLAGS.threshold, header, FLAGS.total_frames,
+  for path in learning_summary.write_summary(runs, out, thresholds, header, FLAGS.total_frames,
                                              references):
     print(path)
 

@@ -7,10 +7,14 @@ of the episodes that ended in the interval, metaparameters, ...). Per run:
   * area under the curve: the trapezoid integral of return over frames
     divided by the frames spanned, i.e. the return averaged over the run;
   * frames to threshold: the first logged frame count whose interval return
-    is >= the threshold (None if never).
+    is >= the config's threshold (None if never).
   * training time: the sum over log intervals of the interval's frames over
     its frames/s, i.e. the seconds spent training (start-up and the time
     between a stop and a resume are not counted).
+  * return at equal time: the final return, but over time instead of frames:
+    the mean of the interval returns whose training time is in
+    [0.9 H, H], where H is the shortest training time of any run of the
+    config (all agents): every agent judged after the same wall-clock.
 Per config and agent: mean and standard deviation over seeds (the sample
 standard deviation; 0 for one seed), the seeds' mean frames/s and their
 mean training hours.
@@ -21,7 +25,7 @@ import math
 import os
 import statistics
 import warnings
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -70,6 +74,16 @@ def training_seconds(columns: Dict[str, List[float]]) -> np.ndarray:
   return np.cumsum(seconds)
 
 
+def return_at_time(columns: Dict[str, List[float]],
+                   seconds: float,
+                   fraction: float = FINAL_FRACTION) -> float:
+  """Mean interval return over training times in [(1 - fraction) seconds, seconds]."""
+  times = training_seconds(columns)
+  returns = np.asarray(columns['episode_return'], float)
+  window = (times >= (1.0 - fraction) * seconds) & (times <= seconds) & ~np.isnan(returns)
+  return float(returns[window].mean()) if window.any() else math.nan
+
+
 def _mean_std(values: Sequence[float]):
   values = [v for v in values if not math.isnan(v)]
   if not values:
@@ -85,20 +99,29 @@ def finished_progress(run, budget: int) -> Optional[Dict[str, List[float]]]:
   return columns if columns['frames'][-1] >= budget else None
 
 
-def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[dict]:
+def summarise(runs,
+              thresholds: Optional[Mapping[str, float]] = None,
+              budget: int = 0) -> List[dict]:
   """A row per (config, agent) over its seeds' runs (objects with .config,
-  .agent, .seed, .logdir) that reached `budget` frames; others are left out."""
+  .agent, .seed, .logdir) that reached `budget` frames; others are left out.
+  thresholds: {config: return} for the frames-to-threshold column."""
   groups: Dict[tuple, list] = {}
   for run in runs:
     columns = finished_progress(run, budget)
     if columns is not None:
       groups.setdefault((run.config, run.agent), []).append((run, columns))
+  equal_seconds: Dict[str, float] = {}  # per config: its shortest run's training time
+  for (config, _), members in groups.items():
+    shortest = min(training_seconds(c)[-1] for _, c in members)
+    equal_seconds[config] = min(equal_seconds.get(config, math.inf), shortest)
   rows = []
   for (config, agent), members in groups.items():
     finals = [final_return(c) for _, c in members]
     aucs = [area_under_curve(c) for _, c in members]
+    at_time = [return_at_time(c, equal_seconds[config]) for _, c in members]
     final_mean, final_std = _mean_std(finals)
     auc_mean, auc_std = _mean_std(aucs)
+    at_time_mean, at_time_std = _mean_std(at_time)
     row = dict(config=config,
                agent=agent,
                seeds=' '.join(str(r.seed) for r, _ in members),
@@ -109,10 +132,13 @@ def summarise(runs, threshold: Optional[float] = None, budget: int = 0) -> List[
                auc_mean=auc_mean,
                auc_std=auc_std,
                fps=statistics.mean(float(np.nanmean(c['fps'])) for _, c in members),
-               hours=statistics.mean(training_seconds(c)[-1] / 3600 for _, c in members))
-    if threshold is not None:
-      reached = [frames_to_threshold(c, threshold) for _, c in members]
-      row['threshold'] = threshold
+               hours=statistics.mean(training_seconds(c)[-1] / 3600 for _, c in members),
+               equal_time_hours=equal_seconds[config] / 3600,
+               return_at_equal_time_mean=at_time_mean,
+               return_at_equal_time_std=at_time_std)
+    if thresholds and config in thresholds:
+      reached = [frames_to_threshold(c, thresholds[config]) for _, c in members]
+      row['threshold'] = thresholds[config]
       row['frames_to_threshold'] = ' '.join('-' if f is None else f'{f:.0f}' for f in reached)
     rows.append(row)
   return rows
@@ -127,21 +153,24 @@ def _fmt(value) -> str:
 
 def markdown_table(rows: List[dict]) -> str:
   columns = [
-      'config', 'agent', 'seeds', 'frames', 'final return', 'per seed', 'AUC', 'fps',
-      'hours per seed'
+      'config', 'agent', 'seeds', 'frames', 'final return', 'per seed', 'AUC',
+      'return at equal time (hours)', 'fps', 'hours per seed'
   ]
-  if rows and 'frames_to_threshold' in rows[0]:
-    columns.append(f"frames to {_fmt(rows[0]['threshold'])}")
+  with_threshold = any('frames_to_threshold' in r for r in rows)
+  if with_threshold:
+    columns += ['threshold', 'frames to threshold']
   lines = ['| ' + ' | '.join(columns) + ' |', '|' + ' --- |' * len(columns)]
   for r in rows:
     cells = [
         r['config'], r['agent'], r['seeds'],
         _fmt(r['frames']), f"{_fmt(r['final_return_mean'])} ± {_fmt(r['final_return_std'])}",
         r['final_return_per_seed'], f"{_fmt(r['auc_mean'])} ± {_fmt(r['auc_std'])}",
+        f"{_fmt(r['return_at_equal_time_mean'])} ± {_fmt(r['return_at_equal_time_std'])}"
+        f" ({r['equal_time_hours']:.2f})",
         _fmt(r['fps']), f"{r['hours']:.2f}"
     ]
-    if 'frames_to_threshold' in r:
-      cells.append(r['frames_to_threshold'])
+    if with_threshold:
+      cells += [_fmt(r['threshold']), r['frames_to_threshold']] if 'threshold' in r else ['-', '-']
     lines.append('| ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'
 
@@ -254,15 +283,16 @@ def plot_config(runs, config: str, out: str, budget: int = 0, references=()) -> 
 
 def write_summary(runs,
                   out: str,
-                  threshold: Optional[float],
+                  thresholds: Optional[Mapping[str, float]],
                   header: dict,
                   budget: int = 0,
                   references: Optional[Dict[str, List[tuple]]] = None) -> List[str]:
   """summary.md, summary.csv and the plots of every config, over the runs that
   reached `budget` frames (the others are named in summary.md); returns the
-  paths. references: {config: [(label, return), ...]} drawn on its plots."""
+  paths. thresholds: {config: return} for frames to threshold; references:
+  {config: [(label, return), ...]} drawn on its plots."""
   os.makedirs(out, exist_ok=True)
-  rows = summarise(runs, threshold, budget)
+  rows = summarise(runs, thresholds, budget)
   short = [r for r in runs if finished_progress(r, budget) is None]
   started = [r for r in short if os.path.exists(os.path.join(r.logdir, 'progress.csv'))]
 

@@ -64,12 +64,14 @@ def test_summary_over_seeds_table_and_plots(tmp_path):
   write_progress(str(tmp_path / 'short'), [1000, 2000], [50.0, 60.0])
   runs.append(learning.Run('minatar:Breakout', 'impala', 3, str(tmp_path / 'short')))
   paths = learning_summary.write_summary(runs,
-                                         str(tmp_path / 'out'),
-                                         2.5,
+                                         str(tmp_path / 'out'), {'minatar:Breakout': 2.5},
                                          dict(budget=10000),
                                          budget=10000,
                                          references={'minatar:Breakout': [('random play', 0.5)]})
-  rows = {r['agent']: r for r in learning_summary.summarise(runs, 2.5, budget=10000)}
+  rows = {
+      r['agent']: r
+      for r in learning_summary.summarise(runs, {'minatar:Breakout': 2.5}, budget=10000)
+  }
   assert rows['impala']['final_return_mean'] == pytest.approx(1.5)
   assert rows['impala']['final_return_std'] == pytest.approx(np.std([1, 2], ddof=1))
   assert rows['stac']['seeds'] == '0 1'  # unstarted and short runs are left out
@@ -93,6 +95,39 @@ def test_training_seconds_sum_each_interval_at_its_rate():
   progress = dict(frames=[100.0, 300.0, 400.0, 1000.0], fps=[50.0, 100.0, math.nan, 200.0])
   # 100/50, 200/100, an interval without a rate, 600/200.
   np.testing.assert_allclose(learning_summary.training_seconds(progress), [2.0, 4.0, 4.0, 7.0])
+
+
+def test_return_at_equal_time_judges_every_agent_after_the_shortest_runs_time(tmp_path):
+  progress = dict(frames=[100.0, 200.0, 300.0, 400.0],
+                  fps=[10.0, 10.0, 10.0, 10.0],
+                  episode_return=[1.0, math.nan, 3.0, 4.0])  # at 10, 20, 30, 40 s
+  assert learning_summary.return_at_time(progress, 40.0, fraction=0.5) == pytest.approx(3.5)
+  assert learning_summary.return_at_time(progress, 20.0, fraction=0.5) == pytest.approx(1.0)
+  assert math.isnan(learning_summary.return_at_time(progress, 5.0))
+  runs = []
+  for agent, fps, returns in (('impala', 2000.0, [1.0] * 10), ('stac', 1000.0, range(10))):
+    write_progress(str(tmp_path / agent), range(1000, 11000, 1000), returns, fps=fps)
+    runs.append(learning.Run('catch', agent, 0, str(tmp_path / agent)))
+  rows = {r['agent']: r for r in learning_summary.summarise(runs, budget=10000)}
+  # IMPALA trained 5 s; STAC (at half the rate) is judged on its row at 5 s, not at 10 s.
+  assert rows['stac']['equal_time_hours'] == pytest.approx(5 / 3600)
+  assert rows['stac']['return_at_equal_time_mean'] == pytest.approx(4.0)
+  assert rows['stac']['final_return_mean'] == pytest.approx(8.5)  # frames 9k and 10k
+  assert rows['impala']['return_at_equal_time_mean'] == pytest.approx(1.0)
+
+
+def test_thresholds_are_per_config_or_refused_naming_the_form():
+  configs = ['minatar:Breakout', 'minatar:Freeway']
+  assert learning.parse_thresholds(['minatar:Freeway=40', '10'], configs) == {
+      'minatar:Breakout': 10.0,
+      'minatar:Freeway': 40.0
+  }
+  assert learning.parse_thresholds(['-100'], configs) == dict.fromkeys(configs, -100.0)
+  assert learning.parse_thresholds([], configs) == {}
+  with pytest.raises(ValueError, match="names config 'atari:Pong'"):
+    learning.parse_thresholds(['atari:Pong=3'], configs)
+  with pytest.raises(ValueError, match=r'\[CONFIG=\]RETURN'):
+    learning.parse_thresholds(['minatar:Freeway=high'], configs)
 
 
 def test_references_are_parsed_or_refused_naming_the_form():
