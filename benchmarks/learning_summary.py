@@ -206,8 +206,8 @@ def plot_band(ax, groups, key: str, x: str = 'frames') -> None:
 # What the learner did, beside the return: its learning rate, and how
 # off-policy the data was (sample reuse); a row per key some run logged.
 TRAINING_KEYS = ('learning_rate', 'main/mean_is_ratio', 'is_ratio/fresh_mean',
-                 'is_ratio/replayed_mean', 'is_ratio/replayed_above_clip',
-                 'main/trust_region_masked')
+                 'is_ratio/replayed_mean', 'is_ratio/replayed_above_clip', 'is_ratio/fresh_abs_log',
+                 'is_ratio/replayed_abs_log', 'main/trust_region_masked')
 
 
 def plot_training(groups, config: str, path: str) -> bool:

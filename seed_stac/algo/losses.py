@@ -83,9 +83,13 @@ def ratio_stats(log_rhos: tf.Tensor,
                 clip_rho: Optional[float],
                 prefix: str = 'is_ratio') -> Dict[str, tf.Tensor]:
   """How off-policy the batch is, for fresh and replayed unrolls apart: the
-  mean importance ratio and the fraction above clip_rho (None: above 1).
+  mean importance ratio, the fraction above clip_rho (None: above 1), and the
+  mean |log ratio|. The first two cannot show how far the policies are apart
+  (E_mu[pi / mu] = 1 for any pi, and about half of the ratios exceed 1 as
+  soon as pi != mu); mean |log ratio| is 0 on-policy and grows with the gap.
   log_rhos [T, B]; replayed [B] bool. NaN where the batch has no such unroll."""
-  ratio = tf.exp(tf.stop_gradient(log_rhos))
+  log_rhos = tf.stop_gradient(log_rhos)
+  ratio = tf.exp(log_rhos)
   above = tf.cast(ratio > (1.0 if clip_rho is None else clip_rho), ratio.dtype)
   stats = {}
   for name, columns in (('fresh', ~replayed), ('replayed', replayed)):
@@ -93,6 +97,7 @@ def ratio_stats(log_rhos: tf.Tensor,
     count = tf.reduce_sum(weights)  # 0 / 0 = NaN without such columns
     stats[f'{prefix}/{name}_mean'] = tf.reduce_sum(weights * ratio) / count
     stats[f'{prefix}/{name}_above_clip'] = tf.reduce_sum(weights * above) / count
+    stats[f'{prefix}/{name}_abs_log'] = tf.reduce_sum(weights * tf.abs(log_rhos)) / count
   return stats
 
 

@@ -150,6 +150,9 @@ def test_ratio_stats_split_fresh_and_replayed_columns():
   assert stats['is_ratio/fresh_above_clip'].numpy() == 0.0
   assert stats['is_ratio/replayed_mean'].numpy() == pytest.approx(7.0 / 4)
   assert stats['is_ratio/replayed_above_clip'].numpy() == pytest.approx(3 / 4)
+  assert stats['is_ratio/fresh_abs_log'].numpy() == pytest.approx(0.0)
+  replayed_abs_log = (np.log(2.0) + np.log(2.0) + np.log(3.0) + np.log(1.5)) / 4
+  assert stats['is_ratio/replayed_abs_log'].numpy() == pytest.approx(replayed_abs_log)
   none_replayed = losses.ratio_stats(tf.constant(np.log(ratio)), tf.zeros(3, tf.bool), 1.0)
   assert np.isnan(none_replayed['is_ratio/replayed_mean'].numpy())
 
