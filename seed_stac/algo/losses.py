@@ -95,9 +95,8 @@ def ratio_stats(log_rhos: tf.Tensor,
   for name, columns in (('fresh', ~replayed), ('replayed', replayed)):
     weights = tf.broadcast_to(tf.cast(columns, ratio.dtype)[None], tf.shape(ratio))
     count = tf.reduce_sum(weights)  # 0 / 0 = NaN without such columns
-    stats[f'{prefix}/{name}_mean'] = tf.reduce_sum(weights * ratio) / count
-    stats[f'{prefix}/{name}_above_clip'] = tf.reduce_sum(weights * above) / count
-    stats[f'{prefix}/{name}_abs_log'] = tf.reduce_sum(weights * tf.abs(log_rhos)) / count
+    for stat, values in (('mean', ratio), ('above_clip', above), ('abs_log', tf.abs(log_rhos))):
+      stats[f'{prefix}/{name}_{stat}'] = tf.reduce_sum(weights * values) / count
   return stats
 
 
